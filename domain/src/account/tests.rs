@@ -1,0 +1,73 @@
+use cqrs_es::test::TestFramework;
+
+use super::*;
+use crate::policy::{Policy, PolicySet};
+use crate::DomainError;
+
+fn account() -> TestFramework<Account> {
+    TestFramework::with(())
+}
+
+fn create(username: &str, policies: &[&str]) -> AccountCommand {
+    AccountCommand::Create {
+        username: username.to_owned(),
+        password_hash: "$argon2id$stub".to_owned(),
+        policies: policies.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+fn created() -> AccountEvent {
+    AccountEvent::AccountCreated {
+        username: Username::parse("admin").unwrap(),
+        password_hash: "$argon2id$stub".to_owned(),
+        policies: [Policy::DistriboxAdmin].into_iter().collect::<PolicySet>(),
+    }
+}
+
+#[test]
+fn create_normalises_the_username() {
+    account().given_no_previous_events()
+        .when(create(" Admin ", &["distribox:admin"]))
+        .then_expect_events(vec![created()]);
+}
+
+#[test]
+fn create_refuses_bad_usernames_and_unknown_policies() {
+    for bad in ["", "-lead", "has space", "ünï", &"a".repeat(33), "semi;colon"] {
+        account().given_no_previous_events().when(create(bad, &[])).then_expect_error(DomainError::bad_input(
+            "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+        ));
+    }
+    account().given_no_previous_events()
+        .when(create("bob", &["vms:get", "root:everything"]))
+        .then_expect_error(DomainError::bad_input("unknown policy `root:everything`"));
+}
+
+#[test]
+fn a_taken_username_is_a_conflict() {
+    account().given(vec![created()])
+        .when(create("ADMIN", &[]))
+        .then_expect_error(DomainError::conflict("username `admin` is already taken"));
+}
+
+#[test]
+fn logins_are_recorded_only_for_existing_accounts() {
+    account().given(vec![created()])
+        .when(AccountCommand::RecordLogin { session_id: "s1".to_owned() })
+        .then_expect_events(vec![AccountEvent::LoggedIn { session_id: "s1".to_owned() }]);
+    account().given(vec![created()])
+        .when(AccountCommand::RecordLoginFailure { reason: LoginFailure::WrongPassword })
+        .then_expect_events(vec![AccountEvent::LoginFailed { reason: LoginFailure::WrongPassword }]);
+    account().given_no_previous_events()
+        .when(AccountCommand::RecordLogin { session_id: "s1".to_owned() })
+        .then_expect_error(DomainError::not_found("account not found"));
+}
+
+#[test]
+fn account_ids_are_derived_from_the_normalised_username() {
+    let a = account_id_for(&Username::parse("Alice").unwrap());
+    let b = account_id_for(&Username::parse("alice").unwrap());
+    let c = account_id_for(&Username::parse("bob").unwrap());
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}

@@ -1,0 +1,198 @@
+use std::sync::Arc;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use super::commands::{CreateVm, VmCommand};
+use super::events::{StopReason, VmEvent};
+use super::spec::VmSpec;
+use super::state::{Desired, Observed, VmState};
+use crate::ports::ImageCatalog;
+use crate::DomainError;
+
+/// What the `Vm` aggregate needs from outside to decide.
+#[derive(Clone)]
+pub struct VmServices {
+    pub images: Arc<dyn ImageCatalog>,
+}
+
+/// One VM. `spec` is `None` until it is created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vm {
+    pub spec: Option<VmSpec>,
+    pub image: String,
+    pub owner: String,
+    pub desired: Desired,
+    pub observed: Observed,
+    /// The last failure libvirt reported, cleared by the next success.
+    pub failure: Option<String>,
+}
+
+impl Vm {
+    pub fn state(&self) -> VmState {
+        VmState::derive(self.desired, self.observed, self.failure.is_some())
+    }
+
+    pub fn exists(&self) -> bool {
+        self.spec.is_some() && self.observed != Observed::Gone
+    }
+
+    fn require_exists(&self) -> Result<(), DomainError> {
+        if self.exists() && self.desired != Desired::Deleted {
+            Ok(())
+        } else {
+            Err(DomainError::not_found("VM not found"))
+        }
+    }
+
+    fn create(&self, input: CreateVm, services: &VmServices) -> Result<Vec<VmEvent>, DomainError> {
+        if self.spec.is_some() {
+            return Err(DomainError::conflict("a VM with this id already exists"));
+        }
+        let spec = VmSpec::new(&input.name, input.vcpus, input.memory_mib, input.disk_gib)?;
+        let image = services
+            .images
+            .find(&input.image)
+            .ok_or_else(|| DomainError::bad_input(format!("unknown image `{}`", input.image)))?;
+        if spec.disk_bytes() < image.virtual_size_bytes {
+            let min_gib = image.virtual_size_bytes.div_ceil(1 << 30);
+            return Err(DomainError::bad_input(format!(
+                "diskGib must be at least {min_gib}, the size of image `{}`",
+                image.id
+            )));
+        }
+        let mut events = vec![VmEvent::VmCreated { spec, image: image.id, owner: input.owner }];
+        if input.start {
+            events.push(VmEvent::VmStartRequested);
+        }
+        Ok(events)
+    }
+
+    fn start(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        match self.state() {
+            VmState::Running | VmState::Starting => {
+                Err(DomainError::conflict("VM is already running"))
+            }
+            VmState::Stopping => Err(DomainError::conflict("VM is stopping; start it once it has stopped")),
+            _ => Ok(vec![VmEvent::VmStartRequested]),
+        }
+    }
+
+    fn force_stop(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        if self.desired == Desired::Running || self.observed == Observed::Running {
+            Ok(vec![VmEvent::VmForceStopRequested])
+        } else {
+            Err(DomainError::conflict("VM is not running"))
+        }
+    }
+
+    fn delete(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        if self.desired == Desired::Running || self.observed == Observed::Running {
+            return Err(DomainError::conflict("VM is running; stop it before deleting it"));
+        }
+        Ok(vec![VmEvent::VmDeleteRequested])
+    }
+
+    /// Hypervisor reports are idempotent: a report that matches what is already known (a replay
+    /// after a crash, a duplicate libvirt event) records nothing.
+    fn report(&self, command: VmCommand) -> Result<Vec<VmEvent>, DomainError> {
+        if self.spec.is_none() {
+            return Err(DomainError::not_found("VM not found"));
+        }
+        let events = match command {
+            VmCommand::ReportProvisioned if self.observed == Observed::Pending => {
+                vec![VmEvent::VmProvisioned]
+            }
+            VmCommand::ReportProvisionFailed { reason } if self.observed == Observed::Pending => {
+                vec![VmEvent::VmProvisionFailed { reason }]
+            }
+            VmCommand::ReportStarted if self.observed != Observed::Running && self.observed != Observed::Gone => {
+                vec![VmEvent::VmStarted]
+            }
+            VmCommand::ReportStartFailed { reason } if self.desired == Desired::Running => {
+                vec![VmEvent::VmStartFailed { reason }]
+            }
+            VmCommand::ReportStopped { reason } if self.observed == Observed::Running => {
+                vec![VmEvent::VmStopped { reason }]
+            }
+            VmCommand::ReportDeleted if self.observed != Observed::Gone => vec![VmEvent::VmDeleted],
+            _ => vec![],
+        };
+        Ok(events)
+    }
+}
+
+impl Aggregate for Vm {
+    const TYPE: &'static str = "Vm";
+    type Command = VmCommand;
+    type Event = VmEvent;
+    type Error = DomainError;
+    type Services = VmServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let events = match command {
+            VmCommand::Create(input) => self.create(input, services)?,
+            VmCommand::Start => self.start()?,
+            VmCommand::ForceStop => self.force_stop()?,
+            VmCommand::Delete => self.delete()?,
+            report => self.report(report)?,
+        };
+        for event in events {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            VmEvent::VmCreated { spec, image, owner } => {
+                self.spec = Some(spec);
+                self.image = image;
+                self.owner = owner;
+            }
+            VmEvent::VmProvisioned => {
+                self.observed = Observed::Stopped;
+                self.failure = None;
+            }
+            VmEvent::VmProvisionFailed { reason } => {
+                self.failure = Some(reason);
+                if self.desired == Desired::Running {
+                    self.desired = Desired::Stopped;
+                }
+            }
+            VmEvent::VmStartRequested => {
+                self.desired = Desired::Running;
+                self.failure = None;
+            }
+            VmEvent::VmStarted => {
+                self.observed = Observed::Running;
+                self.failure = None;
+            }
+            VmEvent::VmStartFailed { reason } => {
+                self.desired = Desired::Stopped;
+                self.failure = Some(reason);
+            }
+            VmEvent::VmForceStopRequested => self.desired = Desired::Stopped,
+            VmEvent::VmStopped { reason } => {
+                self.observed = Observed::Stopped;
+                if self.desired == Desired::Running {
+                    self.desired = Desired::Stopped;
+                }
+                if reason == StopReason::Crashed {
+                    self.failure = Some("the guest crashed".to_owned());
+                }
+            }
+            VmEvent::VmDeleteRequested => self.desired = Desired::Deleted,
+            VmEvent::VmDeleted => self.observed = Observed::Gone,
+        }
+    }
+}

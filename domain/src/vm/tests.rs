@@ -1,0 +1,203 @@
+//! Given/when/then tests of every `Vm` rule, including every refusal.
+
+use std::sync::Arc;
+
+use cqrs_es::test::TestFramework;
+
+use super::*;
+use crate::ports::{ImageCatalog, ImageSummary};
+use crate::DomainError;
+
+struct OneImage;
+
+impl ImageCatalog for OneImage {
+    fn find(&self, id: &str) -> Option<ImageSummary> {
+        (id == "test-guest").then(|| ImageSummary {
+            id: id.to_owned(),
+            name: "Test guest".to_owned(),
+            virtual_size_bytes: 3 << 30,
+        })
+    }
+}
+
+fn vm() -> TestFramework<Vm> {
+    TestFramework::with(VmServices { images: Arc::new(OneImage) })
+}
+
+fn create(name: &str) -> CreateVm {
+    CreateVm {
+        name: name.to_owned(),
+        image: "test-guest".to_owned(),
+        vcpus: 1,
+        memory_mib: 256,
+        disk_gib: 4,
+        owner: "acc-1".to_owned(),
+        start: false,
+    }
+}
+
+fn created() -> VmEvent {
+    VmEvent::VmCreated {
+        spec: VmSpec::new("web", 1, 256, 4).unwrap(),
+        image: "test-guest".to_owned(),
+        owner: "acc-1".to_owned(),
+    }
+}
+
+fn running() -> Vec<VmEvent> {
+    vec![created(), VmEvent::VmProvisioned, VmEvent::VmStartRequested, VmEvent::VmStarted]
+}
+
+fn stopped() -> Vec<VmEvent> {
+    vec![created(), VmEvent::VmProvisioned]
+}
+
+fn deleted() -> Vec<VmEvent> {
+    vec![created(), VmEvent::VmProvisioned, VmEvent::VmDeleteRequested, VmEvent::VmDeleted]
+}
+
+fn state_after(events: Vec<VmEvent>) -> VmState {
+    let mut vm = Vm::default();
+    for e in events {
+        cqrs_es::Aggregate::apply(&mut vm, e);
+    }
+    vm.state()
+}
+
+#[test]
+fn create_records_the_validated_spec() {
+    vm().given_no_previous_events().when(VmCommand::Create(create("  web "))).then_expect_events(vec![created()]);
+}
+
+#[test]
+fn create_with_start_also_requests_the_start() {
+    let mut input = create("web");
+    input.start = true;
+    vm().given_no_previous_events()
+        .when(VmCommand::Create(input))
+        .then_expect_events(vec![created(), VmEvent::VmStartRequested]);
+}
+
+#[test]
+fn create_refuses_bad_input() {
+    let cases: Vec<(CreateVm, &str)> = vec![
+        (create(""), "VM name must not be empty"),
+        (create(&"n".repeat(65)), "VM name must be at most 64 characters"),
+        (CreateVm { vcpus: 0, ..create("a") }, "vcpus must be between 1 and 64, got 0"),
+        (CreateVm { vcpus: 65, ..create("a") }, "vcpus must be between 1 and 64, got 65"),
+        (CreateVm { memory_mib: 32, ..create("a") }, "memoryMib must be between 64 and 262144, got 32"),
+        (CreateVm { disk_gib: 0, ..create("a") }, "diskGib must be between 1 and 4096, got 0"),
+        (CreateVm { disk_gib: 2, ..create("a") }, "diskGib must be at least 3, the size of image `test-guest`"),
+        (CreateVm { image: "nope".to_owned(), ..create("a") }, "unknown image `nope`"),
+    ];
+    for (input, message) in cases {
+        vm().given_no_previous_events()
+            .when(VmCommand::Create(input))
+            .then_expect_error(DomainError::bad_input(message));
+    }
+}
+
+#[test]
+fn create_twice_is_a_conflict() {
+    vm().given(vec![created()])
+        .when(VmCommand::Create(create("web")))
+        .then_expect_error(DomainError::conflict("a VM with this id already exists"));
+}
+
+#[test]
+fn commands_on_an_unknown_vm_are_not_found() {
+    for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete, VmCommand::ReportStarted] {
+        vm().given_no_previous_events()
+            .when(command)
+            .then_expect_error(DomainError::not_found("VM not found"));
+    }
+}
+
+#[test]
+fn commands_on_a_deleted_vm_are_not_found() {
+    for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete] {
+        vm().given(deleted()).when(command).then_expect_error(DomainError::not_found("VM not found"));
+    }
+    let mut deleting = stopped();
+    deleting.push(VmEvent::VmDeleteRequested);
+    vm().given(deleting).when(VmCommand::Start).then_expect_error(DomainError::not_found("VM not found"));
+}
+
+#[test]
+fn start_a_stopped_vm() {
+    vm().given(stopped()).when(VmCommand::Start).then_expect_events(vec![VmEvent::VmStartRequested]);
+    // A pending VM may be started: provisioning then starting is the hypervisor's job.
+    vm().given(vec![created()]).when(VmCommand::Start).then_expect_events(vec![VmEvent::VmStartRequested]);
+}
+
+#[test]
+fn start_a_running_or_starting_vm_is_a_conflict() {
+    vm().given(running()).when(VmCommand::Start).then_expect_error(DomainError::conflict("VM is already running"));
+    let mut starting = stopped();
+    starting.push(VmEvent::VmStartRequested);
+    vm().given(starting).when(VmCommand::Start).then_expect_error(DomainError::conflict("VM is already running"));
+}
+
+#[test]
+fn force_stop_only_when_running_or_starting() {
+    vm().given(running()).when(VmCommand::ForceStop).then_expect_events(vec![VmEvent::VmForceStopRequested]);
+    vm().given(stopped()).when(VmCommand::ForceStop).then_expect_error(DomainError::conflict("VM is not running"));
+}
+
+#[test]
+fn delete_refused_while_running() {
+    vm().given(running())
+        .when(VmCommand::Delete)
+        .then_expect_error(DomainError::conflict("VM is running; stop it before deleting it"));
+    vm().given(stopped()).when(VmCommand::Delete).then_expect_events(vec![VmEvent::VmDeleteRequested]);
+}
+
+#[test]
+fn hypervisor_reports_are_idempotent() {
+    vm().given(running()).when(VmCommand::ReportStarted).then_expect_events(vec![]);
+    vm().given(stopped()).when(VmCommand::ReportProvisioned).then_expect_events(vec![]);
+    vm().given(deleted()).when(VmCommand::ReportDeleted).then_expect_events(vec![]);
+    vm().given(stopped())
+        .when(VmCommand::ReportStopped { reason: StopReason::Forced })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_guest_power_off_is_recorded_with_its_reason() {
+    vm().given(running())
+        .when(VmCommand::ReportStopped { reason: StopReason::Guest })
+        .then_expect_events(vec![VmEvent::VmStopped { reason: StopReason::Guest }]);
+}
+
+#[test]
+fn a_failed_start_is_recorded_and_shown_as_failed() {
+    let mut starting = stopped();
+    starting.push(VmEvent::VmStartRequested);
+    let failure = VmEvent::VmStartFailed { reason: "no space".to_owned() };
+    vm().given(starting.clone())
+        .when(VmCommand::ReportStartFailed { reason: "no space".to_owned() })
+        .then_expect_events(vec![failure.clone()]);
+    starting.push(failure);
+    assert_eq!(state_after(starting.clone()), VmState::Failed);
+    // A failed VM may be started again.
+    vm().given(starting).when(VmCommand::Start).then_expect_events(vec![VmEvent::VmStartRequested]);
+}
+
+#[test]
+fn public_state_follows_the_lifecycle() {
+    assert_eq!(state_after(vec![created()]), VmState::Pending);
+    assert_eq!(state_after(stopped()), VmState::Stopped);
+    let mut events = stopped();
+    events.push(VmEvent::VmStartRequested);
+    assert_eq!(state_after(events.clone()), VmState::Starting);
+    events.push(VmEvent::VmStarted);
+    assert_eq!(state_after(events.clone()), VmState::Running);
+    events.push(VmEvent::VmForceStopRequested);
+    assert_eq!(state_after(events.clone()), VmState::Stopping);
+    events.push(VmEvent::VmStopped { reason: StopReason::Forced });
+    assert_eq!(state_after(events.clone()), VmState::Stopped);
+    events.push(VmEvent::VmDeleteRequested);
+    assert_eq!(state_after(events.clone()), VmState::Stopping);
+    events.push(VmEvent::VmDeleted);
+    assert_eq!(state_after(events), VmState::Deleted);
+}
