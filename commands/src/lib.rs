@@ -1,1 +1,19 @@
+//! The command side of Distribox: every change goes through here. A command is authorized
+//! (the caller's policies), handled by its aggregate (validation and rules), and appended to the
+//! event log with the caller's metadata — the audit log is that metadata. Optimistic-concurrency
+//! conflicts are retried a bounded number of times before the caller sees `CONFLICT`.
 
+mod accounts;
+mod bus;
+mod context;
+mod error;
+pub mod secrets;
+mod sessions;
+mod vms;
+
+pub use accounts::{LoginSuccess, ADMIN_USERNAME};
+pub use bus::{CommandBus, Committed};
+pub use context::{Actor, RequestContext};
+pub use error::{CommandError, ErrorCode};
+pub use sessions::SessionLifetimes;
+pub use vms::CreateVmInput;

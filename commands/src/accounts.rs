@@ -1,0 +1,102 @@
+//! Accounts: first-start bootstrap of `admin`, and password login.
+
+use distribox_domain::account::{account_id_for, AccountCommand, LoginFailure, Username};
+use distribox_domain::policy::Policy;
+use uuid::Uuid;
+
+use crate::secrets::{generated_password, hash_password, verify_against_dummy, verify_password};
+use crate::{Actor, CommandBus, CommandError, ErrorCode, RequestContext};
+
+pub const ADMIN_USERNAME: &str = "admin";
+
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    pub token: String,
+    pub account_id: Uuid,
+}
+
+fn wrong_credentials() -> CommandError {
+    CommandError::refused(ErrorCode::Unauthenticated, "invalid username or password")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
+    tokio::task::spawn_blocking(f).await.map_err(CommandError::internal)
+}
+
+impl CommandBus {
+    /// Creates the `admin` account (holding `distribox:admin`) unless it exists. Returns the
+    /// password when Distribox generated it, so the caller can show it once.
+    pub async fn ensure_admin(&self, password: Option<String>) -> Result<Option<String>, CommandError> {
+        let username = Username::parse(ADMIN_USERNAME)?;
+        let id = account_id_for(&username);
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'Account' AND aggregate_id = $1)",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        if exists {
+            return Ok(None);
+        }
+        let generated = password.is_none();
+        let password = password.unwrap_or_else(generated_password);
+        let hash = {
+            let password = password.clone();
+            blocking(move || hash_password(&password)).await?
+        };
+        let command = AccountCommand::Create {
+            username: ADMIN_USERNAME.to_owned(),
+            password_hash: hash,
+            policies: vec![Policy::DistriboxAdmin.to_string()],
+        };
+        match self.execute_account(&RequestContext::system(), &id.to_string(), command).await {
+            Ok(_) => Ok(generated.then_some(password)),
+            // Another instance bootstrapped it first.
+            Err(err) if err.code() == ErrorCode::Conflict => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Checks a username and password and opens a session. Unknown usernames cost the same
+    /// argon2 time as wrong passwords and get the same answer.
+    pub async fn login(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        password: &str,
+    ) -> Result<LoginSuccess, CommandError> {
+        let password = password.to_owned();
+        let account = match Username::parse(username) {
+            Ok(name) => sqlx::query_as::<_, (Uuid, String, Vec<String>)>(
+                "SELECT id, password_hash, policies FROM accounts WHERE username = $1",
+            )
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|(id, hash, policies)| (id, name, hash, policies)),
+            Err(_) => None,
+        };
+        let Some((account_id, name, hash, policies)) = account else {
+            blocking(move || verify_against_dummy(&password)).await?;
+            return Err(wrong_credentials());
+        };
+        if !blocking(move || verify_password(&password, &hash)).await? {
+            let failure = AccountCommand::RecordLoginFailure { reason: LoginFailure::WrongPassword };
+            self.execute_account(ctx, &account_id.to_string(), failure).await?;
+            return Err(wrong_credentials());
+        }
+        let session_id = Uuid::new_v4();
+        let as_account = RequestContext {
+            actor: Actor::Account {
+                id: account_id,
+                username: name.as_str().to_owned(),
+                policies: policies.iter().filter_map(|p| p.parse().ok()).collect(),
+            },
+            ..ctx.clone()
+        };
+        let record = AccountCommand::RecordLogin { session_id: session_id.to_string() };
+        self.execute_account(&as_account, &account_id.to_string(), record).await?;
+        let token = self.open_session(session_id, account_id).await?;
+        Ok(LoginSuccess { token, account_id })
+    }
+}

@@ -1,0 +1,107 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::{Aggregate, AggregateError};
+use distribox_domain::account::Account;
+use distribox_domain::ports::ImageCatalog;
+use distribox_domain::vm::{Vm, VmServices};
+use distribox_domain::DomainError;
+use postgres_es::{postgres_cqrs, PostgresCqrs};
+use sqlx::PgPool;
+
+use crate::sessions::SessionLifetimes;
+use crate::{CommandError, ErrorCode, RequestContext};
+
+/// How many times a command is re-run after losing an optimistic-concurrency race.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// The outcome of a command that was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The aggregate's last sequence number after the command; read models that have applied
+    /// this version show the command's effect.
+    pub version: i64,
+}
+
+/// Executes commands against the PostgreSQL event store.
+pub struct CommandBus {
+    pub(crate) pool: PgPool,
+    vms: PostgresCqrs<Vm>,
+    accounts: PostgresCqrs<Account>,
+    pub(crate) sessions: SessionLifetimes,
+}
+
+impl CommandBus {
+    pub fn new(pool: PgPool, images: Arc<dyn ImageCatalog>, sessions: SessionLifetimes) -> Self {
+        Self {
+            vms: postgres_cqrs(pool.clone(), vec![], VmServices { images }),
+            accounts: postgres_cqrs(pool.clone(), vec![], ()),
+            pool,
+            sessions,
+        }
+    }
+
+    pub(crate) async fn execute_vm(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        command: <Vm as Aggregate>::Command,
+    ) -> Result<Committed, CommandError> {
+        execute(&self.vms, &self.pool, ctx, id, command).await
+    }
+
+    pub(crate) async fn execute_account(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        command: <Account as Aggregate>::Command,
+    ) -> Result<Committed, CommandError> {
+        execute(&self.accounts, &self.pool, ctx, id, command).await
+    }
+}
+
+async fn execute<A>(
+    cqrs: &PostgresCqrs<A>,
+    pool: &PgPool,
+    ctx: &RequestContext,
+    id: &str,
+    command: A::Command,
+) -> Result<Committed, CommandError>
+where
+    A: Aggregate<Error = DomainError>,
+    A::Command: Clone,
+{
+    let mut attempt = 0;
+    loop {
+        match cqrs.execute_with_metadata(id, command.clone(), ctx.metadata()).await {
+            Ok(()) => return Ok(Committed { version: current_version(pool, A::TYPE, id).await? }),
+            Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                attempt += 1;
+                // Spread the retries of racing writers apart.
+                let jitter = rand::random_range(0..(5 << attempt));
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
+            Err(AggregateError::AggregateConflict) => {
+                return Err(CommandError::refused(
+                    ErrorCode::Conflict,
+                    "too many concurrent changes to the same object; try again",
+                ))
+            }
+            Err(AggregateError::UserError(refusal)) => return Err(refusal.into()),
+            Err(AggregateError::DatabaseConnectionError(cause)) => return Err(CommandError::Unavailable(cause)),
+            Err(AggregateError::DeserializationError(cause) | AggregateError::UnexpectedError(cause)) => {
+                return Err(CommandError::Internal(cause))
+            }
+        }
+    }
+}
+
+async fn current_version(pool: &PgPool, aggregate_type: &str, id: &str) -> Result<i64, CommandError> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2")
+            .bind(aggregate_type)
+            .bind(id)
+            .fetch_one(pool)
+            .await?;
+    Ok(version.unwrap_or(0))
+}

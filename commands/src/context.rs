@@ -1,0 +1,84 @@
+use std::collections::HashMap;
+
+use distribox_domain::policy::{Policy, PolicySet};
+use uuid::Uuid;
+
+use crate::{CommandError, ErrorCode};
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A logged-in account, with the policies it held when its session was checked.
+    Account { id: Uuid, username: String, policies: PolicySet },
+    /// Distribox itself: the hypervisor reporting what it observed, first-start bootstrap.
+    System,
+    /// Nobody has authenticated (only `login` accepts this).
+    Anonymous,
+}
+
+/// One request's caller and provenance; becomes the metadata of every event it causes.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub actor: Actor,
+    pub request_id: String,
+    pub client_addr: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    pub fn system() -> Self {
+        Self { actor: Actor::System, request_id: Uuid::new_v4().to_string(), client_addr: None, user_agent: None }
+    }
+
+    /// The typed authorization step every command passes through: anonymous callers are
+    /// unauthenticated, accounts need `policy`, the system may do anything.
+    pub fn authorize(&self, policy: Policy) -> Result<(), CommandError> {
+        match &self.actor {
+            Actor::System => Ok(()),
+            Actor::Account { policies, .. } if policies.allows(policy) => Ok(()),
+            Actor::Account { .. } => Err(CommandError::refused(
+                ErrorCode::Forbidden,
+                format!("this needs the `{policy}` policy"),
+            )),
+            Actor::Anonymous => Err(CommandError::refused(ErrorCode::Unauthenticated, "log in first")),
+        }
+    }
+
+    /// Only Distribox itself may report what the hypervisor observed.
+    pub fn require_system(&self) -> Result<(), CommandError> {
+        match self.actor {
+            Actor::System => Ok(()),
+            _ => Err(CommandError::refused(ErrorCode::Forbidden, "only Distribox may report hypervisor state")),
+        }
+    }
+
+    pub fn account_id(&self) -> Option<Uuid> {
+        match &self.actor {
+            Actor::Account { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The audit metadata stored with every event.
+    pub fn metadata(&self) -> HashMap<String, String> {
+        let mut meta = HashMap::new();
+        let (actor, name) = match &self.actor {
+            Actor::Account { id, username, .. } => (format!("account:{id}"), Some(username.clone())),
+            Actor::System => ("system".to_owned(), None),
+            Actor::Anonymous => ("anonymous".to_owned(), None),
+        };
+        meta.insert("actor".to_owned(), actor);
+        if let Some(name) = name {
+            meta.insert("actor_name".to_owned(), name);
+        }
+        meta.insert("request_id".to_owned(), self.request_id.clone());
+        if let Some(addr) = &self.client_addr {
+            meta.insert("client_addr".to_owned(), addr.clone());
+        }
+        if let Some(agent) = &self.user_agent {
+            meta.insert("user_agent".to_owned(), agent.clone());
+        }
+        meta.insert("at".to_owned(), chrono::Utc::now().to_rfc3339());
+        meta
+    }
+}

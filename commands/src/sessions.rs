@@ -1,0 +1,77 @@
+//! Login sessions: opaque 256-bit bearer tokens, stored only as SHA-256, with an idle timeout and
+//! an absolute lifetime.
+
+use std::time::Duration;
+
+use distribox_domain::policy::PolicySet;
+use uuid::Uuid;
+
+use crate::secrets::{random_token, token_hash};
+use crate::{Actor, CommandBus, CommandError, ErrorCode};
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLifetimes {
+    /// A session unused for this long is dead.
+    pub idle: Duration,
+    /// No session lives longer than this, however active.
+    pub absolute: Duration,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> Self {
+        Self { idle: Duration::from_secs(2 * 3600), absolute: Duration::from_secs(12 * 3600) }
+    }
+}
+
+/// `last_seen_at` is refreshed at most this often, so busy clients don't write on every request.
+const TOUCH_INTERVAL_SECS: f64 = 30.0;
+
+impl CommandBus {
+    /// Stores a new session for `account_id` and returns its id and bearer token.
+    pub(crate) async fn open_session(&self, session_id: Uuid, account_id: Uuid) -> Result<String, CommandError> {
+        let token = random_token();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, id, account_id, expires_at)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+        )
+        .bind(token_hash(&token))
+        .bind(session_id)
+        .bind(account_id)
+        .bind(self.sessions.absolute.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// Resolves a bearer token to the account it belongs to, with that account's current
+    /// policies. Unknown, revoked, idle and expired tokens all get the same answer.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, CommandError> {
+        let row: Option<(Uuid, String, Vec<String>, bool)> = sqlx::query_as(
+            "SELECT a.id, a.username, a.policies,
+                    s.last_seen_at < now() - make_interval(secs => $3) AS stale
+               FROM sessions s JOIN accounts a ON a.id = s.account_id
+              WHERE s.token_hash = $1
+                AND s.revoked_at IS NULL
+                AND s.expires_at > now()
+                AND s.last_seen_at > now() - make_interval(secs => $2)",
+        )
+        .bind(token_hash(token))
+        .bind(self.sessions.idle.as_secs_f64())
+        .bind(TOUCH_INTERVAL_SECS)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, username, policies, stale)) = row else {
+            return Err(CommandError::refused(ErrorCode::Unauthenticated, "invalid or expired session"));
+        };
+        if stale {
+            sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1")
+                .bind(token_hash(token))
+                .execute(&self.pool)
+                .await?;
+        }
+        // Policies in the read model were validated when they were granted; an unknown name here
+        // would mean a newer Distribox wrote it, and granting nothing for it is the safe reading.
+        let policies: PolicySet = policies.iter().filter_map(|p| p.parse().ok()).collect();
+        Ok(Actor::Account { id, username, policies })
+    }
+}

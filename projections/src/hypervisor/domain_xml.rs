@@ -1,0 +1,96 @@
+//! libvirt domain XML for a Distribox VM. Only the VM's display name comes from a user, and it is
+//! escaped; the libvirt name is derived from the VM id so no user text ever names a domain.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use quick_xml::escape::escape;
+use uuid::Uuid;
+
+use super::libvirt::DomainType;
+use super::Machine;
+
+/// The namespace of the metadata element that marks a domain as Distribox's.
+pub const METADATA_NS: &str = "https://distribox.dev/xmlns/vm/1";
+
+pub fn domain_name(id: Uuid) -> String {
+    format!("distribox-{id}")
+}
+
+fn path_text(path: &Path) -> String {
+    escape(path.to_string_lossy().as_ref()).into_owned()
+}
+
+pub fn build(machine: &Machine, domain_type: DomainType, disk: &Path) -> String {
+    let mut xml = String::new();
+    let id = machine.id;
+    // `write!` into a String cannot fail.
+    let _ = write!(
+        xml,
+        "<domain type='{domain_type}'>
+  <name>{name}</name>
+  <uuid>{id}</uuid>
+  <title>{title}</title>
+  <metadata>
+    <distribox:vm xmlns:distribox='{METADATA_NS}'>
+      <distribox:id>{id}</distribox:id>
+    </distribox:vm>
+  </metadata>
+  <memory unit='MiB'>{memory}</memory>
+  <vcpu>{vcpus}</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <features><acpi/><apic/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='pty'><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+",
+        domain_type = domain_type.as_str(),
+        name = domain_name(id),
+        title = escape(machine.name.as_str()),
+        memory = machine.memory_mib,
+        vcpus = machine.vcpus,
+        disk = path_text(disk),
+    );
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn user_text_is_escaped_and_never_names_the_domain() {
+        let machine = Machine {
+            id: Uuid::nil(),
+            name: "</title><devices><disk file='/etc/shadow'/>&\"".to_owned(),
+            vcpus: 2,
+            memory_mib: 256,
+            disk_gib: 1,
+            image_path: PathBuf::from("/img/x.qcow2"),
+            image_format: "qcow2",
+        };
+        let xml = build(&machine, DomainType::Qemu, Path::new("/data/vms/x/disk.qcow2"));
+        assert!(xml.contains("<name>distribox-00000000-0000-0000-0000-000000000000</name>"));
+        assert!(xml.contains("<title>&lt;/title&gt;&lt;devices&gt;&lt;disk file=&apos;/etc/shadow&apos;/&gt;&amp;&quot;</title>"));
+        assert!(!xml.contains("/etc/shadow'/>"));
+        assert!(xml.starts_with("<domain type='qemu'>"));
+        assert!(xml.contains("<memory unit='MiB'>256</memory>") && xml.contains("<vcpu>2</vcpu>"));
+        assert!(xml.contains(METADATA_NS));
+    }
+}

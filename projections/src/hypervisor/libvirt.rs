@@ -1,0 +1,304 @@
+//! The [`Hypervisor`] on a real libvirt daemon, through the `virt` crate.
+//!
+//! libvirt calls block, so each runs on tokio's blocking pool. All calls share one connection
+//! behind a mutex: that also means two libvirt actions never race on one domain. A broken
+//! connection is dropped and reopened on the next call.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use virt::connect::Connect;
+use virt::error::ErrorNumber;
+use virt::stream::Stream;
+
+use super::domain_xml::{self, domain_name};
+use super::{Hypervisor, HypervisorError, Machine};
+
+/// libvirt's `<domain type=…>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainType {
+    /// Hardware virtualisation.
+    Kvm,
+    /// Software emulation (TCG): slow, but works where KVM doesn't.
+    Qemu,
+}
+
+impl DomainType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainType::Kvm => "kvm",
+            DomainType::Qemu => "qemu",
+        }
+    }
+
+    /// `kvm` when `/dev/kvm` can be opened, `qemu` otherwise.
+    pub fn detect() -> Self {
+        let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+        if usable {
+            DomainType::Kvm
+        } else {
+            DomainType::Qemu
+        }
+    }
+}
+
+impl std::str::FromStr for DomainType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "kvm" => Ok(DomainType::Kvm),
+            "qemu" => Ok(DomainType::Qemu),
+            other => Err(format!("unknown domain type `{other}` (expected `kvm` or `qemu`)")),
+        }
+    }
+}
+
+/// A VM's serial console as two channels: bytes from the guest, bytes to the guest. Dropping the
+/// sender closes the console.
+#[derive(Debug)]
+pub struct SerialStream {
+    pub output: mpsc::Receiver<Vec<u8>>,
+    pub input: mpsc::Sender<Vec<u8>>,
+}
+
+#[derive(Clone)]
+pub struct LibvirtHypervisor {
+    uri: String,
+    domain_type: DomainType,
+    vms_dir: PathBuf,
+    conn: Arc<Mutex<Option<Connect>>>,
+}
+
+fn is_missing(err: &virt::error::Error) -> bool {
+    err.code().is_known_and(|c| c == ErrorNumber::NoDomain)
+}
+
+fn is_not_running(err: &virt::error::Error) -> bool {
+    err.code().is_known_and(|c| c == ErrorNumber::OperationInvalid)
+}
+
+impl LibvirtHypervisor {
+    pub fn new(uri: impl Into<String>, domain_type: DomainType, vms_dir: impl Into<PathBuf>) -> Self {
+        Self { uri: uri.into(), domain_type, vms_dir: vms_dir.into(), conn: Arc::new(Mutex::new(None)) }
+    }
+
+    pub fn domain_type(&self) -> DomainType {
+        self.domain_type
+    }
+
+    /// Where VM `id` keeps its disks.
+    pub fn vm_dir(&self, id: Uuid) -> PathBuf {
+        self.vms_dir.join(id.to_string())
+    }
+
+    fn disk_path(&self, id: Uuid) -> PathBuf {
+        self.vm_dir(id).join("disk.qcow2")
+    }
+
+    /// Runs `f` with the shared connection on the blocking pool. libvirt's own refusals come back
+    /// as `Failed`; a dead connection as `Unavailable`, after which it is reopened next time.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connect) -> Result<T, virt::error::Error> + Send + 'static,
+    ) -> Result<T, HypervisorError> {
+        let conn = self.conn.clone();
+        let uri = self.uri.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if guard.as_ref().is_some_and(|c| !c.is_alive().unwrap_or(false)) {
+                *guard = None;
+            }
+            if guard.is_none() {
+                let opened = Connect::open(Some(&uri))
+                    .map_err(|e| HypervisorError::Unavailable(e.message().to_owned()))?;
+                *guard = Some(opened);
+            }
+            let connection = guard.as_ref().expect("connection just opened");
+            match f(connection) {
+                Ok(value) => Ok(value),
+                Err(err) if connection.is_alive().unwrap_or(false) => {
+                    Err(HypervisorError::Failed(err.message().to_owned()))
+                }
+                Err(err) => {
+                    *guard = None;
+                    Err(HypervisorError::Unavailable(err.message().to_owned()))
+                }
+            }
+        })
+        .await
+        .map_err(|e| HypervisorError::Failed(format!("libvirt call panicked: {e}")))?
+    }
+
+    /// Whether libvirt has a domain for VM `id` (defined or running).
+    pub async fn domain_exists(&self, id: Uuid) -> Result<bool, HypervisorError> {
+        let name = domain_name(id);
+        self.with_conn(move |conn| match conn.lookup_domain_by_name(&name) {
+            Ok(_) => Ok(true),
+            Err(err) if is_missing(&err) => Ok(false),
+            Err(err) => Err(err),
+        })
+        .await
+    }
+
+    /// Whether VM `id`'s domain is running.
+    pub async fn is_running(&self, id: Uuid) -> Result<bool, HypervisorError> {
+        let name = domain_name(id);
+        self.with_conn(move |conn| match conn.lookup_domain_by_name(&name) {
+            Ok(dom) => dom.is_active(),
+            Err(err) if is_missing(&err) => Ok(false),
+            Err(err) => Err(err),
+        })
+        .await
+    }
+
+    async fn create_overlay(&self, machine: &Machine) -> Result<(), HypervisorError> {
+        let disk = self.disk_path(machine.id);
+        if tokio::fs::try_exists(&disk).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let dir = self.vm_dir(machine.id);
+        create_dir_readable(&dir).await?;
+        // Build beside the final name and rename, so a crash never leaves a half-made disk that
+        // a retry would take as finished.
+        let partial = dir.join("disk.qcow2.partial");
+        let output = tokio::process::Command::new("qemu-img")
+            .arg("create")
+            .args(["-q", "-f", "qcow2", "-F", machine.image_format, "-b"])
+            .arg(&machine.image_path)
+            .arg(&partial)
+            .arg(format!("{}G", machine.disk_gib))
+            .output()
+            .await
+            .map_err(|e| HypervisorError::Failed(format!("cannot run qemu-img: {e}")))?;
+        if !output.status.success() {
+            return Err(HypervisorError::Failed(format!(
+                "qemu-img create failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        tokio::fs::rename(&partial, &disk).await.map_err(io_failure)?;
+        Ok(())
+    }
+
+    async fn define(&self, machine: &Machine) -> Result<(), HypervisorError> {
+        let xml = domain_xml::build(machine, self.domain_type, &self.disk_path(machine.id));
+        self.with_conn(move |conn| conn.define_domain_xml(&xml).map(drop)).await
+    }
+
+    /// Opens VM `id`'s serial console. Two blocking threads pump the libvirt stream; when the
+    /// caller drops `input`, the stream is aborted, which also ends the reading thread.
+    pub async fn open_serial(&self, id: Uuid) -> Result<SerialStream, HypervisorError> {
+        let name = domain_name(id);
+        let stream = self
+            .with_conn(move |conn| {
+                let dom = conn.lookup_domain_by_name(&name)?;
+                let stream = Stream::new(conn, 0)?;
+                // FORCE: a console left open by a crashed session must not lock everyone out.
+                dom.open_console(None, &stream, virt::sys::VIR_DOMAIN_CONSOLE_FORCE)?;
+                Ok(stream)
+            })
+            .await?;
+        let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(64);
+        let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
+        let reader = stream.clone();
+        std::thread::Builder::new()
+            .name(format!("serial-read-{id}"))
+            .spawn(move || {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = reader.recv(&mut buf) {
+                    if n <= 0 || out_tx.blocking_send(buf[..n as usize].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(io_failure)?;
+        std::thread::Builder::new()
+            .name(format!("serial-write-{id}"))
+            .spawn(move || {
+                while let Some(bytes) = in_rx.blocking_recv() {
+                    if stream.send(&bytes).is_err() {
+                        break;
+                    }
+                }
+                let _ = stream.abort();
+            })
+            .map_err(io_failure)?;
+        Ok(SerialStream { output: out_rx, input: in_tx })
+    }
+}
+
+fn io_failure(err: std::io::Error) -> HypervisorError {
+    HypervisorError::Failed(err.to_string())
+}
+
+/// QEMU runs as another user: VM folders must be traversable by it.
+async fn create_dir_readable(dir: &Path) -> Result<(), HypervisorError> {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::create_dir_all(dir).await.map_err(io_failure)?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).await.map_err(io_failure)
+}
+
+#[async_trait]
+impl Hypervisor for LibvirtHypervisor {
+    async fn provision(&self, machine: &Machine) -> Result<(), HypervisorError> {
+        self.create_overlay(machine).await?;
+        self.define(machine).await
+    }
+
+    async fn start(&self, machine: &Machine) -> Result<(), HypervisorError> {
+        if !self.domain_exists(machine.id).await? {
+            self.provision(machine).await?;
+        }
+        let name = domain_name(machine.id);
+        self.with_conn(move |conn| {
+            let dom = conn.lookup_domain_by_name(&name)?;
+            if dom.is_active()? {
+                return Ok(());
+            }
+            dom.create()
+        })
+        .await
+    }
+
+    async fn force_stop(&self, id: Uuid) -> Result<(), HypervisorError> {
+        let name = domain_name(id);
+        self.with_conn(move |conn| match conn.lookup_domain_by_name(&name) {
+            Ok(dom) => match dom.destroy() {
+                Err(err) if is_not_running(&err) => Ok(()),
+                other => other,
+            },
+            Err(err) if is_missing(&err) => Ok(()),
+            Err(err) => Err(err),
+        })
+        .await
+    }
+
+    async fn remove(&self, id: Uuid) -> Result<(), HypervisorError> {
+        let name = domain_name(id);
+        self.with_conn(move |conn| {
+            let dom = match conn.lookup_domain_by_name(&name) {
+                Ok(dom) => dom,
+                Err(err) if is_missing(&err) => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            match dom.destroy() {
+                Err(err) if !is_not_running(&err) => return Err(err),
+                _ => {}
+            }
+            let flags = virt::sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM;
+            match dom.undefine_flags(flags) {
+                Err(err) if !is_missing(&err) => Err(err),
+                _ => Ok(()),
+            }
+        })
+        .await?;
+        match tokio::fs::remove_dir_all(self.vm_dir(id)).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(io_failure(err)),
+            _ => Ok(()),
+        }
+    }
+}

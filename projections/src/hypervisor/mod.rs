@@ -1,0 +1,51 @@
+//! The hypervisor side: the [`HypervisorProjector`] follows VM events and makes libvirt match the
+//! desired state; what it observes goes back into the log as commands.
+
+mod domain_xml;
+mod libvirt;
+mod projector;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+pub use self::libvirt::{DomainType, LibvirtHypervisor, SerialStream};
+pub use domain_xml::domain_name;
+pub use projector::{HypervisorProjector, OutcomeReporter};
+
+/// Everything needed to build a VM's disk and libvirt domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    pub id: Uuid,
+    /// Display name, any text: escaped into the domain's `<title>`.
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub image_path: PathBuf,
+    pub image_format: &'static str,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HypervisorError {
+    /// libvirtd can't be reached; the operation should be retried later.
+    #[error("hypervisor unavailable: {0}")]
+    Unavailable(String),
+    /// libvirt (or the disk tooling) refused the operation; the message is libvirt's.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The operations the projector needs, each idempotent: doing it twice leaves the same state.
+#[async_trait]
+pub trait Hypervisor: Send + Sync + 'static {
+    /// Creates the disk overlay if missing and (re)defines the domain.
+    async fn provision(&self, machine: &Machine) -> Result<(), HypervisorError>;
+    /// Starts the domain unless it is running, provisioning it first if it went missing.
+    async fn start(&self, machine: &Machine) -> Result<(), HypervisorError>;
+    /// Powers the domain off at once unless it is already off.
+    async fn force_stop(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Destroys and undefines the domain and removes its disks.
+    async fn remove(&self, id: Uuid) -> Result<(), HypervisorError>;
+}

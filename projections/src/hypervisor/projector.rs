@@ -1,0 +1,201 @@
+//! Converges libvirt on the desired state in the log.
+//!
+//! On every VM event the projector rebuilds that VM's aggregate from the log and acts on its
+//! *current* desired state, not on the event alone: a replay after a crash, or of a long-gone VM's
+//! history, then does only what is still wanted, and every action is idempotent. What it observes
+//! goes back as a `Report*` command; the resulting event triggers the next step.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cqrs_es::Aggregate;
+use distribox_domain::vm::{Desired, Observed, StopReason, Vm, VmCommand, VmEvent};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{Hypervisor, HypervisorError, Machine};
+use crate::images::DirImageCatalog;
+use crate::runner::Projection;
+use crate::{ProjectionError, StoredEvent};
+
+/// Sends what the hypervisor observed back into the log (as the `system` actor).
+#[async_trait]
+pub trait OutcomeReporter: Send + Sync + 'static {
+    async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), String>;
+}
+
+pub struct HypervisorProjector<H, R> {
+    hypervisor: H,
+    reporter: R,
+    images: Arc<DirImageCatalog>,
+}
+
+/// What the projector decided to do for one VM.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Nothing,
+    Provision,
+    Start,
+    ForceStop,
+    Remove,
+}
+
+fn next_step(vm: &Vm) -> Step {
+    match (vm.desired, vm.observed) {
+        (_, Observed::Gone) => Step::Nothing,
+        (Desired::Deleted, _) => Step::Remove,
+        (Desired::Running, Observed::Pending | Observed::Stopped) => Step::Start,
+        (_, Observed::Pending) if vm.failure.is_none() => Step::Provision,
+        (Desired::Stopped, Observed::Running) => Step::ForceStop,
+        _ => Step::Nothing,
+    }
+}
+
+impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
+    pub fn new(hypervisor: H, reporter: R, images: Arc<DirImageCatalog>) -> Self {
+        Self { hypervisor, reporter, images }
+    }
+
+    async fn load(tx: &mut PgConnection, id: &str) -> Result<Vm, ProjectionError> {
+        let payloads: Vec<(serde_json::Value, i64)> = sqlx::query_as(
+            "SELECT payload, global_position FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+        )
+        .bind(Vm::TYPE)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut vm = Vm::default();
+        for (payload, position) in payloads {
+            let event: VmEvent =
+                serde_json::from_value(payload).map_err(|source| ProjectionError::Decode { position, source })?;
+            vm.apply(event);
+        }
+        Ok(vm)
+    }
+
+    fn machine(&self, id: Uuid, vm: &Vm) -> Result<Machine, HypervisorError> {
+        let spec = vm.spec.as_ref().ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
+        let image = self
+            .images
+            .get(&vm.image)
+            .ok_or_else(|| HypervisorError::Failed(format!("image `{}` is no longer available", vm.image)))?;
+        Ok(Machine {
+            id,
+            name: spec.name.as_str().to_owned(),
+            vcpus: spec.vcpus,
+            memory_mib: spec.memory_mib,
+            disk_gib: spec.disk_gib,
+            image_path: image.path,
+            image_format: image.format,
+        })
+    }
+
+    async fn report(&self, id: Uuid, command: VmCommand) -> Result<(), ProjectionError> {
+        self.reporter.report(id, command).await.map_err(ProjectionError::Other)
+    }
+
+    /// Runs one step and reports its outcome. An unreachable hypervisor is an error, so the
+    /// runner retries the batch later; a refusal is an outcome, reported like a success.
+    async fn converge(&self, id: Uuid, vm: &Vm) -> Result<(), ProjectionError> {
+        let step = next_step(vm);
+        if step == Step::Nothing {
+            return Ok(());
+        }
+        tracing::info!(vm = %id, ?step, "converging");
+        let (outcome, on_success, on_failure): (_, VmCommand, fn(String) -> VmCommand) = match step {
+            Step::Nothing => return Ok(()),
+            Step::Provision => match self.machine(id, vm) {
+                Ok(machine) => (
+                    self.hypervisor.provision(&machine).await,
+                    VmCommand::ReportProvisioned,
+                    |reason| VmCommand::ReportProvisionFailed { reason },
+                ),
+                Err(err) => (Err(err), VmCommand::ReportProvisioned, |reason| VmCommand::ReportProvisionFailed { reason }),
+            },
+            Step::Start => {
+                let outcome = match self.machine(id, vm) {
+                    Ok(machine) => self.hypervisor.start(&machine).await,
+                    Err(err) => Err(err),
+                };
+                (outcome, VmCommand::ReportStarted, |reason| VmCommand::ReportStartFailed { reason })
+            }
+            Step::ForceStop => (
+                self.hypervisor.force_stop(id).await,
+                VmCommand::ReportStopped { reason: StopReason::Forced },
+                |reason| VmCommand::ReportStartFailed { reason },
+            ),
+            Step::Remove => (self.hypervisor.remove(id).await, VmCommand::ReportDeleted, |reason| {
+                VmCommand::ReportStartFailed { reason }
+            }),
+        };
+        match outcome {
+            Ok(()) => {
+                // A VM started from PENDING was provisioned on the way.
+                if step == Step::Start && vm.observed == Observed::Pending {
+                    self.report(id, VmCommand::ReportProvisioned).await?;
+                }
+                self.report(id, on_success).await
+            }
+            Err(HypervisorError::Unavailable(cause)) => Err(ProjectionError::Other(cause)),
+            Err(HypervisorError::Failed(reason)) if matches!(step, Step::Provision | Step::Start) => {
+                tracing::warn!(vm = %id, ?step, %reason, "hypervisor refused");
+                self.report(id, on_failure(reason)).await
+            }
+            // Stopping or removing failed: nothing sensible to record as the outcome, so retry.
+            Err(HypervisorError::Failed(reason)) => Err(ProjectionError::Other(reason)),
+        }
+    }
+}
+
+#[async_trait]
+impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R> {
+    fn name(&self) -> &'static str {
+        "hypervisor"
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if event.aggregate_type != Vm::TYPE {
+            return Ok(());
+        }
+        let id: Uuid = event
+            .aggregate_id
+            .parse()
+            .map_err(|_| ProjectionError::Other(format!("VM id `{}` is not a UUID", event.aggregate_id)))?;
+        let vm = Self::load(tx, &event.aggregate_id).await?;
+        self.converge(id, &vm).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use distribox_domain::vm::VmSpec;
+
+    use super::*;
+
+    fn vm(desired: Desired, observed: Observed, failure: Option<&str>) -> Vm {
+        Vm {
+            spec: Some(VmSpec::new("a", 1, 256, 1).unwrap()),
+            image: "img".to_owned(),
+            owner: "o".to_owned(),
+            desired,
+            observed,
+            failure: failure.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn steps_follow_the_desired_state() {
+        use Desired as D;
+        use Observed as O;
+        assert_eq!(next_step(&vm(D::Stopped, O::Pending, None)), Step::Provision);
+        assert_eq!(next_step(&vm(D::Stopped, O::Pending, Some("no disk"))), Step::Nothing);
+        assert_eq!(next_step(&vm(D::Running, O::Pending, None)), Step::Start);
+        assert_eq!(next_step(&vm(D::Running, O::Stopped, None)), Step::Start);
+        assert_eq!(next_step(&vm(D::Running, O::Running, None)), Step::Nothing);
+        assert_eq!(next_step(&vm(D::Stopped, O::Running, None)), Step::ForceStop);
+        assert_eq!(next_step(&vm(D::Stopped, O::Stopped, None)), Step::Nothing);
+        assert_eq!(next_step(&vm(D::Deleted, O::Running, None)), Step::Remove);
+        assert_eq!(next_step(&vm(D::Deleted, O::Gone, None)), Step::Nothing);
+    }
+}

@@ -1,0 +1,53 @@
+use async_trait::async_trait;
+use cqrs_es::Aggregate;
+use distribox_domain::account::{Account, AccountEvent};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::runner::Projection;
+use crate::{ProjectionError, StoredEvent};
+
+/// The `accounts` table: who can log in, with which password hash and policies.
+pub struct AccountsProjection;
+
+#[async_trait]
+impl Projection for AccountsProjection {
+    fn name(&self) -> &'static str {
+        "accounts"
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if event.aggregate_type != Account::TYPE {
+            return Ok(());
+        }
+        let id: Uuid = event
+            .aggregate_id
+            .parse()
+            .map_err(|_| ProjectionError::Other(format!("account id `{}` is not a UUID", event.aggregate_id)))?;
+        match event.decode::<AccountEvent>()? {
+            AccountEvent::AccountCreated { username, password_hash, policies } => {
+                let policies: Vec<String> = policies.iter().map(String::from).collect();
+                sqlx::query(
+                    "INSERT INTO accounts (id, username, password_hash, policies, version, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(username.as_str())
+                .bind(password_hash)
+                .bind(policies)
+                .bind(event.sequence)
+                .bind(event.recorded_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            AccountEvent::LoggedIn { .. } | AccountEvent::LoginFailed { .. } => {
+                sqlx::query("UPDATE accounts SET version = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(event.sequence)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

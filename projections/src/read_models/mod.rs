@@ -1,0 +1,8 @@
+//! SQL read models the API queries. Each is disposable: drop its table rows and checkpoint and
+//! the runner rebuilds it from the log.
+
+mod accounts;
+mod vms;
+
+pub use accounts::AccountsProjection;
+pub use vms::{VmChange, VmsProjection};
