@@ -1,1 +1,63 @@
-fn main(){}
+use clap::{Parser, Subcommand};
+use distribox_api::{migrate, App, Config};
+use tracing_subscriber::EnvFilter;
+
+/// Distribox: share KVM virtual machines through the browser.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then run the server in the foreground.
+    Serve(Config),
+    /// Apply pending database migrations and exit.
+    Migrate(Config),
+    /// Create the `admin` account if it doesn't exist, printing its password if generated.
+    EnsureAdmin(Config),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let json = std::env::var("DISTRIBOX_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let filter = EnvFilter::try_from_env("DISTRIBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+
+    match Cli::parse().command {
+        Command::Serve(config) => {
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let app = App::start(config, listener).await?;
+            print_admin_password(&app.generated_admin_password);
+            println!("Distribox is running at http://{}", app.addr);
+            app.serve_until_ctrl_c().await
+        }
+        Command::Migrate(config) => {
+            migrate(&config).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::EnsureAdmin(config) => {
+            let generated = distribox_api::app::ensure_admin(&config).await?;
+            if generated.is_none() {
+                println!("the admin account exists; its password is unchanged");
+            }
+            print_admin_password(&generated);
+            Ok(())
+        }
+    }
+}
+
+/// Shown once: only its hash is kept.
+fn print_admin_password(password: &Option<String>) {
+    if let Some(password) = password {
+        println!("admin password (shown once): {password}");
+    }
+}

@@ -4,6 +4,7 @@
 //! the ports declared in [`ports`].
 
 pub mod account;
+pub mod console;
 pub mod error;
 pub mod policy;
 pub mod ports;

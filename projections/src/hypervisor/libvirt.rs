@@ -83,6 +83,8 @@ fn is_not_running(err: &virt::error::Error) -> bool {
 
 impl LibvirtHypervisor {
     pub fn new(uri: impl Into<String>, domain_type: DomainType, vms_dir: impl Into<PathBuf>) -> Self {
+        // libvirt prints every error to stderr by default; ours are returned and logged instead.
+        virt::error::clear_error_callback();
         Self { uri: uri.into(), domain_type, vms_dir: vms_dir.into(), conn: Arc::new(Mutex::new(None)) }
     }
 

@@ -1,0 +1,172 @@
+//! Starting Distribox: database, command side, projections, console relay and HTTP server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use distribox_commands::{CommandBus, SessionLifetimes};
+use distribox_console_relay::{ConsoleRelay, OriginPolicy, TicketStore};
+use distribox_migrations::MIGRATOR;
+use distribox_projections::hypervisor::{HypervisorProjector, LibvirtHypervisor};
+use distribox_projections::images::DirImageCatalog;
+use distribox_projections::read_models::{AccountsProjection, VmsProjection};
+use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::graphql;
+use crate::http::HttpState;
+use crate::reads::Reads;
+use crate::wiring::{BusReporter, LibvirtConsoles};
+use crate::Config;
+
+/// What request handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub bus: Arc<CommandBus>,
+    pub reads: Reads,
+    pub images: Arc<DirImageCatalog>,
+    pub vms: Arc<VmsProjection>,
+    pub relay: Arc<ConsoleRelay>,
+    pub origins: OriginPolicy,
+}
+
+/// A running Distribox. Dropping it stops the server and the projections.
+pub struct App {
+    pub addr: SocketAddr,
+    /// Set when this start created `admin` with a generated password.
+    pub generated_admin_password: Option<String>,
+    pub pool: PgPool,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(20)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&config.database_url)
+        .await
+        .context("cannot connect to PostgreSQL (DISTRIBOX_DATABASE_URL)")
+}
+
+/// Applies pending migrations.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = connect(config).await?;
+    MIGRATOR.run(&pool).await.context("database migration failed")?;
+    Ok(())
+}
+
+/// Creates `admin` unless it exists; the generated password, if one was generated.
+pub async fn ensure_admin(config: &Config) -> anyhow::Result<Option<String>> {
+    let pool = connect(config).await?;
+    MIGRATOR.run(&pool).await.context("database migration failed")?;
+    let images = Arc::new(DirImageCatalog::new(config.images_dir()));
+    let bus = CommandBus::new(pool, images, SessionLifetimes::default());
+    bus.ensure_admin(config.admin_password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn create_dir(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
+    // QEMU runs as another user and must reach VM disks and images.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot set permissions of {}", path.display()))
+}
+
+impl App {
+    /// Migrates, starts the projections, makes sure `admin` exists and serves on `listener`.
+    pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<App> {
+        let pool = connect(&config).await?;
+        MIGRATOR.run(&pool).await.context("database migration failed")?;
+        create_dir(&config.images_dir())?;
+        create_dir(&config.vms_dir())?;
+
+        let images = Arc::new(DirImageCatalog::new(config.images_dir()));
+        let bus = Arc::new(CommandBus::new(pool.clone(), images.clone(), SessionLifetimes::default()));
+        let domain_type = config.domain_type();
+        tracing::info!(domain_type = domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");
+        let hypervisor = LibvirtHypervisor::new(&config.libvirt_uri, domain_type, config.vms_dir());
+
+        let signal = EventSignal::listen(&pool).await.context("cannot LISTEN for events")?;
+        let options = RunnerOptions::default();
+        let vms = Arc::new(VmsProjection::new());
+        let vms_runner = Runner::new(pool.clone(), vms.clone(), options);
+        let accounts_runner = Runner::new(pool.clone(), Arc::new(AccountsProjection), options);
+        let accounts_progress = accounts_runner.progress();
+        let projector = HypervisorProjector::new(hypervisor.clone(), BusReporter(bus.clone()), images.clone());
+        let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
+        let reads = Reads::new(pool.clone(), vms_runner.progress());
+        let mut tasks = vec![
+            tokio::spawn(vms_runner.run(signal.clone())),
+            tokio::spawn(accounts_runner.run(signal.clone())),
+            tokio::spawn(hypervisor_runner.run(signal)),
+        ];
+
+        let generated_admin_password =
+            bus.ensure_admin(config.admin_password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        wait_for_admin(&pool, accounts_progress).await?;
+
+        let origins = OriginPolicy::new(config.allowed_origins.clone());
+        let relay = Arc::new(ConsoleRelay::new(
+            TicketStore::new(),
+            origins.clone(),
+            Arc::new(LibvirtConsoles(hypervisor)),
+        ));
+        let state = AppState { pool: pool.clone(), bus, reads, images, vms, relay, origins };
+        let schema = graphql::schema(state.clone());
+
+        let addr = listener.local_addr()?;
+        let router = crate::http::router(HttpState { app: state, schema });
+        tasks.push(tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(err) = axum::serve(listener, service).await {
+                tracing::error!(error = %err, "HTTP server stopped");
+            }
+        }));
+        Ok(App { addr, generated_admin_password, pool, tasks })
+    }
+
+    /// Runs until Ctrl-C or SIGTERM.
+    pub async fn serve_until_ctrl_c(self) -> anyhow::Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        Ok(())
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Login reads the accounts read model: wait until it has `admin`.
+async fn wait_for_admin(
+    pool: &PgPool,
+    mut progress: tokio::sync::watch::Receiver<distribox_projections::runner::Checkpoint>,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        progress.borrow_and_update();
+        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = 'admin')")
+            .fetch_one(pool)
+            .await?;
+        if found {
+            return Ok(());
+        }
+        tokio::time::timeout_at(deadline, progress.changed())
+            .await
+            .context("the accounts projection did not catch up")??;
+    }
+}

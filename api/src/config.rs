@@ -1,0 +1,54 @@
+//! Configuration from flags or `DISTRIBOX_*` environment variables (DESIGN.md §5).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use distribox_projections::hypervisor::DomainType;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "DISTRIBOX_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL connection URL. The default uses the local socket and the `distribox` database.
+    #[arg(long, env = "DISTRIBOX_DATABASE_URL", default_value = "postgres:///distribox?host=/var/run/postgresql")]
+    pub database_url: String,
+
+    /// libvirt connection URI.
+    #[arg(long, env = "DISTRIBOX_LIBVIRT_URI", default_value = "qemu:///system")]
+    pub libvirt_uri: String,
+
+    /// Where images (`images/`) and VM disks (`vms/<id>/`) live.
+    #[arg(long, env = "DISTRIBOX_DATA_DIR", default_value = "/var/lib/distribox")]
+    pub data_dir: PathBuf,
+
+    /// Password of the `admin` account, used only when it is first created. If unset, one is
+    /// generated and printed once.
+    #[arg(long, env = "DISTRIBOX_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// libvirt domain type: `kvm`, or `qemu` for software emulation. Default: `kvm` when
+    /// /dev/kvm is usable.
+    #[arg(long, env = "DISTRIBOX_DOMAIN_TYPE")]
+    pub domain_type: Option<DomainType>,
+
+    /// Extra origins (comma-separated, e.g. `https://lab.example.org`) allowed to open
+    /// websockets besides Distribox's own.
+    #[arg(long, env = "DISTRIBOX_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+}
+
+impl Config {
+    pub fn images_dir(&self) -> PathBuf {
+        self.data_dir.join("images")
+    }
+
+    pub fn vms_dir(&self) -> PathBuf {
+        self.data_dir.join("vms")
+    }
+
+    pub fn domain_type(&self) -> DomainType {
+        self.domain_type.unwrap_or_else(DomainType::detect)
+    }
+}

@@ -1,0 +1,50 @@
+//! The API's one error type: a stable code and a message for the caller; the cause of internal
+//! failures goes to the log, never to the client.
+
+use async_graphql::ErrorExtensions;
+use distribox_commands::{CommandError, ErrorCode};
+
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// An unexpected failure: logged with its cause, reported as `INTERNAL`.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(err: CommandError) -> Self {
+        match &err {
+            CommandError::Refused { .. } => {}
+            CommandError::Unavailable(cause) => tracing::warn!(%cause, "command failed: store unavailable"),
+            CommandError::Internal(cause) => tracing::error!(%cause, "command failed"),
+        }
+        Self::new(err.code(), err.public_message())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        CommandError::from(err).into()
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        async_graphql::Error::new(err.message).extend_with(|_, ext| ext.set("code", err.code.as_str()))
+    }
+}

@@ -1,0 +1,97 @@
+use async_graphql::{Context, Object, Result, ID};
+use distribox_commands::{CreateVmInput as CreateVmCommand, ErrorCode};
+use distribox_console_relay::Ticket;
+use distribox_domain::console::ConsoleKind as DomainConsoleKind;
+use distribox_domain::policy::Policy;
+use distribox_domain::vm::VmCommand;
+use uuid::Uuid;
+
+use super::access::{request, Access};
+use super::query::parse_id;
+use super::types::{ConsoleKind, ConsoleTicket, CreateVmInput, LoginResult, Vm, VmState};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub struct MutationRoot;
+
+fn non_negative(field: &str, value: i32) -> Result<u32, ApiError> {
+    u32::try_from(value).map_err(|_| ApiError::new(ErrorCode::BadInput, format!("{field} must not be negative")))
+}
+
+impl MutationRoot {
+    /// Runs a VM command and answers with the VM as the read model shows it after the change.
+    async fn vm_command(&self, ctx: &Context<'_>, id: &ID, command: VmCommand) -> Result<Vm> {
+        let id = parse_id(id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state.bus.vm_command(request(ctx)?, id, command).await?;
+        let row = state.reads.vm_at_least(id, committed.version).await?;
+        Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+}
+
+#[Object]
+impl MutationRoot {
+    /// Exchanges a username and password for a bearer token.
+    #[graphql(guard = "Access::Public")]
+    async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> Result<LoginResult> {
+        let state = ctx.data::<AppState>()?;
+        let success = state.bus.login(request(ctx)?, &username, &password).await?;
+        let account = state.reads.account(success.account_id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(LoginResult { token: success.token, account: account.into() })
+    }
+
+    #[graphql(guard = "Access::policy(Policy::VmsCreate)")]
+    async fn create_vm(&self, ctx: &Context<'_>, input: CreateVmInput) -> Result<Vm> {
+        let state = ctx.data::<AppState>()?;
+        let command = CreateVmCommand {
+            name: input.name,
+            image: input.image,
+            vcpus: non_negative("vcpus", input.vcpus)?,
+            memory_mib: non_negative("memoryMib", input.memory_mib)?.into(),
+            disk_gib: non_negative("diskGib", input.disk_gib)?.into(),
+            start: input.start,
+        };
+        let (id, committed) = state.bus.create_vm(request(ctx)?, command).await?;
+        let row = state.reads.vm_at_least(id, committed.version).await?;
+        Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+
+    #[graphql(guard = "Access::policy(Policy::VmsStart)")]
+    async fn start_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::Start).await
+    }
+
+    /// Powers the VM off at once, like pulling the plug.
+    #[graphql(guard = "Access::policy(Policy::VmsStop)")]
+    async fn force_stop_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::ForceStop).await
+    }
+
+    /// Deletes a stopped VM with its disks. Returns once the deletion is recorded; the VM
+    /// disappears when the hypervisor has removed it.
+    #[graphql(guard = "Access::policy(Policy::VmsDelete)")]
+    async fn delete_vm(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id(&id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        state.bus.vm_command(request(ctx)?, id, VmCommand::Delete).await?;
+        Ok(true)
+    }
+
+    /// A single-use websocket URL for the VM's console, valid for about 30 seconds.
+    #[graphql(guard = "Access::policy(Policy::VmsConnect)")]
+    async fn open_console(&self, ctx: &Context<'_>, vm_id: ID, kind: ConsoleKind) -> Result<ConsoleTicket> {
+        let id: Uuid = parse_id(&vm_id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        let vm = state.reads.vm(id).await?.ok_or_else(|| ApiError::not_found("VM"))?;
+        if Vm::from(vm).state != VmState::Running {
+            return Err(ApiError::new(ErrorCode::Conflict, "VM is not running").into());
+        }
+        let kind = DomainConsoleKind::from(kind);
+        if kind == DomainConsoleKind::Vnc {
+            return Err(ApiError::new(ErrorCode::BadInput, "graphical consoles are not available yet").into());
+        }
+        let principal = request(ctx)?.metadata().remove("actor").unwrap_or_default();
+        let issued = state.relay.tickets.issue(Ticket { vm_id: id, kind, principal });
+        Ok(ConsoleTicket { url: format!("/console/ws?ticket={}", issued.secret), expires_at: issued.expires_at })
+    }
+}

@@ -1,0 +1,101 @@
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object, Result, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use distribox_commands::{Actor, ErrorCode};
+use distribox_domain::policy::Policy;
+use uuid::Uuid;
+
+use super::access::{request, Access};
+use super::types::{Account, Image, Vm};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+const DEFAULT_PAGE: i32 = 50;
+const MAX_PAGE: i32 = 200;
+
+pub struct QueryRoot;
+
+/// Ids that are not UUIDs can't name anything: they are simply not found.
+pub(super) fn parse_id(id: &ID, what: &str) -> Result<Uuid, ApiError> {
+    id.parse().map_err(|_| ApiError::not_found(what))
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    let invalid = || ApiError::new(ErrorCode::BadInput, "invalid cursor");
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+    Ok((at, id.parse().map_err(|_| invalid())?))
+}
+
+#[Object]
+impl QueryRoot {
+    /// The logged-in account.
+    #[graphql(guard = "Access::policy(Policy::AuthMeGet)")]
+    async fn me(&self, ctx: &Context<'_>) -> Result<Account> {
+        let Actor::Account { id, .. } = &request(ctx)?.actor else {
+            return Err(ApiError::new(ErrorCode::Unauthenticated, "log in first").into());
+        };
+        let state = ctx.data::<AppState>()?;
+        let account = state.reads.account(*id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(account.into())
+    }
+
+    /// Base images VMs can be created from.
+    #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
+    async fn images(&self, ctx: &Context<'_>) -> Result<Vec<Image>> {
+        let state = ctx.data::<AppState>()?;
+        Ok(state.images.list().into_iter().map(Image::from).collect())
+    }
+
+    /// VMs in creation order, as a Relay connection.
+    #[graphql(guard = "Access::policy(Policy::VmsGet)")]
+    async fn vms(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Vm>> {
+        let first = first.unwrap_or(DEFAULT_PAGE);
+        if !(0..=MAX_PAGE).contains(&first) {
+            return Err(ApiError::new(ErrorCode::BadInput, format!("first must be between 0 and {MAX_PAGE}")).into());
+        }
+        let after = after.as_deref().map(decode_cursor).transpose()?;
+        let state = ctx.data::<AppState>()?;
+        let (rows, has_next) = state.reads.vms_page(after, first.into()).await?;
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|row| Edge::new(encode_cursor(row.created_at, row.id), row.into())));
+        Ok(connection)
+    }
+
+    /// One VM, or null if there is none with this id.
+    #[graphql(guard = "Access::policy(Policy::VmsGetById)")]
+    async fn vm(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Vm>> {
+        let Ok(id) = parse_id(&id, "VM") else {
+            return Ok(None);
+        };
+        let state = ctx.data::<AppState>()?;
+        Ok(state.reads.vm(id).await?.map(Vm::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let id = Uuid::new_v4();
+        assert_eq!(decode_cursor(&encode_cursor(at, id)).unwrap(), (at, id));
+        assert!(decode_cursor("!!").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("12|not-a-uuid")).is_err());
+    }
+}

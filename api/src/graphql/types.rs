@@ -1,0 +1,188 @@
+//! GraphQL object types and their mapping from read models.
+
+use async_graphql::{ComplexObject, Enum, InputObject, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use distribox_domain::console::ConsoleKind as DomainConsoleKind;
+use distribox_domain::vm::VmState as DomainVmState;
+use distribox_projections::images::Image as CatalogImage;
+use distribox_projections::read_models::VmChange;
+
+use crate::reads::{AccountRow, VmRow};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VmState {
+    Pending,
+    Stopped,
+    Starting,
+    Running,
+    Paused,
+    Stopping,
+    Crashed,
+    Failed,
+    Deleted,
+}
+
+impl From<DomainVmState> for VmState {
+    fn from(state: DomainVmState) -> Self {
+        match state {
+            DomainVmState::Pending => VmState::Pending,
+            DomainVmState::Stopped => VmState::Stopped,
+            DomainVmState::Starting => VmState::Starting,
+            DomainVmState::Running => VmState::Running,
+            DomainVmState::Paused => VmState::Paused,
+            DomainVmState::Stopping => VmState::Stopping,
+            DomainVmState::Crashed => VmState::Crashed,
+            DomainVmState::Failed => VmState::Failed,
+            DomainVmState::Deleted => VmState::Deleted,
+        }
+    }
+}
+
+impl VmState {
+    /// Read models store the state by its name.
+    fn from_name(name: &str) -> Self {
+        serde_json::from_value::<DomainVmState>(serde_json::Value::String(name.to_owned()))
+            .map(Into::into)
+            .unwrap_or(VmState::Failed)
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Vm {
+    pub id: ID,
+    pub name: String,
+    pub state: VmState,
+    pub image: String,
+    pub vcpus: i32,
+    pub memory_mib: i64,
+    pub disk_gib: i64,
+    /// Why the last start or provisioning failed, as libvirt said it.
+    pub failure: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub owner: uuid::Uuid,
+}
+
+#[ComplexObject]
+impl Vm {
+    /// The account that created the VM.
+    async fn owner_id(&self) -> ID {
+        ID(self.owner.to_string())
+    }
+}
+
+impl From<VmRow> for Vm {
+    fn from(row: VmRow) -> Self {
+        Self {
+            id: ID(row.id.to_string()),
+            name: row.name,
+            state: VmState::from_name(&row.state),
+            image: row.image,
+            vcpus: row.vcpus,
+            memory_mib: row.memory_mib,
+            disk_gib: row.disk_gib,
+            failure: row.failure,
+            created_at: row.created_at,
+            owner: row.owner,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Account {
+    pub id: ID,
+    pub username: String,
+    pub policies: Vec<String>,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Self { id: ID(row.id.to_string()), username: row.username, policies: row.policies }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Image {
+    pub id: ID,
+    pub name: String,
+    pub os_family: Option<String>,
+    pub os_version: Option<String>,
+    pub default_user: Option<String>,
+    /// The smallest disk a VM built on it can have.
+    pub min_disk_gib: i64,
+}
+
+impl From<CatalogImage> for Image {
+    fn from(image: CatalogImage) -> Self {
+        Self {
+            id: ID(image.id),
+            name: image.name,
+            os_family: image.os_family,
+            os_version: image.os_version,
+            default_user: image.default_user,
+            min_disk_gib: image.virtual_size_bytes.div_ceil(1 << 30).max(1) as i64,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LoginResult {
+    /// Bearer token for `Authorization: Bearer <token>`; shown once.
+    pub token: String,
+    pub account: Account,
+}
+
+#[derive(SimpleObject)]
+pub struct ConsoleTicket {
+    /// Server-relative websocket URL carrying a single-use ticket.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleKind {
+    Serial,
+    Vnc,
+}
+
+impl From<ConsoleKind> for DomainConsoleKind {
+    fn from(kind: ConsoleKind) -> Self {
+        match kind {
+            ConsoleKind::Serial => DomainConsoleKind::Serial,
+            ConsoleKind::Vnc => DomainConsoleKind::Vnc,
+        }
+    }
+}
+
+/// A committed change to a VM.
+#[derive(SimpleObject, Clone)]
+pub struct VmEvent {
+    pub vm_id: ID,
+    pub state: VmState,
+    /// The event's type, e.g. `VmStarted`.
+    pub event: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<VmChange> for VmEvent {
+    fn from(change: VmChange) -> Self {
+        Self { vm_id: ID(change.vm_id.to_string()), state: change.state.into(), event: change.event, at: change.at }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateVmInput {
+    pub name: String,
+    /// An image id from `images`.
+    pub image: String,
+    #[graphql(default = 1)]
+    pub vcpus: i32,
+    #[graphql(default = 1024)]
+    pub memory_mib: i32,
+    #[graphql(default = 10)]
+    pub disk_gib: i32,
+    /// Start the VM as soon as it is provisioned.
+    #[graphql(default = false)]
+    pub start: bool,
+}

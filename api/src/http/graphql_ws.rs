@@ -1,0 +1,44 @@
+//! `/graphql/ws`: subscriptions over graphql-transport-ws. The bearer token comes in the
+//! `connection_init` payload (`{"authorization": "Bearer …"}`); a foreign `Origin` is refused
+//! before the upgrade.
+
+use std::net::SocketAddr;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use distribox_commands::Actor;
+
+use super::caller;
+use super::HttpState;
+use crate::error::ApiError;
+
+pub async fn handle(
+    State(state): State<HttpState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !state.app.origins.permits(&headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let schema = state.schema.clone();
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+        GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let authorization = payload.get("authorization").and_then(|a| a.as_str());
+                let ctx = caller::context(&state.app, &headers, addr, authorization).await;
+                if matches!(ctx.actor, Actor::Anonymous) {
+                    return Err(ApiError::new(distribox_commands::ErrorCode::Unauthenticated, "log in first").into());
+                }
+                let mut data = Data::default();
+                data.insert(ctx);
+                Ok(data)
+            })
+            .serve()
+    })
+}

@@ -1,0 +1,54 @@
+//! The HTTP surface: `/graphql`, `/graphql/ws`, `/console/ws`, `/healthz` and the web app.
+
+mod caller;
+mod graphql_http;
+mod graphql_ws;
+mod web;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::graphql::DistriboxSchema;
+
+/// What HTTP handlers share: the app's services and the schema that resolves over them.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: DistriboxSchema,
+}
+
+/// Largest request body accepted (GraphQL documents and variables).
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub fn router(state: HttpState) -> Router {
+    let relay = distribox_console_relay::router(state.app.relay.clone());
+    Router::new()
+        .route("/graphql", get(graphql_http::handle).post(graphql_http::handle))
+        .route("/graphql/ws", get(graphql_ws::handle))
+        .route("/healthz", get(healthz))
+        .fallback(web::serve)
+        .with_state(state)
+        .merge(relay)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+            // The path only: query strings carry console tickets, which must never be logged.
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        }))
+}
+
+/// Up when the database answers.
+async fn healthz(axum::extract::State(state): axum::extract::State<HttpState>) -> impl IntoResponse {
+    let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.app.pool);
+    match tokio::time::timeout(Duration::from_secs(2), query).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ok"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}

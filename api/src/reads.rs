@@ -1,0 +1,111 @@
+//! Queries on the read models, and waiting for them to catch up with a write.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use distribox_projections::runner::Checkpoint;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// How long a mutation waits for its change to show in the read model before answering with
+/// what is there.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VmRow {
+    pub id: Uuid,
+    pub name: String,
+    pub image: String,
+    pub owner: Uuid,
+    pub vcpus: i32,
+    pub memory_mib: i64,
+    pub disk_gib: i64,
+    pub state: String,
+    pub failure: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const VM_COLUMNS: &str =
+    "id, name, image, owner, vcpus, memory_mib, disk_gib, state, failure, version, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub username: String,
+    pub policies: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Reads {
+    pool: PgPool,
+    vms_progress: watch::Receiver<Checkpoint>,
+}
+
+impl Reads {
+    pub fn new(pool: PgPool, vms_progress: watch::Receiver<Checkpoint>) -> Self {
+        Self { pool, vms_progress }
+    }
+
+    pub async fn vm(&self, id: Uuid) -> Result<Option<VmRow>, ApiError> {
+        Ok(sqlx::query_as(&format!("SELECT {VM_COLUMNS} FROM vms WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// One page of VMs in creation order, after the keyset `after`; fetches one extra row to
+    /// know whether another page follows.
+    pub async fn vms_page(
+        &self,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        first: i64,
+    ) -> Result<(Vec<VmRow>, bool), ApiError> {
+        let (after_at, after_id) = after.unzip();
+        let mut rows: Vec<VmRow> = sqlx::query_as(&format!(
+            "SELECT {VM_COLUMNS} FROM vms
+              WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2)
+              ORDER BY created_at, id LIMIT $3"
+        ))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(first + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() as i64 > first;
+        rows.truncate(first as usize);
+        Ok((rows, more))
+    }
+
+    pub async fn account(&self, id: Uuid) -> Result<Option<AccountRow>, ApiError> {
+        Ok(sqlx::query_as("SELECT id, username, policies FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Waits until the `vms` read model has applied VM `id`'s event `version` — so a mutation
+    /// answers with its own effect — then returns the row (`None` once the VM is gone).
+    pub async fn vm_at_least(&self, id: Uuid, version: i64) -> Result<Option<VmRow>, ApiError> {
+        let mut progress = self.vms_progress.clone();
+        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+        loop {
+            progress.borrow_and_update();
+            let row = self.vm(id).await?;
+            if row.as_ref().is_some_and(|r| r.version >= version) {
+                return Ok(row);
+            }
+            match tokio::time::timeout_at(deadline, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Ok(row), // the projection has stopped
+                Err(_) => {
+                    tracing::warn!(vm = %id, version, "read model did not catch up in time");
+                    return Ok(row);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Adapters that connect the crates without making them depend on each other.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use distribox_commands::{CommandBus, RequestContext};
+use distribox_console_relay::{ConsoleBackend, ConsoleStream};
+use distribox_domain::console::ConsoleKind;
+use distribox_domain::vm::VmCommand;
+use distribox_projections::hypervisor::{LibvirtHypervisor, OutcomeReporter};
+use uuid::Uuid;
+
+/// The hypervisor projector reports what it observed as commands from the `system` actor.
+pub struct BusReporter(pub Arc<CommandBus>);
+
+#[async_trait]
+impl OutcomeReporter for BusReporter {
+    async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), String> {
+        self.0.vm_command(&RequestContext::system(), vm, command).await.map(drop).map_err(|e| e.to_string())
+    }
+}
+
+/// Consoles come from libvirt.
+pub struct LibvirtConsoles(pub LibvirtHypervisor);
+
+#[async_trait]
+impl ConsoleBackend for LibvirtConsoles {
+    async fn open(&self, vm: Uuid, kind: ConsoleKind) -> Result<ConsoleStream, String> {
+        match kind {
+            ConsoleKind::Serial => {
+                let serial = self.0.open_serial(vm).await.map_err(|e| e.to_string())?;
+                Ok(ConsoleStream { output: serial.output, input: serial.input })
+            }
+            ConsoleKind::Vnc => Err("graphical consoles are not available yet".to_owned()),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `GET /console/ws?ticket=…`: checks the `Origin`, redeems the ticket, opens the VM's console and
+//! pumps bytes both ways until either side goes away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use distribox_domain::console::ConsoleKind;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::tickets::masked;
+use crate::{OriginPolicy, TicketStore};
+
+/// Largest websocket message accepted from a browser.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Pings keep idle consoles alive through proxies (nginx closes after 60 s of silence).
+const KEEPALIVE: Duration = Duration::from_secs(25);
+
+/// An open console as two channels: bytes from the VM and bytes to it. Dropping `input` closes it.
+#[derive(Debug)]
+pub struct ConsoleStream {
+    pub output: mpsc::Receiver<Vec<u8>>,
+    pub input: mpsc::Sender<Vec<u8>>,
+}
+
+/// Opens a VM's console; implemented on the hypervisor by the binary.
+#[async_trait]
+pub trait ConsoleBackend: Send + Sync + 'static {
+    async fn open(&self, vm: Uuid, kind: ConsoleKind) -> Result<ConsoleStream, String>;
+}
+
+pub struct ConsoleRelay {
+    pub tickets: TicketStore,
+    origins: OriginPolicy,
+    backend: Arc<dyn ConsoleBackend>,
+}
+
+impl ConsoleRelay {
+    pub fn new(tickets: TicketStore, origins: OriginPolicy, backend: Arc<dyn ConsoleBackend>) -> Self {
+        Self { tickets, origins, backend }
+    }
+}
+
+#[derive(Deserialize)]
+struct ConsoleParams {
+    ticket: String,
+}
+
+/// The relay's routes, to be merged into the main router.
+pub fn router(relay: Arc<ConsoleRelay>) -> Router {
+    Router::new().route("/console/ws", get(console_ws)).with_state(relay)
+}
+
+async fn console_ws(
+    State(relay): State<Arc<ConsoleRelay>>,
+    Query(params): Query<ConsoleParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !relay.origins.permits(&headers) {
+        tracing::warn!(origin = ?headers.get("origin"), "console refused: origin not allowed");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let ticket = match relay.tickets.redeem(&params.ticket) {
+        Ok(ticket) => ticket,
+        Err(err) => {
+            tracing::info!(ticket = %masked(&params.ticket), "console refused: {err}");
+            return (StatusCode::FORBIDDEN, err.to_string()).into_response();
+        }
+    };
+    let stream = match relay.backend.open(ticket.vm_id, ticket.kind).await {
+        Ok(stream) => stream,
+        Err(cause) => {
+            tracing::warn!(vm = %ticket.vm_id, %cause, "console could not be opened");
+            return (StatusCode::SERVICE_UNAVAILABLE, "the console is not available").into_response();
+        }
+    };
+    tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, kind = ?ticket.kind, "console opened");
+    upgrade
+        .protocols(["binary"])
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            let (bytes_in, bytes_out) = pump(socket, stream).await;
+            tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, bytes_in, bytes_out, "console closed");
+        })
+}
+
+/// Relays until the browser or the console goes away; returns bytes (to VM, from VM).
+async fn pump(socket: WebSocket, stream: ConsoleStream) -> (u64, u64) {
+    let ConsoleStream { mut output, input } = stream;
+    let (mut sink, mut source) = socket.split();
+    let mut bytes_in = 0u64;
+    let mut bytes_out = 0u64;
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await;
+    loop {
+        tokio::select! {
+            from_vm = output.recv() => {
+                let Some(bytes) = from_vm else { break };
+                bytes_out += bytes.len() as u64;
+                if sink.send(Message::Binary(bytes.into())).await.is_err() {
+                    break;
+                }
+            }
+            from_browser = source.next() => {
+                let bytes = match from_browser {
+                    Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                    Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                bytes_in += bytes.len() as u64;
+                if input.send(bytes).await.is_err() {
+                    break;
+                }
+            }
+            _ = keepalive.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sink.send(Message::Close(None)).await;
+    (bytes_in, bytes_out)
+}
