@@ -113,7 +113,7 @@ impl App {
 
         let origins = OriginPolicy::new(config.allowed_origins.clone());
         let relay = Arc::new(ConsoleRelay::new(
-            TicketStore::new(),
+            TicketStore::new(Duration::from_secs(config.console_ticket_ttl)),
             origins.clone(),
             Arc::new(LibvirtConsoles(hypervisor)),
         ));

@@ -37,6 +37,10 @@ pub struct Config {
     /// websockets besides Distribox's own.
     #[arg(long, env = "DISTRIBOX_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// Seconds a console ticket stays valid after it is issued.
+    #[arg(long, env = "DISTRIBOX_CONSOLE_TICKET_TTL", default_value_t = 30)]
+    pub console_ticket_ttl: u64,
 }
 
 impl Config {

@@ -38,10 +38,10 @@ pub enum TicketError {
     Invalid,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TicketStore {
     tickets: Mutex<HashMap<[u8; 32], (Ticket, Instant)>>,
-    ttl: Option<Duration>,
+    ttl: Duration,
 }
 
 fn hash(secret: &str) -> [u8; 32] {
@@ -49,17 +49,9 @@ fn hash(secret: &str) -> [u8; 32] {
 }
 
 impl TicketStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A store whose tickets live `ttl` (tests use a short one).
-    pub fn with_ttl(ttl: Duration) -> Self {
-        Self { tickets: Mutex::default(), ttl: Some(ttl) }
-    }
-
-    fn ttl(&self) -> Duration {
-        self.ttl.unwrap_or(TICKET_TTL)
+    /// A store whose tickets live `ttl` ([`TICKET_TTL`] unless configured otherwise).
+    pub fn new(ttl: Duration) -> Self {
+        Self { tickets: Mutex::default(), ttl }
     }
 
     pub fn issue(&self, ticket: Ticket) -> IssuedTicket {
@@ -70,8 +62,8 @@ impl TicketStore {
         let mut tickets = self.tickets.lock().expect("ticket store");
         // Expired tickets are dropped here, so the map never outgrows the issue rate × TTL.
         tickets.retain(|_, (_, expires)| *expires > now);
-        tickets.insert(hash(&secret), (ticket, now + self.ttl()));
-        let ttl = chrono::Duration::from_std(self.ttl()).unwrap_or(chrono::Duration::seconds(30));
+        tickets.insert(hash(&secret), (ticket, now + self.ttl));
+        let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::seconds(30));
         IssuedTicket { secret, expires_at: chrono::Utc::now() + ttl }
     }
 
@@ -101,7 +93,7 @@ mod tests {
 
     #[test]
     fn a_ticket_works_once() {
-        let store = TicketStore::new();
+        let store = TicketStore::new(TICKET_TTL);
         let t = ticket();
         let issued = store.issue(t.clone());
         assert!(issued.secret.len() >= 43, "256 bits of base64");
@@ -112,7 +104,7 @@ mod tests {
 
     #[test]
     fn an_expired_ticket_is_refused() {
-        let store = TicketStore::with_ttl(Duration::from_millis(20));
+        let store = TicketStore::new(Duration::from_millis(20));
         let issued = store.issue(ticket());
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(store.redeem(&issued.secret), Err(TicketError::Invalid));

@@ -1,0 +1,220 @@
+//! `spawn_app()` for integration tests: a real Distribox on a random port, with its own
+//! PostgreSQL database (cloned from a migrated template), its own data folder, and either the
+//! real `qemu:///system` (booting the test guest under TCG) or libvirt's in-process
+//! `test:///default` driver.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use distribox_api::{App, Config};
+use distribox_migrations::test_db::TestDatabase;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Libvirt {
+    /// The system daemon: real QEMU guests (TCG).
+    System,
+    /// libvirt's in-process test driver: domains are simulated.
+    TestDriver,
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub addr: std::net::SocketAddr,
+    pub db: TestDatabase,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+    pub config: Config,
+}
+
+/// The test guest built by `scripts/build-test-guest` (run by `scripts/test`).
+pub fn test_images_dir() -> PathBuf {
+    std::env::var_os("DISTRIBOX_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/distribox-test-images"))
+}
+
+fn link_test_image(images: &Path) {
+    let source = test_images_dir();
+    assert!(
+        source.join("test-guest.json").exists(),
+        "no test guest in {} — run scripts/build-test-guest {0}",
+        source.display()
+    );
+    std::fs::create_dir_all(images).unwrap();
+    for file in ["test-guest.json", "test-guest.qcow2"] {
+        std::os::unix::fs::symlink(source.join(file), images.join(file)).unwrap();
+    }
+}
+
+pub async fn spawn_app(libvirt: Libvirt) -> TestApp {
+    spawn_app_with(libvirt, |_| {}).await
+}
+
+pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDatabase::new().await;
+    // Under /var/tmp (not a private /tmp) and world-traversable: QEMU runs as libvirt-qemu.
+    let data_dir = PathBuf::from("/var/tmp/distribox-tests").join(Uuid::new_v4().to_string());
+    std::fs::create_dir_all(&data_dir).unwrap();
+    for dir in [data_dir.parent().unwrap(), data_dir.as_path()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    link_test_image(&data_dir.join("images"));
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        libvirt_uri: match libvirt {
+            Libvirt::System => "qemu:///system".to_owned(),
+            Libvirt::TestDriver => "test:///default".to_owned(),
+        },
+        data_dir: data_dir.clone(),
+        admin_password: Some(ADMIN_PASSWORD.to_owned()),
+        domain_type: Some("qemu".parse().unwrap()),
+        allowed_origins: vec!["https://lab.example.org".to_owned()],
+        console_ticket_ttl: 30,
+    };
+    tweak(&mut config);
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let app = App::start(config.clone(), listener).await.expect("Distribox starts");
+    let addr = app.addr;
+    TestApp { app, addr, db, data_dir, http: reqwest::Client::new(), config }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// POSTs a GraphQL operation and returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self.http.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("POST /graphql");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Like `gql`, but panics on errors and returns `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.gql(Some(token), query, variables).await;
+        assert!(response.get("errors").is_none(), "unexpected errors: {response}");
+        response["data"].clone()
+    }
+
+    pub async fn login(&self) -> String {
+        let data = self
+            .gql(
+                None,
+                "mutation($p: String!) { login(username: \"admin\", password: $p) { token } }",
+                json!({ "p": ADMIN_PASSWORD }),
+            )
+            .await;
+        data["data"]["login"]["token"].as_str().expect("login token").to_owned()
+    }
+
+    pub async fn create_vm(&self, token: &str, name: &str, start: bool) -> Value {
+        let data = self
+            .data(
+                token,
+                "mutation($input: CreateVmInput!) { createVm(input: $input) { id name state } }",
+                json!({ "input": { "name": name, "image": "test-guest", "vcpus": 1, "memoryMib": 256, "diskGib": 1, "start": start } }),
+            )
+            .await;
+        data["createVm"].clone()
+    }
+
+    pub async fn vm_state(&self, token: &str, id: &str) -> Option<String> {
+        let data = self.data(token, "query($id: ID!) { vm(id: $id) { state } }", json!({ "id": id })).await;
+        data["vm"]["state"].as_str().map(str::to_owned)
+    }
+
+    /// Polls `vm(id).state` until `wanted` (`None` = gone), failing after `timeout`.
+    pub async fn wait_for_state(&self, token: &str, id: &str, wanted: Option<&str>, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self.vm_state(token, id).await;
+            if state.as_deref() == wanted {
+                return;
+            }
+            assert!(Instant::now() < deadline, "VM {id} stuck in {state:?}, wanted {wanted:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Events of one aggregate, as (event_type, actor) in sequence order.
+    pub async fn events_of(&self, id: &str) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT event_type, metadata->>'actor' FROM events WHERE aggregate_id = $1 ORDER BY sequence",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A graphql-transport-ws client holding one subscription.
+pub struct Subscription {
+    ws: Ws,
+}
+
+impl Subscription {
+    pub async fn start(app: &TestApp, token: &str, query: &str) -> Self {
+        let mut request = app.ws_url("/graphql/ws").into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connects");
+        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+        ws.send(Message::text(init.to_string())).await.unwrap();
+        let ack = next_json(&mut ws).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+        ws.send(Message::text(subscribe.to_string())).await.unwrap();
+        Self { ws }
+    }
+
+    /// The next `next` payload's data, skipping pings.
+    pub async fn next(&mut self, timeout: Duration) -> Value {
+        let message = tokio::time::timeout(timeout, async {
+            loop {
+                let message = next_json(&mut self.ws).await;
+                match message["type"].as_str() {
+                    Some("next") => return message["payload"]["data"].clone(),
+                    Some("ping") => {
+                        self.ws.send(Message::text(json!({"type": "pong"}).to_string())).await.unwrap();
+                    }
+                    _ => panic!("unexpected subscription message: {message}"),
+                }
+            }
+        })
+        .await;
+        message.expect("subscription event in time")
+    }
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await.expect("socket open").expect("websocket message") {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected websocket message: {other:?}"),
+        }
+    }
+}
