@@ -4,6 +4,9 @@
 use async_graphql::ErrorExtensions;
 use distribox_commands::{CommandError, ErrorCode};
 
+/// Deliberately not `Display`: async-graphql turns any `Display` error into a GraphQL error
+/// verbatim, so resolvers must convert lower-layer errors (whose `Display` may carry internal
+/// causes) through `ApiError` with `.map_err(ApiError::from)`.
 #[derive(Debug)]
 pub struct ApiError {
     code: ErrorCode,

@@ -23,7 +23,7 @@ impl MutationRoot {
     async fn vm_command(&self, ctx: &Context<'_>, id: &ID, command: VmCommand) -> Result<Vm> {
         let id = parse_id(id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        let committed = state.bus.vm_command(request(ctx)?, id, command).await?;
+        let committed = state.bus.vm_command(request(ctx)?, id, command).await.map_err(ApiError::from)?;
         let row = state.reads.vm_at_least(id, committed.version).await?;
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
     }
@@ -35,7 +35,7 @@ impl MutationRoot {
     #[graphql(guard = "Access::Public")]
     async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> Result<LoginResult> {
         let state = ctx.data::<AppState>()?;
-        let success = state.bus.login(request(ctx)?, &username, &password).await?;
+        let success = state.bus.login(request(ctx)?, &username, &password).await.map_err(ApiError::from)?;
         let account = state.reads.account(success.account_id).await?.ok_or_else(|| ApiError::not_found("account"))?;
         Ok(LoginResult { token: success.token, account: account.into() })
     }
@@ -51,7 +51,7 @@ impl MutationRoot {
             disk_gib: non_negative("diskGib", input.disk_gib)?.into(),
             start: input.start,
         };
-        let (id, committed) = state.bus.create_vm(request(ctx)?, command).await?;
+        let (id, committed) = state.bus.create_vm(request(ctx)?, command).await.map_err(ApiError::from)?;
         let row = state.reads.vm_at_least(id, committed.version).await?;
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
     }
@@ -73,7 +73,7 @@ impl MutationRoot {
     async fn delete_vm(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let id = parse_id(&id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        state.bus.vm_command(request(ctx)?, id, VmCommand::Delete).await?;
+        state.bus.vm_command(request(ctx)?, id, VmCommand::Delete).await.map_err(ApiError::from)?;
         Ok(true)
     }
 

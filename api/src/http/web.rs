@@ -2,6 +2,7 @@
 //! page, which routes on the client; unknown paths that look like files get a 404.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
@@ -37,20 +38,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("/vendor/xterm-LICENSE.txt", TEXT, include_bytes!("../../../web/vendor/xterm-LICENSE.txt")),
 ];
 
-/// A validator per body, so browsers revalidate (`no-cache`) but skip unchanged downloads.
-fn etag(body: &'static [u8]) -> &'static str {
-    static TAGS: OnceLock<Vec<(usize, String)>> = OnceLock::new();
+/// A validator per file (keyed by its path, `""` for the page), so browsers revalidate
+/// (`no-cache`) but skip downloading what has not changed.
+fn etag(path: &str) -> &'static str {
+    static TAGS: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
     let tags = TAGS.get_or_init(|| {
-        std::iter::once(INDEX)
-            .chain(ASSETS.iter().map(|(_, _, body)| *body))
-            .map(|body| {
+        std::iter::once(("", INDEX))
+            .chain(ASSETS.iter().map(|(path, _, body)| (*path, *body)))
+            .map(|(path, body)| {
                 let mut hasher = DefaultHasher::new();
                 body.hash(&mut hasher);
-                (body.as_ptr() as usize, format!("\"{:016x}\"", hasher.finish()))
+                (path, format!("\"{:016x}\"", hasher.finish()))
             })
             .collect()
     });
-    tags.iter().find(|(ptr, _)| *ptr == body.as_ptr() as usize).map(|(_, tag)| tag.as_str()).unwrap_or("\"0\"")
+    tags.get(path).map(String::as_str).unwrap_or("\"0\"")
 }
 
 /// The path's last segment has a dot: a file the app would have asked for by its exact name.
@@ -60,12 +62,12 @@ fn looks_like_a_file(path: &str) -> bool {
 
 pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
-    let (content_type, body) = match ASSETS.iter().find(|(p, _, _)| *p == path) {
-        Some((_, content_type, body)) => (*content_type, *body),
+    let (key, content_type, body) = match ASSETS.iter().find(|(p, _, _)| *p == path) {
+        Some((key, content_type, body)) => (*key, *content_type, *body),
         None if looks_like_a_file(path) => return (StatusCode::NOT_FOUND, "not found").into_response(),
-        None => (HTML, INDEX),
+        None => ("", HTML, INDEX),
     };
-    let tag = etag(body);
+    let tag = etag(key);
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -98,8 +100,8 @@ mod tests {
 
     #[test]
     fn every_body_has_its_own_tag() {
-        let mut tags: Vec<_> = ASSETS.iter().map(|(_, _, body)| etag(body)).collect();
-        tags.push(etag(INDEX));
+        let mut tags: Vec<_> = ASSETS.iter().map(|(path, _, _)| etag(path)).collect();
+        tags.push(etag(""));
         assert!(tags.iter().all(|t| *t != "\"0\""));
         let count = tags.len();
         tags.sort();
