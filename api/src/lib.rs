@@ -7,7 +7,7 @@ mod error;
 mod graphql;
 mod http;
 mod reads;
-mod wiring;
+pub mod wiring;
 
 pub use app::{migrate, App};
 pub use config::Config;

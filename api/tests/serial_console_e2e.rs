@@ -92,6 +92,12 @@ async fn create_boot_talk_stop_delete() {
     let running = wait_for_event(&mut events, &id, "RUNNING").await;
     assert_eq!(running["event"], "VmStarted");
     let to_running = started.elapsed();
+    // The name reached libvirt as an escaped title, intact.
+    let title = std::process::Command::new("virsh")
+        .args(["-c", "qemu:///system", "desc", "--title", &format!("distribox-{id}")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&title.stdout).trim(), "skeleton <e2e> & 'friends'");
 
     let url = open_console(&app, &token, &id).await;
     assert!(url.starts_with("/console/ws?ticket="), "{url}");

@@ -61,16 +61,22 @@ pub async fn spawn_app(libvirt: Libvirt) -> TestApp {
     spawn_app_with(libvirt, |_| {}).await
 }
 
-pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let db = TestDatabase::new().await;
-    // Under /var/tmp (not a private /tmp) and world-traversable: QEMU runs as libvirt-qemu.
+/// A fresh data folder holding the test guest image. Under /var/tmp (not a private /tmp) and
+/// world-traversable: QEMU runs as libvirt-qemu.
+pub fn test_data_dir() -> PathBuf {
     let data_dir = PathBuf::from("/var/tmp/distribox-tests").join(Uuid::new_v4().to_string());
-    std::fs::create_dir_all(&data_dir).unwrap();
-    for dir in [data_dir.parent().unwrap(), data_dir.as_path()] {
+    std::fs::create_dir_all(data_dir.join("vms")).unwrap();
+    for dir in [data_dir.parent().unwrap(), data_dir.as_path(), &data_dir.join("vms")] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     link_test_image(&data_dir.join("images"));
+    data_dir
+}
+
+pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDatabase::new().await;
+    let data_dir = test_data_dir();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
