@@ -25,6 +25,13 @@ impl StoredEvent {
             .map_err(|source| ProjectionError::Decode { position: self.global_position, source })
     }
 
+    /// The aggregate id as a UUID (VM and account ids are UUIDs).
+    pub fn aggregate_uuid(&self) -> Result<uuid::Uuid, ProjectionError> {
+        self.aggregate_id.parse().map_err(|_| {
+            ProjectionError::Other(format!("{} id `{}` is not a UUID", self.aggregate_type, self.aggregate_id))
+        })
+    }
+
     /// The `actor` recorded in the event's metadata.
     pub fn actor(&self) -> Option<&str> {
         self.metadata.get("actor").and_then(|a| a.as_str())

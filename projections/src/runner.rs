@@ -91,6 +91,8 @@ impl EventSignal {
                     Err(err) => {
                         tracing::warn!(error = %err, "event listener lost its connection; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
+                        // Notifications sent meanwhile are lost: make every runner look again.
+                        tx.send_modify(|n| *n += 1);
                     }
                 }
                 if tx.is_closed() {
@@ -121,13 +123,29 @@ impl<P: Projection> Runner<P> {
         self.progress.subscribe()
     }
 
-    /// Processes until nothing committed is left, then returns. Used by tests and tools.
-    pub async fn catch_up(&self) -> Result<Checkpoint, ProjectionError> {
+    /// Applies every event that is readable now (below the horizon), then returns.
+    pub async fn apply_readable(&self) -> Result<Checkpoint, ProjectionError> {
         let mut checkpoint = self.load_checkpoint().await?;
         while let Some(next) = self.run_batch(checkpoint).await? {
             checkpoint = next;
         }
         Ok(checkpoint)
+    }
+
+    /// Applies every event committed so far, waiting (up to 30 s) for older transactions still
+    /// in flight to end, then returns. Used by tests and tools.
+    pub async fn catch_up(&self) -> Result<Checkpoint, ProjectionError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let checkpoint = self.apply_readable().await?;
+            if !self.has_pending(checkpoint).await? {
+                return Ok(checkpoint);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(ProjectionError::Other("a transaction holds the event horizon back".to_owned()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Follows the log forever: a batch as soon as a notification says something committed, a
@@ -174,7 +192,10 @@ impl<P: Projection> Runner<P> {
                 backoff = Duration::from_millis(1);
                 self.options.poll_interval
             };
-            let _ = tokio::time::timeout(wait, signal.rx.changed()).await;
+            if let Ok(Err(_)) = tokio::time::timeout(wait, signal.rx.changed()).await {
+                // The listener is gone: fall back to polling.
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 
@@ -217,11 +238,35 @@ impl<P: Projection> Runner<P> {
             return Ok(None);
         };
         let next = Checkpoint { tx_id: last.tx_id, position: last.global_position };
-        for event in &events {
-            if let Err(err) = self.projection.apply(&mut tx, event).await {
-                self.projection.discarded();
-                return Err(err);
+        if let Err(err) = self.apply_batch(&mut tx, &events, from, next).await {
+            self.projection.discarded();
+            return Err(err);
+        }
+        if let Err(err) = tx.commit().await {
+            // The commit may have happened before the connection failed: the stored
+            // checkpoint tells which.
+            if self.load_checkpoint().await.is_ok_and(|stored| stored == next) {
+                self.projection.committed();
+                return Ok(Some(next));
             }
+            self.projection.discarded();
+            return Err(err.into());
+        }
+        self.progress.send_replace(next);
+        self.projection.committed();
+        Ok(Some(next))
+    }
+
+    /// The projection's writes and the checkpoint move, in the caller's transaction.
+    async fn apply_batch(
+        &self,
+        tx: &mut PgConnection,
+        events: &[StoredEvent],
+        from: Checkpoint,
+        next: Checkpoint,
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.projection.apply(tx, event).await?;
         }
         // Compare-and-set: if another runner moved the checkpoint, our work is discarded.
         let moved = sqlx::query(
@@ -238,19 +283,11 @@ impl<P: Projection> Runner<P> {
         .await?
         .rows_affected();
         if moved != 1 {
-            self.projection.discarded();
-            tx.rollback().await?;
             return Err(ProjectionError::Other(format!(
                 "checkpoint of `{}` moved under us; another runner is active",
                 self.projection.name()
             )));
         }
-        if let Err(err) = tx.commit().await {
-            self.projection.discarded();
-            return Err(err.into());
-        }
-        self.progress.send_replace(next);
-        self.projection.committed();
-        Ok(Some(next))
+        Ok(())
     }
 }

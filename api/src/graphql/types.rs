@@ -2,7 +2,6 @@
 
 use async_graphql::{ComplexObject, Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use distribox_domain::console::ConsoleKind as DomainConsoleKind;
 use distribox_domain::vm::VmState as DomainVmState;
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
@@ -10,6 +9,7 @@ use distribox_projections::read_models::VmChange;
 use crate::reads::{AccountRow, VmRow};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "distribox_domain::vm::VmState")]
 pub enum VmState {
     Pending,
     Stopped,
@@ -20,22 +20,6 @@ pub enum VmState {
     Crashed,
     Failed,
     Deleted,
-}
-
-impl From<DomainVmState> for VmState {
-    fn from(state: DomainVmState) -> Self {
-        match state {
-            DomainVmState::Pending => VmState::Pending,
-            DomainVmState::Stopped => VmState::Stopped,
-            DomainVmState::Starting => VmState::Starting,
-            DomainVmState::Running => VmState::Running,
-            DomainVmState::Paused => VmState::Paused,
-            DomainVmState::Stopping => VmState::Stopping,
-            DomainVmState::Crashed => VmState::Crashed,
-            DomainVmState::Failed => VmState::Failed,
-            DomainVmState::Deleted => VmState::Deleted,
-        }
-    }
 }
 
 impl VmState {
@@ -141,18 +125,10 @@ pub struct ConsoleTicket {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "distribox_domain::console::ConsoleKind")]
 pub enum ConsoleKind {
     Serial,
     Vnc,
-}
-
-impl From<ConsoleKind> for DomainConsoleKind {
-    fn from(kind: ConsoleKind) -> Self {
-        match kind {
-            ConsoleKind::Serial => DomainConsoleKind::Serial,
-            ConsoleKind::Vnc => DomainConsoleKind::Vnc,
-        }
-    }
 }
 
 /// A committed change to a VM.

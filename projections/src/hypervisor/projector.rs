@@ -158,10 +158,7 @@ impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R>
         if event.aggregate_type != Vm::TYPE {
             return Ok(());
         }
-        let id: Uuid = event
-            .aggregate_id
-            .parse()
-            .map_err(|_| ProjectionError::Other(format!("VM id `{}` is not a UUID", event.aggregate_id)))?;
+        let id = event.aggregate_uuid()?;
         let vm = Self::load(tx, &event.aggregate_id).await?;
         self.converge(id, &vm).await
     }

@@ -2,7 +2,6 @@ use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use distribox_domain::account::{Account, AccountEvent};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::runner::Projection;
 use crate::{ProjectionError, StoredEvent};
@@ -20,10 +19,7 @@ impl Projection for AccountsProjection {
         if event.aggregate_type != Account::TYPE {
             return Ok(());
         }
-        let id: Uuid = event
-            .aggregate_id
-            .parse()
-            .map_err(|_| ProjectionError::Other(format!("account id `{}` is not a UUID", event.aggregate_id)))?;
+        let id = event.aggregate_uuid()?;
         match event.decode::<AccountEvent>()? {
             AccountEvent::AccountCreated { username, password_hash, policies } => {
                 let policies: Vec<String> = policies.iter().map(String::from).collect();

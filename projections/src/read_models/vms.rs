@@ -54,10 +54,7 @@ impl Projection for VmsProjection {
         if event.aggregate_type != Vm::TYPE {
             return Ok(());
         }
-        let id: Uuid = event
-            .aggregate_id
-            .parse()
-            .map_err(|_| ProjectionError::Other(format!("VM id `{}` is not a UUID", event.aggregate_id)))?;
+        let id = event.aggregate_uuid()?;
         let decoded: VmEvent = event.decode()?;
         let stored: Option<serde_json::Value> =
             sqlx::query_scalar("SELECT aggregate FROM vms WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
