@@ -95,55 +95,64 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         self.reporter.report(id, command).await.map_err(ProjectionError::Other)
     }
 
-    /// Runs one step and reports its outcome. An unreachable hypervisor is an error, so the
-    /// runner retries the batch later; a refusal is an outcome, reported like a success.
+    /// Reports the outcome of provisioning or starting. libvirt's refusal is an outcome like a
+    /// success; an unreachable hypervisor is an error, so the runner retries the batch later.
+    async fn record(
+        &self,
+        id: Uuid,
+        outcome: Result<(), HypervisorError>,
+        success: VmCommand,
+        failure: fn(String) -> VmCommand,
+    ) -> Result<(), ProjectionError> {
+        match outcome {
+            Ok(()) => self.report(id, success).await,
+            Err(HypervisorError::Failed(reason)) => {
+                tracing::warn!(vm = %id, %reason, "hypervisor refused");
+                self.report(id, failure(reason)).await
+            }
+            Err(HypervisorError::Unavailable(cause)) => Err(ProjectionError::Other(cause)),
+        }
+    }
+
+    /// Runs the one step this VM needs next and reports what happened.
     async fn converge(&self, id: Uuid, vm: &Vm) -> Result<(), ProjectionError> {
         let step = next_step(vm);
-        if step == Step::Nothing {
-            return Ok(());
+        if step != Step::Nothing {
+            tracing::info!(vm = %id, ?step, "converging");
         }
-        tracing::info!(vm = %id, ?step, "converging");
-        let (outcome, on_success, on_failure): (_, VmCommand, fn(String) -> VmCommand) = match step {
-            Step::Nothing => return Ok(()),
-            Step::Provision => match self.machine(id, vm) {
-                Ok(machine) => (
-                    self.hypervisor.provision(&machine).await,
-                    VmCommand::ReportProvisioned,
-                    |reason| VmCommand::ReportProvisionFailed { reason },
-                ),
-                Err(err) => (Err(err), VmCommand::ReportProvisioned, |reason| VmCommand::ReportProvisionFailed { reason }),
-            },
+        match step {
+            Step::Nothing => Ok(()),
+            Step::Provision => {
+                let outcome = match self.machine(id, vm) {
+                    Ok(machine) => self.hypervisor.provision(&machine).await,
+                    Err(err) => Err(err),
+                };
+                self.record(id, outcome, VmCommand::ReportProvisioned, |reason| {
+                    VmCommand::ReportProvisionFailed { reason }
+                })
+                .await
+            }
             Step::Start => {
                 let outcome = match self.machine(id, vm) {
                     Ok(machine) => self.hypervisor.start(&machine).await,
                     Err(err) => Err(err),
                 };
-                (outcome, VmCommand::ReportStarted, |reason| VmCommand::ReportStartFailed { reason })
-            }
-            Step::ForceStop => (
-                self.hypervisor.force_stop(id).await,
-                VmCommand::ReportStopped { reason: StopReason::Forced },
-                |reason| VmCommand::ReportStartFailed { reason },
-            ),
-            Step::Remove => (self.hypervisor.remove(id).await, VmCommand::ReportDeleted, |reason| {
-                VmCommand::ReportStartFailed { reason }
-            }),
-        };
-        match outcome {
-            Ok(()) => {
-                // A VM started from PENDING was provisioned on the way.
-                if step == Step::Start && vm.observed == Observed::Pending {
+                // A VM started straight from PENDING was provisioned on the way.
+                if outcome.is_ok() && vm.observed == Observed::Pending {
                     self.report(id, VmCommand::ReportProvisioned).await?;
                 }
-                self.report(id, on_success).await
+                self.record(id, outcome, VmCommand::ReportStarted, |reason| VmCommand::ReportStartFailed { reason })
+                    .await
             }
-            Err(HypervisorError::Unavailable(cause)) => Err(ProjectionError::Other(cause)),
-            Err(HypervisorError::Failed(reason)) if matches!(step, Step::Provision | Step::Start) => {
-                tracing::warn!(vm = %id, ?step, %reason, "hypervisor refused");
-                self.report(id, on_failure(reason)).await
+            // Stopping and removing have no failure to record: whatever went wrong, retry.
+            Step::ForceStop => {
+                self.hypervisor.force_stop(id).await.map_err(|e| ProjectionError::Other(e.to_string()))?;
+                self.report(id, VmCommand::ReportStopped { reason: StopReason::Forced }).await
             }
-            // Stopping or removing failed: nothing sensible to record as the outcome, so retry.
-            Err(HypervisorError::Failed(reason)) => Err(ProjectionError::Other(reason)),
+            Step::Remove => {
+                self.hypervisor.remove(id).await.map_err(|e| ProjectionError::Other(e.to_string()))?;
+                self.report(id, VmCommand::ReportDeleted).await
+            }
         }
     }
 }
