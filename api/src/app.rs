@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use distribox_commands::{CommandBus, SessionLifetimes};
 use distribox_console_relay::{ConsoleRelay, OriginPolicy, TicketStore};
 use distribox_migrations::MIGRATOR;
-use distribox_projections::hypervisor::{HypervisorProjector, LibvirtHypervisor};
+use distribox_projections::hypervisor::{lifecycle, HypervisorProjector, LibvirtHypervisor};
 use distribox_projections::images::DirImageCatalog;
 use distribox_projections::read_models::{AccountsProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
@@ -101,7 +101,9 @@ impl App {
         let projector = HypervisorProjector::new(hypervisor.clone(), BusReporter(bus.clone()), images.clone());
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
         let reads = Reads::new(pool.clone(), vms_runner.progress());
+        let stops = lifecycle::watch(config.libvirt_uri.clone());
         let mut tasks = vec![
+            tokio::spawn(lifecycle::report_stops(stops, BusReporter(bus.clone()))),
             tokio::spawn(vms_runner.run(signal.clone())),
             tokio::spawn(accounts_runner.run(signal.clone())),
             tokio::spawn(hypervisor_runner.run(signal)),

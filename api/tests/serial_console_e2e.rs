@@ -7,22 +7,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use distribox_projections::hypervisor::{DomainType, LibvirtHypervisor};
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{spawn_app_with, Libvirt, Subscription, TestApp};
+use support::{spawn_app_with, Console, Libvirt, Subscription, TestApp};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
-
-async fn open_console(app: &TestApp, token: &str, vm: &str) -> String {
-    let data = app
-        .data(token, "mutation($id: ID!) { openConsole(vmId: $id, kind: SERIAL) { url expiresAt } }", json!({ "id": vm }))
-        .await;
-    data["openConsole"]["url"].as_str().unwrap().to_owned()
-}
 
 /// Status of a websocket upgrade attempt: 101 on success, the refusal's status otherwise.
 async fn upgrade_status(app: &TestApp, url: &str, origin: Option<&str>) -> u16 {
@@ -34,36 +25,6 @@ async fn upgrade_status(app: &TestApp, url: &str, origin: Option<&str>) -> u16 {
         Ok((_, response)) => response.status().as_u16(),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
         Err(other) => panic!("unexpected websocket error: {other}"),
-    }
-}
-
-/// Types `echo $((6*7))` until the shell answers 42; returns everything read.
-async fn ask_the_shell(app: &TestApp, url: &str) -> String {
-    let mut request = app.ws_url(url).into_client_request().unwrap();
-    request.headers_mut().insert("origin", HeaderValue::from_str(&app.url("")).unwrap());
-    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.expect("console connects");
-    assert_eq!(response.status().as_u16(), 101);
-    let mut seen = String::new();
-    let deadline = Instant::now() + BOOT_TIMEOUT;
-    let mut next_prompt = Instant::now();
-    loop {
-        assert!(Instant::now() < deadline, "no answer from the guest shell; console said: {seen}");
-        if Instant::now() >= next_prompt {
-            // The guest may still be booting: keep asking until the shell is there. Text frames
-            // are accepted as input too.
-            ws.send(Message::text("echo $((6*7))\n")).await.unwrap();
-            next_prompt = Instant::now() + Duration::from_secs(2);
-        }
-        match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
-            Ok(Some(Ok(Message::Binary(bytes)))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
-            Ok(Some(Ok(_))) | Err(_) => {}
-            Ok(other) => panic!("console closed early: {other:?}; console said: {seen}"),
-        }
-        // `42` on a line of its own: the command echo contains `6*7`, never `42`.
-        if seen.lines().any(|line| line.trim() == "42") {
-            let _ = ws.close(None).await;
-            return seen;
-        }
     }
 }
 
@@ -99,22 +60,23 @@ async fn create_boot_talk_stop_delete() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&title.stdout).trim(), "skeleton <e2e> & 'friends'");
 
-    let url = open_console(&app, &token, &id).await;
+    let url = app.open_console(&token, &id).await;
     assert!(url.starts_with("/console/ws?ticket="), "{url}");
-    let console = ask_the_shell(&app, &url).await;
+    let mut console = Console::connect(&app, &url).await;
+    console.wait_for_shell(BOOT_TIMEOUT).await;
     let to_shell = started.elapsed();
-    assert!(console.contains("42"));
+    console.close().await;
     println!("createVm → RUNNING {to_running:?}; createVm → shell answered {to_shell:?}");
 
     // A ticket works once.
     assert_eq!(upgrade_status(&app, &url, None).await, 403);
     // A foreign Origin is refused before the ticket is even looked at: the same ticket still
     // works from an allowed origin afterwards.
-    let fresh = open_console(&app, &token, &id).await;
+    let fresh = app.open_console(&token, &id).await;
     assert_eq!(upgrade_status(&app, &fresh, Some("https://evil.example")).await, 403);
     assert_eq!(upgrade_status(&app, &fresh, Some("https://lab.example.org")).await, 101);
     // An expired ticket (TTL is 2 s in this app) is refused.
-    let stale = open_console(&app, &token, &id).await;
+    let stale = app.open_console(&token, &id).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(upgrade_status(&app, &stale, None).await, 403);
 

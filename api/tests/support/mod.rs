@@ -224,3 +224,61 @@ async fn next_json(ws: &mut Ws) -> Value {
         }
     }
 }
+
+impl TestApp {
+    /// A console ticket URL for VM `vm`.
+    pub async fn open_console(&self, token: &str, vm: &str) -> String {
+        let data = self
+            .data(token, "mutation($id: ID!) { openConsole(vmId: $id, kind: SERIAL) { url expiresAt } }", json!({ "id": vm }))
+            .await;
+        data["openConsole"]["url"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A serial console session through the relay, from a same-origin browser's point of view.
+pub struct Console {
+    ws: Ws,
+    /// Everything the guest has printed so far.
+    pub seen: String,
+}
+
+impl Console {
+    pub async fn connect(app: &TestApp, url: &str) -> Self {
+        let mut request = app.ws_url(url).into_client_request().unwrap();
+        request.headers_mut().insert("origin", HeaderValue::from_str(&app.url("")).unwrap());
+        let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("console connects");
+        assert_eq!(response.status().as_u16(), 101);
+        Self { ws, seen: String::new() }
+    }
+
+    /// Sends keystrokes (as a text frame: the relay takes text and binary frames alike).
+    pub async fn type_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    /// Types `echo $((6*7))` until the shell answers 42 — the guest may still be booting.
+    pub async fn wait_for_shell(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut next_prompt = Instant::now();
+        loop {
+            assert!(Instant::now() < deadline, "no answer from the guest shell; console said: {}", self.seen);
+            if Instant::now() >= next_prompt {
+                self.type_text("echo $((6*7))\n").await;
+                next_prompt = Instant::now() + Duration::from_secs(2);
+            }
+            match tokio::time::timeout(Duration::from_millis(500), self.ws.next()).await {
+                Ok(Some(Ok(Message::Binary(bytes)))) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Some(Ok(_))) | Err(_) => {}
+                Ok(other) => panic!("console closed early: {other:?}; console said: {}", self.seen),
+            }
+            // `42` on a line of its own: the command echo contains `6*7`, never `42`.
+            if self.seen.lines().any(|line| line.trim() == "42") {
+                return;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

@@ -117,6 +117,12 @@ impl Vm {
                 vec![VmEvent::VmStartFailed { reason }]
             }
             VmCommand::ReportStopped { reason } if self.observed == Observed::Running => {
+                // libvirt reports a destroy without saying who did it: if Distribox wanted the
+                // VM off, it was Distribox's own force stop.
+                let reason = match reason {
+                    StopReason::External if self.desired != Desired::Running => StopReason::Forced,
+                    other => other,
+                };
                 vec![VmEvent::VmStopped { reason }]
             }
             VmCommand::ReportDeleted if self.observed != Observed::Gone => vec![VmEvent::VmDeleted],

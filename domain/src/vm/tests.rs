@@ -170,6 +170,18 @@ fn a_guest_power_off_is_recorded_with_its_reason() {
 }
 
 #[test]
+fn a_destroy_is_external_unless_distribox_asked_for_the_stop() {
+    vm().given(running())
+        .when(VmCommand::ReportStopped { reason: StopReason::External })
+        .then_expect_events(vec![VmEvent::VmStopped { reason: StopReason::External }]);
+    let mut stopping = running();
+    stopping.push(VmEvent::VmForceStopRequested);
+    vm().given(stopping)
+        .when(VmCommand::ReportStopped { reason: StopReason::External })
+        .then_expect_events(vec![VmEvent::VmStopped { reason: StopReason::Forced }]);
+}
+
+#[test]
 fn a_failed_start_is_recorded_and_shown_as_failed() {
     let mut starting = stopped();
     starting.push(VmEvent::VmStartRequested);

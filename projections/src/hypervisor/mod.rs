@@ -3,6 +3,7 @@
 
 mod domain_xml;
 mod libvirt;
+pub mod lifecycle;
 mod projector;
 
 use std::path::PathBuf;
