@@ -19,11 +19,13 @@ fn wrong_credentials() -> CommandError {
     CommandError::refused(ErrorCode::Unauthenticated, "invalid username or password")
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
-    tokio::task::spawn_blocking(f).await.map_err(CommandError::internal)
-}
-
 impl CommandBus {
+    /// Runs slow password hashing on the blocking pool, a bounded number at a time.
+    async fn password_work<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
+        let _permit = self.password_work.acquire().await.map_err(CommandError::internal)?;
+        tokio::task::spawn_blocking(f).await.map_err(CommandError::internal)
+    }
+
     /// Creates the `admin` account (holding `distribox:admin`) unless it exists. Returns the
     /// password when Distribox generated it, so the caller can show it once.
     pub async fn ensure_admin(&self, password: Option<String>) -> Result<Option<String>, CommandError> {
@@ -42,7 +44,7 @@ impl CommandBus {
         let password = password.unwrap_or_else(generated_password);
         let hash = {
             let password = password.clone();
-            blocking(move || hash_password(&password)).await?
+            self.password_work(move || hash_password(&password)).await?
         };
         let command = AccountCommand::Create {
             username: ADMIN_USERNAME.to_owned(),
@@ -77,10 +79,10 @@ impl CommandBus {
             Err(_) => None,
         };
         let Some((account_id, name, hash, policies)) = account else {
-            blocking(move || verify_against_dummy(&password)).await?;
+            self.password_work(move || verify_against_dummy(&password)).await?;
             return Err(wrong_credentials());
         };
-        if !blocking(move || verify_password(&password, &hash)).await? {
+        if !self.password_work(move || verify_password(&password, &hash)).await? {
             let failure = AccountCommand::RecordLoginFailure { reason: LoginFailure::WrongPassword };
             self.execute_account(ctx, &account_id.to_string(), failure).await?;
             return Err(wrong_credentials());

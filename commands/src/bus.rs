@@ -29,6 +29,9 @@ pub struct CommandBus {
     vms: PostgresCqrs<Vm>,
     accounts: PostgresCqrs<Account>,
     pub(crate) sessions: SessionLifetimes,
+    /// Bounds concurrent argon2 work (19 MiB and tens of milliseconds each), so a flood of
+    /// logins queues instead of exhausting memory and the blocking thread pool.
+    pub(crate) password_work: tokio::sync::Semaphore,
 }
 
 impl CommandBus {
@@ -38,6 +41,9 @@ impl CommandBus {
             accounts: postgres_cqrs(pool.clone(), vec![], ()),
             pool,
             sessions,
+            password_work: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+            ),
         }
     }
 

@@ -51,9 +51,13 @@ impl MutationRoot {
             disk_gib: non_negative("diskGib", input.disk_gib)?.into(),
             start: input.start,
         };
-        let (id, committed) = state.bus.create_vm(request(ctx)?, command).await.map_err(ApiError::from)?;
-        let row = state.reads.vm_at_least(id, committed.version).await?;
-        Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+        let (id, committed) = state.bus.create_vm(request(ctx)?, command.clone()).await.map_err(ApiError::from)?;
+        match state.reads.vm_at_least(id, committed.version).await? {
+            Some(row) => Ok(row.into()),
+            // The VM exists; only the read model is late. Answer from what was committed rather
+            // than with an error a client would retry (creating a second VM).
+            None => Ok(Vm::just_created(id, request(ctx)?.account_id().unwrap_or_default(), &command)),
+        }
     }
 
     #[graphql(guard = "Access::policy(Policy::VmsStart)")]

@@ -2,7 +2,7 @@
 
 use async_graphql::{ComplexObject, Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use distribox_domain::vm::VmState as DomainVmState;
+use distribox_domain::vm::{VmName, VmState as DomainVmState};
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
 
@@ -53,6 +53,25 @@ impl Vm {
     /// The account that created the VM.
     async fn owner_id(&self) -> ID {
         ID(self.owner.to_string())
+    }
+}
+
+impl Vm {
+    /// A VM as its creation command describes it, before any projection has seen it.
+    pub fn just_created(id: uuid::Uuid, owner: uuid::Uuid, input: &distribox_commands::CreateVmInput) -> Self {
+        Self {
+            id: ID(id.to_string()),
+            // Validated by the command already; parsing again gives the stored (trimmed) form.
+            name: VmName::parse(&input.name).map(|n| n.as_str().to_owned()).unwrap_or_else(|_| input.name.clone()),
+            state: VmState::Pending,
+            image: input.image.clone(),
+            vcpus: input.vcpus as i32,
+            memory_mib: input.memory_mib as i64,
+            disk_gib: input.disk_gib as i64,
+            failure: None,
+            created_at: Utc::now(),
+            owner,
+        }
     }
 }
 

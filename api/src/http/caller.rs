@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::http::HeaderMap;
-use distribox_commands::{Actor, RequestContext};
+use distribox_commands::{Actor, CommandError, RequestContext};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -19,25 +19,36 @@ pub fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// Builds the request's context. A missing or invalid token makes the caller anonymous; guarded
-/// fields then answer `UNAUTHENTICATED`.
-pub async fn context(state: &AppState, headers: &HeaderMap, addr: SocketAddr, authorization: Option<&str>) -> RequestContext {
+/// Builds the request's context. A missing, unknown or expired token makes the caller
+/// anonymous (guarded fields then answer `UNAUTHENTICATED`); a token that can't be checked
+/// because the database is down is an error, so a blip doesn't log anybody out.
+pub async fn context(
+    state: &AppState,
+    headers: &HeaderMap,
+    addr: SocketAddr,
+    authorization: Option<&str>,
+) -> Result<RequestContext, CommandError> {
     let actor = match authorization.and_then(bearer) {
         Some(token) => match state.bus.authenticate(token).await {
             Ok(actor) => actor,
-            Err(err) => {
-                tracing::debug!(error = %err, "bearer token refused");
-                Actor::Anonymous
-            }
+            Err(CommandError::Refused { .. }) => Actor::Anonymous,
+            Err(err) => return Err(err),
         },
         None => Actor::Anonymous,
     };
-    RequestContext {
+    Ok(RequestContext {
         actor,
-        request_id: header(headers, "x-request-id").unwrap_or_else(|| Uuid::new_v4().to_string()),
+        request_id: request_id(headers),
         client_addr: Some(addr.ip().to_string()),
         user_agent: header(headers, "user-agent"),
-    }
+    })
+}
+
+/// The caller's `x-request-id` if it is a sane token (it ends up in the audit log), else a new id.
+fn request_id(headers: &HeaderMap) -> String {
+    header(headers, "x-request-id")
+        .filter(|id| id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+        .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
 #[cfg(test)]

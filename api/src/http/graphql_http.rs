@@ -88,7 +88,13 @@ pub async fn handle(
         return response;
     }
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let ctx = caller::context(&state.app, &headers, addr, authorization).await;
+    let ctx = match caller::context(&state.app, &headers, addr, authorization).await {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot check the bearer token");
+            return request_error(format, StatusCode::SERVICE_UNAVAILABLE, err.code(), &err.public_message());
+        }
+    };
     let anonymous = matches!(ctx.actor, Actor::Anonymous);
     let mut request = request.data(ctx);
     if anonymous {

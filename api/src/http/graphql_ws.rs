@@ -31,7 +31,7 @@ pub async fn handle(
         GraphQLWebSocket::new(socket, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let authorization = payload.get("authorization").and_then(|a| a.as_str());
-                let ctx = caller::context(&state.app, &headers, addr, authorization).await;
+                let ctx = caller::context(&state.app, &headers, addr, authorization).await.map_err(ApiError::from)?;
                 if matches!(ctx.actor, Actor::Anonymous) {
                     return Err(ApiError::new(distribox_commands::ErrorCode::Unauthenticated, "log in first").into());
                 }

@@ -31,7 +31,9 @@ impl VmName {
                 "VM name must be at most {NAME_MAX_CHARS} characters"
             )));
         }
-        if name.chars().any(char::is_control) {
+        // Control characters and the two noncharacters XML 1.0 forbids (the name becomes a
+        // domain's title in libvirt's XML).
+        if name.chars().any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}') {
             return Err(DomainError::bad_input("VM name must not contain control characters"));
         }
         Ok(Self(name.to_owned()))
@@ -98,6 +100,7 @@ mod tests {
         assert!(VmName::parse(&"x".repeat(65)).is_err());
         assert!(VmName::parse("tab\there").is_err());
         assert!(VmName::parse("line\nbreak").is_err());
+        assert!(VmName::parse("not\u{FFFE}xml").is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use virt::connect::Connect;
+use virt::domain::Domain;
 use virt::error::ErrorNumber;
 use virt::stream::Stream;
 
@@ -73,6 +74,34 @@ pub struct LibvirtHypervisor {
     conn: Arc<Mutex<Option<Connect>>>,
 }
 
+/// Why a libvirt call did not do what was asked.
+enum CallError {
+    Libvirt(virt::error::Error),
+    /// Distribox refused on its own, e.g. to touch a domain it does not own.
+    Refused(String),
+}
+
+impl From<virt::error::Error> for CallError {
+    fn from(err: virt::error::Error) -> Self {
+        CallError::Libvirt(err)
+    }
+}
+
+/// VM `name`'s domain if it exists. A domain of that name without Distribox's metadata element
+/// is someone else's: refused, never modified (DESIGN.md §6).
+fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>, CallError> {
+    let dom = match conn.lookup_domain_by_name(name) {
+        Ok(dom) => dom,
+        Err(err) if is_missing(&err) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
+    match dom.metadata(kind, Some(domain_xml::METADATA_NS), 0) {
+        Ok(_) => Ok(Some(dom)),
+        Err(_) => Err(CallError::Refused(format!("domain `{name}` was not created by Distribox; leaving it alone"))),
+    }
+}
+
 fn is_missing(err: &virt::error::Error) -> bool {
     err.code().is_known_and(|c| c == ErrorNumber::NoDomain)
 }
@@ -105,7 +134,7 @@ impl LibvirtHypervisor {
     /// as `Failed`; a dead connection as `Unavailable`, after which it is reopened next time.
     async fn with_conn<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connect) -> Result<T, virt::error::Error> + Send + 'static,
+        f: impl FnOnce(&Connect) -> Result<T, CallError> + Send + 'static,
     ) -> Result<T, HypervisorError> {
         let conn = self.conn.clone();
         let uri = self.uri.clone();
@@ -122,10 +151,11 @@ impl LibvirtHypervisor {
             let connection = guard.as_ref().expect("connection just opened");
             match f(connection) {
                 Ok(value) => Ok(value),
-                Err(err) if connection.is_alive().unwrap_or(false) => {
+                Err(CallError::Refused(reason)) => Err(HypervisorError::Failed(reason)),
+                Err(CallError::Libvirt(err)) if connection.is_alive().unwrap_or(false) => {
                     Err(HypervisorError::Failed(err.message().to_owned()))
                 }
-                Err(err) => {
+                Err(CallError::Libvirt(err)) => {
                     *guard = None;
                     Err(HypervisorError::Unavailable(err.message().to_owned()))
                 }
@@ -141,7 +171,7 @@ impl LibvirtHypervisor {
         self.with_conn(move |conn| match conn.lookup_domain_by_name(&name) {
             Ok(_) => Ok(true),
             Err(err) if is_missing(&err) => Ok(false),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         })
         .await
     }
@@ -150,9 +180,9 @@ impl LibvirtHypervisor {
     pub async fn is_running(&self, id: Uuid) -> Result<bool, HypervisorError> {
         let name = domain_name(id);
         self.with_conn(move |conn| match conn.lookup_domain_by_name(&name) {
-            Ok(dom) => dom.is_active(),
+            Ok(dom) => Ok(dom.is_active()?),
             Err(err) if is_missing(&err) => Ok(false),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         })
         .await
     }
@@ -188,7 +218,12 @@ impl LibvirtHypervisor {
 
     async fn define(&self, machine: &Machine) -> Result<(), HypervisorError> {
         let xml = domain_xml::build(machine, self.domain_type, &self.disk_path(machine.id));
-        self.with_conn(move |conn| conn.define_domain_xml(&xml).map(drop)).await
+        let name = domain_name(machine.id);
+        self.with_conn(move |conn| {
+            owned_domain(conn, &name)?;
+            Ok(conn.define_domain_xml(&xml).map(drop)?)
+        })
+        .await
     }
 
     /// Opens VM `id`'s serial console. Two blocking threads pump the libvirt stream; when the
@@ -197,7 +232,8 @@ impl LibvirtHypervisor {
         let name = domain_name(id);
         let stream = self
             .with_conn(move |conn| {
-                let dom = conn.lookup_domain_by_name(&name)?;
+                let dom = owned_domain(conn, &name)?
+                    .ok_or_else(|| CallError::Refused("the VM has no domain".to_owned()))?;
                 let stream = Stream::new(conn, 0)?;
                 // FORCE: a console left open by a crashed session must not lock everyone out.
                 dom.open_console(None, &stream, virt::sys::VIR_DOMAIN_CONSOLE_FORCE)?;
@@ -221,9 +257,14 @@ impl LibvirtHypervisor {
         std::thread::Builder::new()
             .name(format!("serial-write-{id}"))
             .spawn(move || {
-                while let Some(bytes) = in_rx.blocking_recv() {
-                    if stream.send(&bytes).is_err() {
-                        break;
+                'input: while let Some(bytes) = in_rx.blocking_recv() {
+                    // `send` may take only part of the buffer.
+                    let mut rest = &bytes[..];
+                    while !rest.is_empty() {
+                        match stream.send(rest) {
+                            Ok(sent) if sent > 0 => rest = &rest[sent as usize..],
+                            _ => break 'input,
+                        }
                     }
                 }
                 let _ = stream.abort();
@@ -257,24 +298,24 @@ impl Hypervisor for LibvirtHypervisor {
         }
         let name = domain_name(machine.id);
         self.with_conn(move |conn| {
-            let dom = conn.lookup_domain_by_name(&name)?;
-            if dom.is_active()? {
-                return Ok(());
+            let dom = owned_domain(conn, &name)?
+                .ok_or_else(|| CallError::Refused("the domain disappeared while starting".to_owned()))?;
+            if !dom.is_active()? {
+                dom.create()?;
             }
-            dom.create()
+            Ok(())
         })
         .await
     }
 
     async fn force_stop(&self, id: Uuid) -> Result<(), HypervisorError> {
         let name = domain_name(id);
-        self.with_conn(move |conn| match conn.lookup_domain_by_name(&name) {
-            Ok(dom) => match dom.destroy() {
-                Err(err) if is_not_running(&err) => Ok(()),
-                other => other,
+        self.with_conn(move |conn| match owned_domain(conn, &name)? {
+            Some(dom) => match dom.destroy() {
+                Err(err) if !is_not_running(&err) => Err(err.into()),
+                _ => Ok(()),
             },
-            Err(err) if is_missing(&err) => Ok(()),
-            Err(err) => Err(err),
+            None => Ok(()),
         })
         .await
     }
@@ -282,18 +323,16 @@ impl Hypervisor for LibvirtHypervisor {
     async fn remove(&self, id: Uuid) -> Result<(), HypervisorError> {
         let name = domain_name(id);
         self.with_conn(move |conn| {
-            let dom = match conn.lookup_domain_by_name(&name) {
-                Ok(dom) => dom,
-                Err(err) if is_missing(&err) => return Ok(()),
-                Err(err) => return Err(err),
+            let Some(dom) = owned_domain(conn, &name)? else {
+                return Ok(());
             };
             match dom.destroy() {
-                Err(err) if !is_not_running(&err) => return Err(err),
+                Err(err) if !is_not_running(&err) => return Err(err.into()),
                 _ => {}
             }
             let flags = virt::sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM;
             match dom.undefine_flags(flags) {
-                Err(err) if !is_missing(&err) => Err(err),
+                Err(err) if !is_missing(&err) => Err(err.into()),
                 _ => Ok(()),
             }
         })

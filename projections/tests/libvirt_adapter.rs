@@ -1,0 +1,87 @@
+//! The libvirt adapter against the real `qemu:///system`: every operation is idempotent, and a
+//! domain Distribox did not create is never modified, even when its name looks like ours.
+
+use std::path::PathBuf;
+
+use distribox_projections::hypervisor::{DomainType, Hypervisor, HypervisorError, LibvirtHypervisor, Machine};
+use uuid::Uuid;
+
+const URI: &str = "qemu:///system";
+
+fn images_dir() -> PathBuf {
+    std::env::var_os("DISTRIBOX_TEST_IMAGES").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/distribox-test-images".into())
+}
+
+/// A VMs folder QEMU (running as libvirt-qemu) can traverse.
+fn vms_dir() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = PathBuf::from("/var/tmp/distribox-tests").join(Uuid::new_v4().to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    for d in [dir.parent().unwrap(), dir.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+fn machine(id: Uuid) -> Machine {
+    Machine {
+        id,
+        name: "adapter test".to_owned(),
+        vcpus: 1,
+        memory_mib: 128,
+        disk_gib: 1,
+        image_path: images_dir().join("test-guest.qcow2"),
+        image_format: "qcow2",
+    }
+}
+
+#[tokio::test]
+async fn provisioning_and_removal_are_idempotent() {
+    let vms = vms_dir();
+    let hypervisor = LibvirtHypervisor::new(URI, DomainType::Qemu, &vms);
+    let id = Uuid::new_v4();
+    hypervisor.provision(&machine(id)).await.unwrap();
+    let disk = vms.join(id.to_string()).join("disk.qcow2");
+    let first = std::fs::metadata(&disk).unwrap().modified().unwrap();
+    hypervisor.provision(&machine(id)).await.unwrap();
+    assert_eq!(std::fs::metadata(&disk).unwrap().modified().unwrap(), first, "the overlay was rebuilt");
+    assert!(hypervisor.domain_exists(id).await.unwrap());
+    assert!(!hypervisor.is_running(id).await.unwrap());
+
+    hypervisor.force_stop(id).await.unwrap(); // not running: nothing to do
+    hypervisor.remove(id).await.unwrap();
+    hypervisor.remove(id).await.unwrap();
+    assert!(!hypervisor.domain_exists(id).await.unwrap());
+    assert!(!vms.join(id.to_string()).exists());
+    std::fs::remove_dir_all(vms).unwrap();
+}
+
+#[tokio::test]
+async fn a_domain_without_distribox_metadata_is_never_touched() {
+    let vms = vms_dir();
+    let hypervisor = LibvirtHypervisor::new(URI, DomainType::Qemu, &vms);
+    let id = Uuid::new_v4();
+    let name = format!("distribox-{id}");
+    let foreign = format!(
+        "<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64'>hvm</type></os></domain>"
+    );
+    let conn = virt::connect::Connect::open(Some(URI)).unwrap();
+    let dom = conn.define_domain_xml(&foreign).unwrap();
+
+    for outcome in [
+        hypervisor.remove(id).await,
+        hypervisor.force_stop(id).await,
+        hypervisor.provision(&machine(id)).await,
+        hypervisor.start(&machine(id)).await,
+    ] {
+        match outcome {
+            Err(HypervisorError::Failed(reason)) => assert!(reason.contains("not created by Distribox"), "{reason}"),
+            other => panic!("a foreign domain was acted on: {other:?}"),
+        }
+    }
+    let still = conn.lookup_domain_by_name(&name).unwrap();
+    assert!(!still.xml_desc(0).unwrap().contains("distribox.dev/xmlns"), "it was redefined");
+    dom.undefine().unwrap();
+    std::fs::remove_dir_all(vms).ok();
+}
