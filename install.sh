@@ -193,6 +193,13 @@ fi
 if [ "$(as_postgres psql -XtAqc "SELECT 1 FROM pg_database WHERE datname = 'distribox'")" != 1 ]; then
     as_postgres createdb --owner distribox distribox
 fi
+# `distribox serve` run by root in the foreground connects as role root (peer authentication):
+# let it act as distribox, and make whatever it creates belong to distribox too.
+if [ "$(as_postgres psql -XtAqc "SELECT 1 FROM pg_roles WHERE rolname = 'root'")" != 1 ]; then
+    as_postgres createuser --login root
+fi
+as_postgres psql -Xq -v ON_ERROR_STOP=1 -c "GRANT distribox TO root" \
+    -c "ALTER ROLE root IN DATABASE distribox SET role = 'distribox'"
 echo "database distribox owned by role distribox (peer authentication over the local socket)"
 
 # --- Build ------------------------------------------------------------------------------------

@@ -136,6 +136,8 @@ before(async () => {
       DISTRIBOX_DATABASE_URL: `${PG_URL}/${DB_NAME}`,
       DISTRIBOX_DATA_DIR: DATA_DIR,
       DISTRIBOX_DOMAIN_TYPE: 'qemu',
+      // Hermetic: not the host's /etc/distribox/distribox.env.
+      DISTRIBOX_CONFIG: '/dev/null',
       DISTRIBOX_LIBVIRT_URI: LIBVIRT_URI,
       DISTRIBOX_ADMIN_PASSWORD: ADMIN_PASSWORD,
     },
