@@ -65,6 +65,9 @@ SELECT aggregate_type, aggregate_id, sequence, event_type, payload, metadata, gl
  ORDER BY tx_id, global_position
  LIMIT $3";
 
+/// First key of the advisory locks that keep one runner per projection across processes.
+const PROJECTION_LOCK_CLASS: i32 = 0x0d15_7b0c;
+
 /// Whether anything at all follows the checkpoint, in flight or not.
 const ANY_AFTER: &str = "
 SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2))";
@@ -152,6 +155,8 @@ impl<P: Projection> Runner<P> {
     /// short retry while older transactions are still in flight, a slow poll otherwise.
     pub async fn run(self, mut signal: EventSignal) {
         let name = self.projection.name();
+        // Held for as long as this runner lives; dropping it closes the session and frees it.
+        let _lock = self.exclusive_lock().await;
         let mut checkpoint = loop {
             match self.load_checkpoint().await {
                 Ok(checkpoint) => break checkpoint,
@@ -199,20 +204,55 @@ impl<P: Projection> Runner<P> {
         }
     }
 
+    /// Waits until no other process runs this projection. Two runners of one projection would
+    /// both perform its side effects (two `virsh start`s of one domain); the checkpoint's
+    /// compare-and-set only protects SQL. The lock lives in a session of its own, outside the
+    /// pool, so it ends with this runner.
+    async fn exclusive_lock(&self) -> sqlx::PgConnection {
+        let name = self.projection.name();
+        let mut warned = false;
+        loop {
+            match self.try_lock().await {
+                Ok(Some(session)) => return session,
+                Ok(None) if !warned => {
+                    tracing::warn!(projection = name, "another Distribox runs this projection; waiting");
+                    warned = true;
+                }
+                Ok(None) => {}
+                Err(err) => tracing::error!(projection = name, error = %err, "cannot take the projection lock"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn try_lock(&self) -> Result<Option<sqlx::PgConnection>, sqlx::Error> {
+        let mut session = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(PROJECTION_LOCK_CLASS)
+            .bind(self.projection.name())
+            .fetch_one(&mut session)
+            .await?;
+        Ok(locked.then_some(session))
+    }
+
     async fn load_checkpoint(&self) -> Result<Checkpoint, ProjectionError> {
         sqlx::query("INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(self.projection.name())
             .execute(&self.pool)
             .await?;
+        let checkpoint = self.stored_checkpoint().await?;
+        self.progress.send_replace(checkpoint);
+        Ok(checkpoint)
+    }
+
+    async fn stored_checkpoint(&self) -> Result<Checkpoint, sqlx::Error> {
         let (tx_id, position): (i64, i64) = sqlx::query_as(
             "SELECT last_tx_id::text::bigint, last_position FROM projection_checkpoints WHERE projection = $1",
         )
         .bind(self.projection.name())
         .fetch_one(&self.pool)
         .await?;
-        let checkpoint = Checkpoint { tx_id, position };
-        self.progress.send_replace(checkpoint);
-        Ok(checkpoint)
+        Ok(Checkpoint { tx_id, position })
     }
 
     async fn has_pending(&self, from: Checkpoint) -> Result<bool, sqlx::Error> {
@@ -245,15 +285,17 @@ impl<P: Projection> Runner<P> {
         if let Err(err) = tx.commit().await {
             // The commit may have happened before the connection failed: the stored
             // checkpoint tells which.
-            if self.load_checkpoint().await.is_ok_and(|stored| stored == next) {
+            if self.stored_checkpoint().await.is_ok_and(|stored| stored == next) {
                 self.projection.committed();
+                self.progress.send_replace(next);
                 return Ok(Some(next));
             }
             self.projection.discarded();
             return Err(err.into());
         }
-        self.progress.send_replace(next);
+        // Notices first: whoever waits on progress may expect them published.
         self.projection.committed();
+        self.progress.send_replace(next);
         Ok(Some(next))
     }
 

@@ -427,3 +427,34 @@ async fn notify_wakes_the_runner_quickly() {
     assert!(!reader.is_finished());
     reader.abort();
 }
+
+/// One runner per projection across processes: a second `run` of the same projection waits
+/// (its side effects would otherwise happen twice) and takes over from the checkpoint once the
+/// first is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_runner_of_a_projection_waits_for_the_first() {
+    let pool = database().await;
+    let first = Recorder::new("exclusive");
+    let second = Recorder::new("exclusive");
+    let signal = EventSignal::listen(&pool).await.unwrap();
+    let first_runner = Runner::new(pool.clone(), first.clone(), options(100, Duration::from_millis(50)));
+    let mut first_progress = first_runner.progress();
+    let first_task = tokio::spawn(first_runner.run(signal.clone()));
+    let one = append(&pool, "exclusive", 1).await;
+    wait_for_progress(&mut first_progress, checkpoint_at(one), Duration::from_secs(5)).await;
+
+    let second_runner = Runner::new(pool.clone(), second.clone(), options(100, Duration::from_millis(50)));
+    let mut second_progress = second_runner.progress();
+    let second_task = tokio::spawn(second_runner.run(signal));
+    let two = append(&pool, "exclusive", 2).await;
+    wait_for_progress(&mut first_progress, checkpoint_at(two), Duration::from_secs(5)).await;
+    assert_eq!(first.committed(), vec![one, two]);
+    assert_eq!(second.committed(), Vec::<Position>::new(), "the second runner ran alongside the first");
+
+    first_task.abort();
+    let three = append(&pool, "exclusive", 3).await;
+    wait_for_progress(&mut second_progress, checkpoint_at(three), Duration::from_secs(10)).await;
+    assert_eq!(second.committed(), vec![three]);
+    assert_eq!(seen_rows(&pool).await, rows("exclusive", 1..=3));
+    second_task.abort();
+}
