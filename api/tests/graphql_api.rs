@@ -251,3 +251,40 @@ async fn health_and_web_app_are_served() {
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.headers().contains_key("content-security-policy"));
 }
+
+#[tokio::test]
+async fn subscriptions_need_a_token_and_an_allowed_origin() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let request = |origin: Option<&str>| {
+        let mut request = app.ws_url("/graphql/ws").into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        request
+    };
+
+    // Cross-site websocket hijacking: refused before the upgrade.
+    match tokio_tungstenite::connect_async(request(Some("https://evil.example"))).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("a foreign origin was upgraded: {:?}", other.map(|(_, r)| r.status())),
+    }
+
+    // No (or a forged) token: no connection_ack, the server closes.
+    for payload in [json!({}), json!({ "authorization": format!("Bearer {}", "ab".repeat(32)) })] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(request(Some(&app.url("")))).await.unwrap();
+        let init = json!({ "type": "connection_init", "payload": payload });
+        ws.send(Message::text(init.to_string())).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("an answer");
+        match answer {
+            Some(Ok(Message::Text(text))) => assert!(!text.contains("connection_ack"), "acknowledged: {text}"),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {}
+            Some(Ok(other)) => panic!("unexpected message {other:?}"),
+        }
+    }
+}

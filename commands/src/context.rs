@@ -82,3 +82,49 @@ impl RequestContext {
         meta
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(policies: &[Policy]) -> RequestContext {
+        RequestContext {
+            actor: Actor::Account {
+                id: Uuid::new_v4(),
+                username: "u".to_owned(),
+                policies: policies.iter().copied().collect(),
+            },
+            ..RequestContext::system()
+        }
+    }
+
+    #[test]
+    fn authorization_needs_the_policy_or_admin() {
+        assert!(account(&[Policy::VmsStart]).authorize(Policy::VmsStart).is_ok());
+        assert!(account(&[Policy::DistriboxAdmin]).authorize(Policy::VmsDelete).is_ok());
+        let refused = account(&[Policy::VmsGet]).authorize(Policy::VmsStart).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::Forbidden);
+        assert_eq!(refused.public_message(), "this needs the `vms:start` policy");
+        let anonymous = RequestContext { actor: Actor::Anonymous, ..RequestContext::system() };
+        assert_eq!(anonymous.authorize(Policy::VmsGet).unwrap_err().code(), ErrorCode::Unauthenticated);
+        assert!(RequestContext::system().authorize(Policy::DistriboxAdmin).is_ok());
+    }
+
+    #[test]
+    fn only_the_system_reports_hypervisor_state() {
+        assert!(RequestContext::system().require_system().is_ok());
+        let admin = account(&[Policy::DistriboxAdmin]);
+        assert_eq!(admin.require_system().unwrap_err().code(), ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn metadata_names_the_actor_and_the_request() {
+        let ctx = RequestContext { client_addr: Some("10.0.0.7".to_owned()), ..account(&[]) };
+        let meta = ctx.metadata();
+        assert!(meta["actor"].starts_with("account:"));
+        assert_eq!(meta["actor_name"], "u");
+        assert_eq!(meta["client_addr"], "10.0.0.7");
+        assert!(meta.contains_key("at") && meta.contains_key("request_id"));
+        assert_eq!(RequestContext::system().metadata()["actor"], "system");
+    }
+}

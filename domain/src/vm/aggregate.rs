@@ -38,11 +38,15 @@ impl Vm {
         self.spec.is_some() && self.observed != Observed::Gone
     }
 
+    /// Commands need a VM that exists and is not on its way out. A VM being deleted is still
+    /// listed, so it answers CONFLICT rather than pretending it is already gone.
     fn require_exists(&self) -> Result<(), DomainError> {
-        if self.exists() && self.desired != Desired::Deleted {
-            Ok(())
-        } else {
+        if !self.exists() {
             Err(DomainError::not_found("VM not found"))
+        } else if self.desired == Desired::Deleted {
+            Err(DomainError::conflict("VM is being deleted"))
+        } else {
+            Ok(())
         }
     }
 

@@ -120,7 +120,11 @@ fn commands_on_a_deleted_vm_are_not_found() {
     }
     let mut deleting = stopped();
     deleting.push(VmEvent::VmDeleteRequested);
-    vm().given(deleting).when(VmCommand::Start).then_expect_error(DomainError::not_found("VM not found"));
+    for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete] {
+        vm().given(deleting.clone())
+            .when(command)
+            .then_expect_error(DomainError::conflict("VM is being deleted"));
+    }
 }
 
 #[test]

@@ -150,6 +150,8 @@ pub fn watch(uri: String) -> mpsc::UnboundedReceiver<DomainStopped> {
     receiver
 }
 
+const REPORT_ATTEMPTS: u32 = 6;
+
 /// Reports every stop of a Distribox domain (`distribox-<uuid>`) as an observation; other
 /// domains are none of Distribox's business.
 pub async fn report_stops(mut stops: mpsc::UnboundedReceiver<DomainStopped>, reporter: impl OutcomeReporter) {
@@ -158,8 +160,19 @@ pub async fn report_stops(mut stops: mpsc::UnboundedReceiver<DomainStopped>, rep
             continue;
         };
         tracing::info!(vm = %id, reason = ?stop.reason, "domain stopped");
-        if let Err(err) = reporter.report(id, VmCommand::ReportStopped { reason: stop.reason }).await {
-            tracing::warn!(vm = %id, error = %err, "cannot record that the domain stopped");
+        // A short database hiccup must not lose the observation.
+        let mut delay = Duration::from_millis(100);
+        for attempt in 1..=REPORT_ATTEMPTS {
+            match reporter.report(id, VmCommand::ReportStopped { reason: stop.reason }).await {
+                Ok(()) => break,
+                Err(err) if attempt == REPORT_ATTEMPTS => {
+                    tracing::error!(vm = %id, error = %err, "cannot record that the domain stopped")
+                }
+                Err(_) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
         }
     }
 }
