@@ -14,7 +14,7 @@ use distribox_domain::vm::VmCommand;
 use distribox_migrations::test_db::TestDatabase;
 use distribox_projections::hypervisor::{DomainType, Hypervisor, HypervisorProjector, LibvirtHypervisor};
 use distribox_projections::images::DirImageCatalog;
-use distribox_projections::read_models::VmsProjection;
+use distribox_projections::read_models::{AccountsProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -61,7 +61,8 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     let hypervisor = LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, data_dir.join("vms"));
     let ctx = admin();
 
-    // Projections are down: commit a history for three VMs.
+    // Projections are down: commit an account and a history for three VMs.
+    bus.ensure_admin(Some("a password".to_owned())).await.unwrap();
     let (running, _) = bus.create_vm(&ctx, create("wants to run", true)).await.unwrap();
     let (gone, _) = bus.create_vm(&ctx, create("changed its mind", false)).await.unwrap();
     bus.vm_command(&ctx, gone, VmCommand::Start).await.unwrap();
@@ -78,6 +79,7 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     };
     let signal = EventSignal::listen(&db.pool).await.unwrap();
     let tasks = [
+        tokio::spawn(Runner::new(db.pool.clone(), Arc::new(AccountsProjection), options).run(signal.clone())),
         tokio::spawn(Runner::new(db.pool.clone(), vms_projection.clone(), options).run(signal.clone())),
         tokio::spawn(Runner::new(db.pool.clone(), projector(), options).run(signal)),
     ];
@@ -118,8 +120,13 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     let before = event_count(&db.pool).await;
     sqlx::query("UPDATE projection_checkpoints SET last_tx_id = '0', last_position = 0").execute(&db.pool).await.unwrap();
     sqlx::query("DELETE FROM vms").execute(&db.pool).await.unwrap();
+    sqlx::query("DELETE FROM accounts").execute(&db.pool).await.unwrap();
     Runner::new(db.pool.clone(), projector(), options).catch_up().await.unwrap();
     Runner::new(db.pool.clone(), Arc::new(VmsProjection::new()), options).catch_up().await.unwrap();
+    Runner::new(db.pool.clone(), Arc::new(AccountsProjection), options).catch_up().await.unwrap();
+    let accounts: Vec<String> =
+        sqlx::query_scalar("SELECT username FROM accounts").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(accounts, ["admin"], "the accounts read model is rebuilt exactly once");
     assert_eq!(event_count(&db.pool).await, before, "a replay must not report anything again");
     assert_eq!(read_state(&db.pool, running).await.as_deref(), Some("RUNNING"));
     assert_eq!(read_state(&db.pool, idle).await.as_deref(), Some("STOPPED"));

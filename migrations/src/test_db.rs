@@ -58,7 +58,7 @@ impl TestDatabase {
             .await
             .expect("create test database");
         let url = format!("{}/{name}", server_url());
-        let pool = PgPoolOptions::new().max_connections(20).connect(&url).await.expect("connect to test database");
+        let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.expect("connect to test database");
         Self { name, url, pool }
     }
 }
