@@ -41,7 +41,6 @@ pub struct App {
     pub addr: SocketAddr,
     /// Set when this start created `admin` with a generated password.
     pub generated_admin_password: Option<String>,
-    pub pool: PgPool,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -57,17 +56,25 @@ async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 /// Applies pending migrations.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = connect(config).await?;
-    MIGRATOR.run(&pool).await.context("database migration failed")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("database migration failed")?;
     Ok(())
 }
 
 /// Creates `admin` unless it exists; the generated password, if one was generated.
 pub async fn ensure_admin(config: &Config) -> anyhow::Result<Option<String>> {
     let pool = connect(config).await?;
-    MIGRATOR.run(&pool).await.context("database migration failed")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("database migration failed")?;
     let images = Arc::new(DirImageCatalog::new(config.images_dir()));
     let bus = CommandBus::new(pool, images, SessionLifetimes::default());
-    bus.ensure_admin(config.admin_password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))
+    bus.ensure_admin(config.admin_password.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn create_dir(path: &Path) -> anyhow::Result<()> {
@@ -82,23 +89,33 @@ impl App {
     /// Migrates, starts the projections, makes sure `admin` exists and serves on `listener`.
     pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<App> {
         let pool = connect(&config).await?;
-        MIGRATOR.run(&pool).await.context("database migration failed")?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("database migration failed")?;
         create_dir(&config.images_dir())?;
         create_dir(&config.vms_dir())?;
 
         let images = Arc::new(DirImageCatalog::new(config.images_dir()));
-        let bus = Arc::new(CommandBus::new(pool.clone(), images.clone(), SessionLifetimes::default()));
+        let bus = Arc::new(CommandBus::new(
+            pool.clone(),
+            images.clone(),
+            SessionLifetimes::default(),
+        ));
         let domain_type = config.domain_type();
         tracing::info!(domain_type = domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");
         let hypervisor = LibvirtHypervisor::new(&config.libvirt_uri, domain_type, config.vms_dir());
 
-        let signal = EventSignal::listen(&pool).await.context("cannot LISTEN for events")?;
+        let signal = EventSignal::listen(&pool)
+            .await
+            .context("cannot LISTEN for events")?;
         let options = RunnerOptions::default();
         let vms = Arc::new(VmsProjection::new());
         let vms_runner = Runner::new(pool.clone(), vms.clone(), options);
         let accounts_runner = Runner::new(pool.clone(), Arc::new(AccountsProjection), options);
         let accounts_progress = accounts_runner.progress();
-        let projector = HypervisorProjector::new(hypervisor.clone(), BusReporter(bus.clone()), images.clone());
+        let projector =
+            HypervisorProjector::new(hypervisor.clone(), BusReporter(bus.clone()), images.clone());
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
         let reads = Reads::new(pool.clone(), vms_runner.progress());
         let stops = lifecycle::watch(config.libvirt_uri.clone());
@@ -109,8 +126,10 @@ impl App {
             tokio::spawn(hypervisor_runner.run(signal)),
         ];
 
-        let generated_admin_password =
-            bus.ensure_admin(config.admin_password.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let generated_admin_password = bus
+            .ensure_admin(config.admin_password.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         wait_for_admin(&pool, accounts_progress).await?;
 
         let origins = OriginPolicy::new(config.allowed_origins.clone());
@@ -119,7 +138,15 @@ impl App {
             origins.clone(),
             Arc::new(LibvirtConsoles(hypervisor)),
         ));
-        let state = AppState { pool: pool.clone(), bus, reads, images, vms, relay, origins };
+        let state = AppState {
+            pool,
+            bus,
+            reads,
+            images,
+            vms,
+            relay,
+            origins,
+        };
         let schema = graphql::schema(state.clone());
 
         let addr = listener.local_addr()?;
@@ -130,7 +157,11 @@ impl App {
                 tracing::error!(error = %err, "HTTP server stopped");
             }
         }));
-        Ok(App { addr, generated_admin_password, pool, tasks })
+        Ok(App {
+            addr,
+            generated_admin_password,
+            tasks,
+        })
     }
 
     /// Runs until Ctrl-C or SIGTERM.
@@ -161,9 +192,10 @@ async fn wait_for_admin(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         progress.borrow_and_update();
-        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = 'admin')")
-            .fetch_one(pool)
-            .await?;
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE username = 'admin')")
+                .fetch_one(pool)
+                .await?;
         if found {
             return Ok(());
         }

@@ -12,7 +12,11 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// PostgreSQL connection URL. The default uses the local socket and the `distribox` database.
-    #[arg(long, env = "DISTRIBOX_DATABASE_URL", default_value = "postgres:///distribox?host=/var/run/postgresql")]
+    #[arg(
+        long,
+        env = "DISTRIBOX_DATABASE_URL",
+        default_value = "postgres:///distribox?host=/var/run/postgresql"
+    )]
     pub database_url: String,
 
     /// libvirt connection URI.

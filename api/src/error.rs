@@ -15,7 +15,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -33,7 +36,9 @@ impl From<CommandError> for ApiError {
     fn from(err: CommandError) -> Self {
         match &err {
             CommandError::Refused { .. } => {}
-            CommandError::Unavailable(cause) => tracing::warn!(%cause, "command failed: store unavailable"),
+            CommandError::Unavailable(cause) => {
+                tracing::warn!(%cause, "command failed: store unavailable")
+            }
             CommandError::Internal(cause) => tracing::error!(%cause, "command failed"),
         }
         Self::new(err.code(), err.public_message())
@@ -48,6 +53,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
-        async_graphql::Error::new(err.message).extend_with(|_, ext| ext.set("code", err.code.as_str()))
+        async_graphql::Error::new(err.message)
+            .extend_with(|_, ext| ext.set("code", err.code.as_str()))
     }
 }

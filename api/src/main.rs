@@ -25,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     // Before logging starts: the file may set DISTRIBOX_LOG.
     let config_file = load_config_file();
     let json = std::env::var("DISTRIBOX_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let filter = EnvFilter::try_from_env("DISTRIBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("DISTRIBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
         logs.json().init();
@@ -66,11 +67,16 @@ const CONFIG_FILE: &str = "/etc/distribox/distribox.env";
 
 /// Loads the file if there is one; says what happened, for the log.
 fn load_config_file() -> Option<String> {
-    let path = std::path::PathBuf::from(std::env::var_os("DISTRIBOX_CONFIG").unwrap_or_else(|| CONFIG_FILE.into()));
+    let path = std::path::PathBuf::from(
+        std::env::var_os("DISTRIBOX_CONFIG").unwrap_or_else(|| CONFIG_FILE.into()),
+    );
     match dotenvy::from_path(&path) {
         Ok(()) => Some(format!("read configuration from {}", path.display())),
         Err(dotenvy::Error::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => Some(format!("cannot read configuration from {}: {err}", path.display())),
+        Err(err) => Some(format!(
+            "cannot read configuration from {}: {err}",
+            path.display()
+        )),
     }
 }
 

@@ -51,10 +51,12 @@ impl Reads {
     }
 
     pub async fn vm(&self, id: Uuid) -> Result<Option<VmRow>, ApiError> {
-        Ok(sqlx::query_as(&format!("SELECT {VM_COLUMNS} FROM vms WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as(&format!("SELECT {VM_COLUMNS} FROM vms WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// One page of VMs in creation order, after the keyset `after`; fetches one extra row to
@@ -81,10 +83,12 @@ impl Reads {
     }
 
     pub async fn account(&self, id: Uuid) -> Result<Option<AccountRow>, ApiError> {
-        Ok(sqlx::query_as("SELECT id, username, policies FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, username, policies FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Waits until the `vms` read model has applied VM `id`'s event `version` — so a mutation

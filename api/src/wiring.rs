@@ -16,7 +16,11 @@ pub struct BusReporter(pub Arc<CommandBus>);
 #[async_trait]
 impl OutcomeReporter for BusReporter {
     async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), String> {
-        self.0.vm_command(&RequestContext::system(), vm, command).await.map(drop).map_err(|e| e.to_string())
+        self.0
+            .vm_command(&RequestContext::system(), vm, command)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -29,7 +33,10 @@ impl ConsoleBackend for LibvirtConsoles {
         match kind {
             ConsoleKind::Serial => {
                 let serial = self.0.open_serial(vm).await.map_err(|e| e.to_string())?;
-                Ok(ConsoleStream { output: serial.output, input: serial.input })
+                Ok(ConsoleStream {
+                    output: serial.output,
+                    input: serial.input,
+                })
             }
             ConsoleKind::Vnc => Err("graphical consoles are not available yet".to_owned()),
         }

@@ -12,7 +12,9 @@ use distribox_commands::{Actor, CommandBus, CreateVmInput, RequestContext, Sessi
 use distribox_domain::policy::{Policy, PolicySet};
 use distribox_domain::vm::VmCommand;
 use distribox_migrations::test_db::TestDatabase;
-use distribox_projections::hypervisor::{DomainType, Hypervisor, HypervisorProjector, LibvirtHypervisor};
+use distribox_projections::hypervisor::{
+    DomainType, Hypervisor, HypervisorProjector, LibvirtHypervisor,
+};
 use distribox_projections::images::DirImageCatalog;
 use distribox_projections::read_models::{AccountsProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
@@ -33,7 +35,14 @@ fn admin() -> RequestContext {
 }
 
 fn create(name: &str, start: bool) -> CreateVmInput {
-    CreateVmInput { name: name.to_owned(), image: "test-guest".to_owned(), vcpus: 1, memory_mib: 256, disk_gib: 1, start }
+    CreateVmInput {
+        name: name.to_owned(),
+        image: "test-guest".to_owned(),
+        vcpus: 1,
+        memory_mib: 256,
+        disk_gib: 1,
+        start,
+    }
 }
 
 async fn history(pool: &PgPool, id: Uuid) -> Vec<String> {
@@ -45,11 +54,18 @@ async fn history(pool: &PgPool, id: Uuid) -> Vec<String> {
 }
 
 async fn read_state(pool: &PgPool, id: Uuid) -> Option<String> {
-    sqlx::query_scalar("SELECT state FROM vms WHERE id = $1").bind(id).fetch_optional(pool).await.unwrap()
+    sqlx::query_scalar("SELECT state FROM vms WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
 }
 
 async fn event_count(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -57,30 +73,63 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     let db = TestDatabase::new().await;
     let data_dir = support::test_data_dir();
     let images = Arc::new(DirImageCatalog::new(data_dir.join("images")));
-    let bus = Arc::new(CommandBus::new(db.pool.clone(), images.clone(), SessionLifetimes::default()));
-    let hypervisor = LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, data_dir.join("vms"));
+    let bus = Arc::new(CommandBus::new(
+        db.pool.clone(),
+        images.clone(),
+        SessionLifetimes::default(),
+    ));
+    let hypervisor =
+        LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, data_dir.join("vms"));
     let ctx = admin();
 
     // Projections are down: commit an account and a history for three VMs.
-    bus.ensure_admin(Some("a password".to_owned())).await.unwrap();
-    let (running, _) = bus.create_vm(&ctx, create("wants to run", true)).await.unwrap();
-    let (gone, _) = bus.create_vm(&ctx, create("changed its mind", false)).await.unwrap();
+    bus.ensure_admin(Some("a password".to_owned()))
+        .await
+        .unwrap();
+    let (running, _) = bus
+        .create_vm(&ctx, create("wants to run", true))
+        .await
+        .unwrap();
+    let (gone, _) = bus
+        .create_vm(&ctx, create("changed its mind", false))
+        .await
+        .unwrap();
     bus.vm_command(&ctx, gone, VmCommand::Start).await.unwrap();
-    bus.vm_command(&ctx, gone, VmCommand::ForceStop).await.unwrap();
+    bus.vm_command(&ctx, gone, VmCommand::ForceStop)
+        .await
+        .unwrap();
     bus.vm_command(&ctx, gone, VmCommand::Delete).await.unwrap();
-    let (idle, _) = bus.create_vm(&ctx, create("stays off", false)).await.unwrap();
-    assert_eq!(read_state(&db.pool, running).await, None, "nothing is projected yet");
+    let (idle, _) = bus
+        .create_vm(&ctx, create("stays off", false))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_state(&db.pool, running).await,
+        None,
+        "nothing is projected yet"
+    );
 
     // Start the projections.
-    let options = RunnerOptions { batch_size: 3, poll_interval: Duration::from_millis(200) };
+    let options = RunnerOptions {
+        batch_size: 3,
+        poll_interval: Duration::from_millis(200),
+    };
     let vms_projection = Arc::new(VmsProjection::new());
     let projector = || {
-        Arc::new(HypervisorProjector::new(hypervisor.clone(), BusReporter(bus.clone()), images.clone()))
+        Arc::new(HypervisorProjector::new(
+            hypervisor.clone(),
+            BusReporter(bus.clone()),
+            images.clone(),
+        ))
     };
     let signal = EventSignal::listen(&db.pool).await.unwrap();
     let tasks = [
-        tokio::spawn(Runner::new(db.pool.clone(), Arc::new(AccountsProjection), options).run(signal.clone())),
-        tokio::spawn(Runner::new(db.pool.clone(), vms_projection.clone(), options).run(signal.clone())),
+        tokio::spawn(
+            Runner::new(db.pool.clone(), Arc::new(AccountsProjection), options).run(signal.clone()),
+        ),
+        tokio::spawn(
+            Runner::new(db.pool.clone(), vms_projection.clone(), options).run(signal.clone()),
+        ),
         tokio::spawn(Runner::new(db.pool.clone(), projector(), options).run(signal)),
     ];
 
@@ -92,10 +141,20 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
             read_state(&db.pool, idle).await,
             history(&db.pool, gone).await.last().cloned(),
         );
-        if states == (Some("RUNNING".into()), None, Some("STOPPED".into()), Some("VmDeleted".into())) {
+        if states
+            == (
+                Some("RUNNING".into()),
+                None,
+                Some("STOPPED".into()),
+                Some("VmDeleted".into()),
+            )
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "projections did not converge: {states:?}");
+        assert!(
+            Instant::now() < deadline,
+            "projections did not converge: {states:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for task in &tasks {
@@ -109,26 +168,74 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     assert!(!data_dir.join("vms").join(gone.to_string()).exists());
     assert!(hypervisor.domain_exists(idle).await.unwrap());
     assert!(!hypervisor.is_running(idle).await.unwrap());
-    assert_eq!(history(&db.pool, running).await, ["VmCreated", "VmStartRequested", "VmProvisioned", "VmStarted"]);
+    assert_eq!(
+        history(&db.pool, running).await,
+        [
+            "VmCreated",
+            "VmStartRequested",
+            "VmProvisioned",
+            "VmStarted"
+        ]
+    );
     assert_eq!(
         history(&db.pool, gone).await,
-        ["VmCreated", "VmStartRequested", "VmForceStopRequested", "VmDeleteRequested", "VmDeleted"]
+        [
+            "VmCreated",
+            "VmStartRequested",
+            "VmForceStopRequested",
+            "VmDeleteRequested",
+            "VmDeleted"
+        ]
     );
-    assert_eq!(history(&db.pool, idle).await, ["VmCreated", "VmProvisioned"]);
+    assert_eq!(
+        history(&db.pool, idle).await,
+        ["VmCreated", "VmProvisioned"]
+    );
 
     // A crash that lost every checkpoint: replaying the whole log changes nothing anywhere.
     let before = event_count(&db.pool).await;
-    sqlx::query("UPDATE projection_checkpoints SET last_tx_id = '0', last_position = 0").execute(&db.pool).await.unwrap();
-    sqlx::query("DELETE FROM vms").execute(&db.pool).await.unwrap();
-    sqlx::query("DELETE FROM accounts").execute(&db.pool).await.unwrap();
-    Runner::new(db.pool.clone(), projector(), options).catch_up().await.unwrap();
-    Runner::new(db.pool.clone(), Arc::new(VmsProjection::new()), options).catch_up().await.unwrap();
-    Runner::new(db.pool.clone(), Arc::new(AccountsProjection), options).catch_up().await.unwrap();
-    let accounts: Vec<String> =
-        sqlx::query_scalar("SELECT username FROM accounts").fetch_all(&db.pool).await.unwrap();
-    assert_eq!(accounts, ["admin"], "the accounts read model is rebuilt exactly once");
-    assert_eq!(event_count(&db.pool).await, before, "a replay must not report anything again");
-    assert_eq!(read_state(&db.pool, running).await.as_deref(), Some("RUNNING"));
+    sqlx::query("UPDATE projection_checkpoints SET last_tx_id = '0', last_position = 0")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM vms")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM accounts")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    Runner::new(db.pool.clone(), projector(), options)
+        .catch_up()
+        .await
+        .unwrap();
+    Runner::new(db.pool.clone(), Arc::new(VmsProjection::new()), options)
+        .catch_up()
+        .await
+        .unwrap();
+    Runner::new(db.pool.clone(), Arc::new(AccountsProjection), options)
+        .catch_up()
+        .await
+        .unwrap();
+    let accounts: Vec<String> = sqlx::query_scalar("SELECT username FROM accounts")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts,
+        ["admin"],
+        "the accounts read model is rebuilt exactly once"
+    );
+    assert_eq!(
+        event_count(&db.pool).await,
+        before,
+        "a replay must not report anything again"
+    );
+    assert_eq!(
+        read_state(&db.pool, running).await.as_deref(),
+        Some("RUNNING")
+    );
     assert_eq!(read_state(&db.pool, idle).await.as_deref(), Some("STOPPED"));
     assert_eq!(read_state(&db.pool, gone).await, None);
     assert!(hypervisor.is_running(running).await.unwrap());

@@ -9,10 +9,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::{spawn_app, Libvirt, TestApp};
 
-const CREATE: &str = "mutation($input: CreateVmInput!) { createVm(input: $input) { id name state } }";
+const CREATE: &str =
+    "mutation($input: CreateVmInput!) { createVm(input: $input) { id name state } }";
 
 fn code(response: &Value) -> &str {
-    response["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {response}"))
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {response}"))
 }
 
 fn message(response: &Value) -> &str {
@@ -24,29 +27,50 @@ fn input(name: &str) -> Value {
 }
 
 async fn vm_event_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'Vm'").fetch_one(&app.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'Vm'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn unauthenticated_callers_get_unauthenticated() {
     let app = spawn_app(Libvirt::TestDriver).await;
-    for query in ["{ me { id } }", "{ vms { edges { cursor } } }", "{ images { id } }"] {
+    for query in [
+        "{ me { id } }",
+        "{ vms { edges { cursor } } }",
+        "{ images { id } }",
+    ] {
         let response = app.gql(None, query, json!({})).await;
         assert_eq!(code(&response), "UNAUTHENTICATED", "{query}: {response}");
     }
     let response = app.gql(None, CREATE, input("x")).await;
     assert_eq!(code(&response), "UNAUTHENTICATED");
-    let forged = app.gql(Some(&"ab".repeat(32)), "{ me { id } }", json!({})).await;
+    let forged = app
+        .gql(Some(&"ab".repeat(32)), "{ me { id } }", json!({}))
+        .await;
     assert_eq!(code(&forged), "UNAUTHENTICATED");
     let wrong = app
-        .gql(None, "mutation { login(username: \"admin\", password: \"nope\") { token } }", json!({}))
+        .gql(
+            None,
+            "mutation { login(username: \"admin\", password: \"nope\") { token } }",
+            json!({}),
+        )
         .await;
     assert_eq!(code(&wrong), "UNAUTHENTICATED");
     assert_eq!(message(&wrong), "invalid username or password");
     let unknown = app
-        .gql(None, "mutation { login(username: \"nobody\", password: \"nope\") { token } }", json!({}))
+        .gql(
+            None,
+            "mutation { login(username: \"nobody\", password: \"nope\") { token } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(message(&unknown), message(&wrong), "unknown users look like wrong passwords");
+    assert_eq!(
+        message(&unknown),
+        message(&wrong),
+        "unknown users look like wrong passwords"
+    );
     assert_eq!(vm_event_count(&app).await, 0);
 }
 
@@ -54,64 +78,119 @@ async fn unauthenticated_callers_get_unauthenticated() {
 async fn login_returns_a_token_that_identifies_the_account() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let token = app.login().await;
-    let me = app.data(&token, "{ me { username policies } }", json!({})).await;
-    assert_eq!(me["me"], json!({ "username": "admin", "policies": ["distribox:admin"] }));
+    let me = app
+        .data(&token, "{ me { username policies } }", json!({}))
+        .await;
+    assert_eq!(
+        me["me"],
+        json!({ "username": "admin", "policies": ["distribox:admin"] })
+    );
     let events = app.events_of(&me_id(&app, &token).await).await;
-    assert_eq!(events.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(), ["AccountCreated", "LoggedIn"]);
+    assert_eq!(
+        events.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+        ["AccountCreated", "LoggedIn"]
+    );
     assert_eq!(events[0].1, "system");
 }
 
 async fn me_id(app: &TestApp, token: &str) -> String {
-    app.data(token, "{ me { id } }", json!({})).await["me"]["id"].as_str().unwrap().to_owned()
+    app.data(token, "{ me { id } }", json!({})).await["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
 async fn graphql_over_http_status_codes_and_content_types() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let post = |body: &'static str, accept: &'static str| {
-        app.http.post(app.url("/graphql")).header("content-type", "application/json").header("accept", accept).body(body)
+        app.http
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .body(body)
     };
 
     // Malformed JSON never reaches GraphQL.
-    let response = post("{\"query\": ", "application/json").send().await.unwrap();
+    let response = post("{\"query\": ", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(code(&body), "BAD_INPUT");
 
     // A syntax error: 400 for graphql-response+json, 200 for legacy JSON clients.
-    let response = post("{\"query\": \"{ me { \"}", "application/graphql-response+json").send().await.unwrap();
+    let response = post(
+        "{\"query\": \"{ me { \"}",
+        "application/graphql-response+json",
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.headers()["content-type"], "application/graphql-response+json");
-    let response = post("{\"query\": \"{ me { \"}", "application/json").send().await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+    let response = post("{\"query\": \"{ me { \"}", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     assert!(response.json::<Value>().await.unwrap()["errors"][0]["message"].is_string());
 
     // Wrong argument types fail validation.
     let body = r#"{"query": "mutation { createVm(input: {name: \"a\", image: \"test-guest\", vcpus: \"two\"}) { id } }"}"#;
-    let response = post(body, "application/graphql-response+json").send().await.unwrap();
+    let response = post(body, "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
 
     // Unsupported media type requested.
-    let response = post("{\"query\": \"{ __typename }\"}", "text/html").send().await.unwrap();
+    let response = post("{\"query\": \"{ __typename }\"}", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 406);
 
     // No mutations over GET.
     let response = app
         .http
         .get(app.url("/graphql"))
-        .query(&[("query", "mutation { login(username: \"admin\", password: \"x\") { token } }")])
+        .query(&[(
+            "query",
+            "mutation { login(username: \"admin\", password: \"x\") { token } }",
+        )])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
     // Queries over GET are fine.
-    let response = app.http.get(app.url("/graphql")).query(&[("query", "{ __typename }")]).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 
     // Oversized bodies are refused before parsing.
-    let huge = format!("{{\"query\": \"{{ __typename }}\", \"variables\": {{\"x\": \"{}\"}}}}", "a".repeat(400_000));
-    let response = app.http.post(app.url("/graphql")).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let huge = format!(
+        "{{\"query\": \"{{ __typename }}\", \"variables\": {{\"x\": \"{}\"}}}}",
+        "a".repeat(400_000)
+    );
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 413);
 }
 
@@ -131,17 +210,44 @@ async fn bad_vm_input_is_refused_with_bad_input_and_records_nothing() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let token = app.login().await;
     let cases = [
-        (json!({ "name": "n".repeat(65) }), "VM name must be at most 64 characters"),
+        (
+            json!({ "name": "n".repeat(65) }),
+            "VM name must be at most 64 characters",
+        ),
         (json!({ "name": "   " }), "VM name must not be empty"),
-        (json!({ "name": "line\nbreak" }), "VM name must not contain control characters"),
+        (
+            json!({ "name": "line\nbreak" }),
+            "VM name must not contain control characters",
+        ),
         (json!({ "vcpus": -1 }), "vcpus must not be negative"),
-        (json!({ "vcpus": 0 }), "vcpus must be between 1 and 64, got 0"),
-        (json!({ "vcpus": 65 }), "vcpus must be between 1 and 64, got 65"),
-        (json!({ "memoryMib": 16 }), "memoryMib must be between 64 and 262144, got 16"),
-        (json!({ "diskGib": 0 }), "diskGib must be between 1 and 4096, got 0"),
-        (json!({ "diskGib": 5000 }), "diskGib must be between 1 and 4096, got 5000"),
-        (json!({ "image": "no-such-image" }), "unknown image `no-such-image`"),
-        (json!({ "image": "../../etc/passwd" }), "unknown image `../../etc/passwd`"),
+        (
+            json!({ "vcpus": 0 }),
+            "vcpus must be between 1 and 64, got 0",
+        ),
+        (
+            json!({ "vcpus": 65 }),
+            "vcpus must be between 1 and 64, got 65",
+        ),
+        (
+            json!({ "memoryMib": 16 }),
+            "memoryMib must be between 64 and 262144, got 16",
+        ),
+        (
+            json!({ "diskGib": 0 }),
+            "diskGib must be between 1 and 4096, got 0",
+        ),
+        (
+            json!({ "diskGib": 5000 }),
+            "diskGib must be between 1 and 4096, got 5000",
+        ),
+        (
+            json!({ "image": "no-such-image" }),
+            "unknown image `no-such-image`",
+        ),
+        (
+            json!({ "image": "../../etc/passwd" }),
+            "unknown image `../../etc/passwd`",
+        ),
     ];
     for (overrides, expected) in cases {
         let mut variables = input("ok");
@@ -169,12 +275,22 @@ async fn names_with_sql_xml_and_shell_metacharacters_are_kept_verbatim() {
         let vm = app.data(&token, CREATE, input(name)).await["createVm"].clone();
         assert_eq!(vm["name"], name);
         let id = vm["id"].as_str().unwrap();
-        let fetched = app.data(&token, "query($id: ID!) { vm(id: $id) { name } }", json!({ "id": id })).await;
+        let fetched = app
+            .data(
+                &token,
+                "query($id: ID!) { vm(id: $id) { name } }",
+                json!({ "id": id }),
+            )
+            .await;
         assert_eq!(fetched["vm"]["name"], name);
         // The hypervisor projector took the name through domain XML without choking on it.
-        app.wait_for_state(&token, id, Some("STOPPED"), Duration::from_secs(20)).await;
+        app.wait_for_state(&token, id, Some("STOPPED"), Duration::from_secs(20))
+            .await;
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM vms").fetch_one(&app.db.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM vms")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 5);
 }
 
@@ -186,37 +302,89 @@ async fn lifecycle_refusals_are_conflicts_or_not_found_and_record_nothing() {
 
     let unknown = uuid::Uuid::new_v4().to_string();
     for op in ["startVm", "forceStopVm"] {
-        let response = app.gql(Some(&token), &mutation(op), json!({ "id": unknown })).await;
+        let response = app
+            .gql(Some(&token), &mutation(op), json!({ "id": unknown }))
+            .await;
         assert_eq!(code(&response), "NOT_FOUND", "{op}: {response}");
-        let response = app.gql(Some(&token), &mutation(op), json!({ "id": "not-a-uuid" })).await;
+        let response = app
+            .gql(Some(&token), &mutation(op), json!({ "id": "not-a-uuid" }))
+            .await;
         assert_eq!(code(&response), "NOT_FOUND", "{op}: {response}");
     }
-    let response = app.gql(Some(&token), "mutation($id: ID!) { deleteVm(id: $id) }", json!({ "id": unknown })).await;
+    let response = app
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { deleteVm(id: $id) }",
+            json!({ "id": unknown }),
+        )
+        .await;
     assert_eq!(code(&response), "NOT_FOUND");
-    let missing = app.data(&token, "query($id: ID!) { vm(id: $id) { id } }", json!({ "id": "not-a-uuid" })).await;
+    let missing = app
+        .data(
+            &token,
+            "query($id: ID!) { vm(id: $id) { id } }",
+            json!({ "id": "not-a-uuid" }),
+        )
+        .await;
     assert_eq!(missing["vm"], Value::Null);
 
     let mut variables = input("runner");
     variables["input"]["start"] = json!(true);
-    let id = app.data(&token, CREATE, variables).await["createVm"]["id"].as_str().unwrap().to_owned();
-    app.wait_for_state(&token, &id, Some("RUNNING"), Duration::from_secs(20)).await;
-    let before = vm_event_count(&app).await;
-
-    let response = app.gql(Some(&token), &mutation("startVm"), json!({ "id": id })).await;
-    assert_eq!((code(&response), message(&response)), ("CONFLICT", "VM is already running"));
-    let response = app.gql(Some(&token), "mutation($id: ID!) { deleteVm(id: $id) }", json!({ "id": id })).await;
-    assert_eq!((code(&response), message(&response)), ("CONFLICT", "VM is running; stop it before deleting it"));
-    assert_eq!(vm_event_count(&app).await, before, "refusals must not append events");
-
-    app.data(&token, &mutation("forceStopVm"), json!({ "id": id })).await;
-    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(20)).await;
-    let before = vm_event_count(&app).await;
-    let response = app.gql(Some(&token), &mutation("forceStopVm"), json!({ "id": id })).await;
-    assert_eq!((code(&response), message(&response)), ("CONFLICT", "VM is not running"));
-    let response = app
-        .gql(Some(&token), "mutation($id: ID!) { openConsole(vmId: $id, kind: SERIAL) { url } }", json!({ "id": id }))
+    let id = app.data(&token, CREATE, variables).await["createVm"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &id, Some("RUNNING"), Duration::from_secs(20))
         .await;
-    assert_eq!((code(&response), message(&response)), ("CONFLICT", "VM is not running"));
+    let before = vm_event_count(&app).await;
+
+    let response = app
+        .gql(Some(&token), &mutation("startVm"), json!({ "id": id }))
+        .await;
+    assert_eq!(
+        (code(&response), message(&response)),
+        ("CONFLICT", "VM is already running")
+    );
+    let response = app
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { deleteVm(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        (code(&response), message(&response)),
+        ("CONFLICT", "VM is running; stop it before deleting it")
+    );
+    assert_eq!(
+        vm_event_count(&app).await,
+        before,
+        "refusals must not append events"
+    );
+
+    app.data(&token, &mutation("forceStopVm"), json!({ "id": id }))
+        .await;
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(20))
+        .await;
+    let before = vm_event_count(&app).await;
+    let response = app
+        .gql(Some(&token), &mutation("forceStopVm"), json!({ "id": id }))
+        .await;
+    assert_eq!(
+        (code(&response), message(&response)),
+        ("CONFLICT", "VM is not running")
+    );
+    let response = app
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { openConsole(vmId: $id, kind: SERIAL) { url } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        (code(&response), message(&response)),
+        ("CONFLICT", "VM is not running")
+    );
     assert_eq!(vm_event_count(&app).await, before);
 }
 
@@ -229,15 +397,35 @@ async fn vms_are_paginated_in_creation_order() {
     }
     let page = "query($after: String) { vms(first: 2, after: $after) { edges { node { name } cursor } pageInfo { hasNextPage endCursor } } }";
     let first = app.data(&token, page, json!({ "after": null })).await["vms"].clone();
-    let names: Vec<_> = first["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].clone()).collect();
+    let names: Vec<_> = first["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].clone())
+        .collect();
     assert_eq!(names, [json!("a"), json!("b")]);
     assert_eq!(first["pageInfo"]["hasNextPage"], true);
-    let second = app.data(&token, page, json!({ "after": first["pageInfo"]["endCursor"] })).await["vms"].clone();
+    let second = app
+        .data(
+            &token,
+            page,
+            json!({ "after": first["pageInfo"]["endCursor"] }),
+        )
+        .await["vms"]
+        .clone();
     assert_eq!(second["edges"][0]["node"]["name"], "c");
     assert_eq!(second["pageInfo"]["hasNextPage"], false);
-    let bad = app.gql(Some(&token), page, json!({ "after": "garbage!" })).await;
+    let bad = app
+        .gql(Some(&token), page, json!({ "after": "garbage!" }))
+        .await;
     assert_eq!(code(&bad), "BAD_INPUT");
-    let too_many = app.gql(Some(&token), "{ vms(first: 100000) { edges { cursor } } }", json!({})).await;
+    let too_many = app
+        .gql(
+            Some(&token),
+            "{ vms(first: 100000) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(code(&too_many), "BAD_INPUT");
 }
 
@@ -246,9 +434,17 @@ async fn health_and_web_app_are_served() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let page = app.http.get(app.url("/vms/some/client/route")).send().await.unwrap();
+    let page = app
+        .http
+        .get(app.url("/vms/some/client/route"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(page.headers().contains_key("content-security-policy"));
 }
 
@@ -262,27 +458,46 @@ async fn subscriptions_need_a_token_and_an_allowed_origin() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let request = |origin: Option<&str>| {
         let mut request = app.ws_url("/graphql/ws").into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
         if let Some(origin) = origin {
-            request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).unwrap());
         }
         request
     };
 
     // Cross-site websocket hijacking: refused before the upgrade.
     match tokio_tungstenite::connect_async(request(Some("https://evil.example"))).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-        other => panic!("a foreign origin was upgraded: {:?}", other.map(|(_, r)| r.status())),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!(
+            "a foreign origin was upgraded: {:?}",
+            other.map(|(_, r)| r.status())
+        ),
     }
 
     // No (or a forged) token: no connection_ack, the server closes.
-    for payload in [json!({}), json!({ "authorization": format!("Bearer {}", "ab".repeat(32)) })] {
-        let (mut ws, _) = tokio_tungstenite::connect_async(request(Some(&app.url("")))).await.unwrap();
+    for payload in [
+        json!({}),
+        json!({ "authorization": format!("Bearer {}", "ab".repeat(32)) }),
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(request(Some(&app.url(""))))
+            .await
+            .unwrap();
         let init = json!({ "type": "connection_init", "payload": payload });
         ws.send(Message::text(init.to_string())).await.unwrap();
-        let answer = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("an answer");
+        let answer = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an answer");
         match answer {
-            Some(Ok(Message::Text(text))) => assert!(!text.contains("connection_ack"), "acknowledged: {text}"),
+            Some(Ok(Message::Text(text))) => {
+                assert!(!text.contains("connection_ack"), "acknowledged: {text}")
+            }
             Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {}
             Some(Ok(other)) => panic!("unexpected message {other:?}"),
         }

@@ -25,37 +25,76 @@ async fn last_stop_reason(app: &TestApp, id: &str) -> String {
 async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reason() {
     let app = spawn_app(Libvirt::System).await;
     let token = app.login().await;
-    let id = app.create_vm(&token, "lifecycle", true).await["id"].as_str().unwrap().to_owned();
-    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT).await;
+    let id = app.create_vm(&token, "lifecycle", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
 
     // `poweroff` typed on the serial console.
     let url = app.open_console(&token, &id).await;
     let mut console = Console::connect(&app, &url).await;
     console.wait_for_shell(BOOT_TIMEOUT).await;
     console.type_text("poweroff\n").await;
-    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30)).await;
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
     assert_eq!(last_stop_reason(&app, &id).await, "guest");
 
     // Started again, then destroyed with virsh: observed within a second or two.
-    app.data(&token, "mutation($id: ID!) { startVm(id: $id) { state } }", json!({ "id": id })).await;
-    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT).await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { startVm(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
     let destroyed = Instant::now();
     let status = std::process::Command::new("virsh")
-        .args(["-c", "qemu:///system", "destroy", &format!("distribox-{id}")])
+        .args([
+            "-c",
+            "qemu:///system",
+            "destroy",
+            &format!("distribox-{id}"),
+        ])
         .output()
         .unwrap();
-    assert!(status.status.success(), "virsh destroy: {}", String::from_utf8_lossy(&status.stderr));
-    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(10)).await;
+    assert!(
+        status.status.success(),
+        "virsh destroy: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(10))
+        .await;
     println!("virsh destroy → STOPPED in {:?}", destroyed.elapsed());
     assert_eq!(last_stop_reason(&app, &id).await, "external");
 
     // A stop Distribox asked for is recorded as forced, even though libvirt reports a destroy.
-    app.data(&token, "mutation($id: ID!) { startVm(id: $id) { state } }", json!({ "id": id })).await;
-    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT).await;
-    app.data(&token, "mutation($id: ID!) { forceStopVm(id: $id) { state } }", json!({ "id": id })).await;
-    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30)).await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { startVm(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { forceStopVm(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
     assert_eq!(last_stop_reason(&app, &id).await, "forced");
 
-    app.data(&token, "mutation($id: ID!) { deleteVm(id: $id) }", json!({ "id": id })).await;
-    app.wait_for_state(&token, &id, None, Duration::from_secs(30)).await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { deleteVm(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, None, Duration::from_secs(30))
+        .await;
 }

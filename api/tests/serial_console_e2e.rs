@@ -19,7 +19,9 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 async fn upgrade_status(app: &TestApp, url: &str, origin: Option<&str>) -> u16 {
     let mut request = app.ws_url(url).into_client_request().unwrap();
     if let Some(origin) = origin {
-        request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin).unwrap());
     }
     match tokio_tungstenite::connect_async(request).await {
         Ok((_, response)) => response.status().as_u16(),
@@ -43,11 +45,17 @@ async fn wait_for_event(events: &mut Subscription, vm: &str, state: &str) -> Val
 async fn create_boot_talk_stop_delete() {
     let app = spawn_app_with(Libvirt::System, |c| c.console_ticket_ttl = 2).await;
     let token = app.login().await;
-    let mut events =
-        Subscription::start(&app, &token, "subscription { vmEvents { vmId state event at } }").await;
+    let mut events = Subscription::start(
+        &app,
+        &token,
+        "subscription { vmEvents { vmId state event at } }",
+    )
+    .await;
 
     let started = Instant::now();
-    let vm = app.create_vm(&token, "skeleton <e2e> & 'friends'", true).await;
+    let vm = app
+        .create_vm(&token, "skeleton <e2e> & 'friends'", true)
+        .await;
     let id = vm["id"].as_str().unwrap().to_owned();
     assert_eq!(vm["name"], "skeleton <e2e> & 'friends'");
     let running = wait_for_event(&mut events, &id, "RUNNING").await;
@@ -55,10 +63,19 @@ async fn create_boot_talk_stop_delete() {
     let to_running = started.elapsed();
     // The name reached libvirt as an escaped title, intact.
     let title = std::process::Command::new("virsh")
-        .args(["-c", "qemu:///system", "desc", "--title", &format!("distribox-{id}")])
+        .args([
+            "-c",
+            "qemu:///system",
+            "desc",
+            "--title",
+            &format!("distribox-{id}"),
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&title.stdout).trim(), "skeleton <e2e> & 'friends'");
+    assert_eq!(
+        String::from_utf8_lossy(&title.stdout).trim(),
+        "skeleton <e2e> & 'friends'"
+    );
 
     let url = app.open_console(&token, &id).await;
     assert!(url.starts_with("/console/ws?ticket="), "{url}");
@@ -73,28 +90,65 @@ async fn create_boot_talk_stop_delete() {
     // A foreign Origin is refused before the ticket is even looked at: the same ticket still
     // works from an allowed origin afterwards.
     let fresh = app.open_console(&token, &id).await;
-    assert_eq!(upgrade_status(&app, &fresh, Some("https://evil.example")).await, 403);
-    assert_eq!(upgrade_status(&app, &fresh, Some("https://lab.example.org")).await, 101);
+    assert_eq!(
+        upgrade_status(&app, &fresh, Some("https://evil.example")).await,
+        403
+    );
+    assert_eq!(
+        upgrade_status(&app, &fresh, Some("https://lab.example.org")).await,
+        101
+    );
     // An expired ticket (TTL is 2 s in this app) is refused.
     let stale = app.open_console(&token, &id).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(upgrade_status(&app, &stale, None).await, 403);
 
-    let stopped = app.data(&token, "mutation($id: ID!) { forceStopVm(id: $id) { state } }", json!({ "id": id })).await;
-    assert!(matches!(stopped["forceStopVm"]["state"].as_str(), Some("STOPPING" | "STOPPED")), "{stopped}");
-    app.wait_for_state(&token, &id, Some("STOPPED"), BOOT_TIMEOUT).await;
+    let stopped = app
+        .data(
+            &token,
+            "mutation($id: ID!) { forceStopVm(id: $id) { state } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(
+        matches!(
+            stopped["forceStopVm"]["state"].as_str(),
+            Some("STOPPING" | "STOPPED")
+        ),
+        "{stopped}"
+    );
+    app.wait_for_state(&token, &id, Some("STOPPED"), BOOT_TIMEOUT)
+        .await;
 
-    let deleted = app.data(&token, "mutation($id: ID!) { deleteVm(id: $id) }", json!({ "id": id })).await;
+    let deleted = app
+        .data(
+            &token,
+            "mutation($id: ID!) { deleteVm(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(deleted["deleteVm"], true);
     wait_for_event(&mut events, &id, "DELETED").await;
     app.wait_for_state(&token, &id, None, BOOT_TIMEOUT).await;
 
-    let libvirt = LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, app.data_dir.join("vms"));
+    let libvirt =
+        LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, app.data_dir.join("vms"));
     let uuid: Uuid = id.parse().unwrap();
-    assert!(!libvirt.domain_exists(uuid).await.unwrap(), "libvirt still has the domain");
-    assert!(!app.data_dir.join("vms").join(&id).exists(), "the disk overlay is still there");
+    assert!(
+        !libvirt.domain_exists(uuid).await.unwrap(),
+        "libvirt still has the domain"
+    );
+    assert!(
+        !app.data_dir.join("vms").join(&id).exists(),
+        "the disk overlay is still there"
+    );
 
-    let history: Vec<String> = app.events_of(&id).await.into_iter().map(|(event, _)| event).collect();
+    let history: Vec<String> = app
+        .events_of(&id)
+        .await
+        .into_iter()
+        .map(|(event, _)| event)
+        .collect();
     assert_eq!(
         history,
         [

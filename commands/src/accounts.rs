@@ -21,14 +21,26 @@ fn wrong_credentials() -> CommandError {
 
 impl CommandBus {
     /// Runs slow password hashing on the blocking pool, a bounded number at a time.
-    async fn password_work<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
-        let _permit = self.password_work.acquire().await.map_err(CommandError::internal)?;
-        tokio::task::spawn_blocking(f).await.map_err(CommandError::internal)
+    async fn password_work<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let _permit = self
+            .password_work
+            .acquire()
+            .await
+            .map_err(CommandError::internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(CommandError::internal)
     }
 
     /// Creates the `admin` account (holding `distribox:admin`) unless it exists. Returns the
     /// password when Distribox generated it, so the caller can show it once.
-    pub async fn ensure_admin(&self, password: Option<String>) -> Result<Option<String>, CommandError> {
+    pub async fn ensure_admin(
+        &self,
+        password: Option<String>,
+    ) -> Result<Option<String>, CommandError> {
         let username = Username::parse(ADMIN_USERNAME)?;
         let id = account_id_for(&username);
         let exists: bool = sqlx::query_scalar(
@@ -51,7 +63,10 @@ impl CommandBus {
             password_hash: hash,
             policies: vec![Policy::DistriboxAdmin.to_string()],
         };
-        match self.execute_account(&RequestContext::system(), &id.to_string(), command).await {
+        match self
+            .execute_account(&RequestContext::system(), &id.to_string(), command)
+            .await
+        {
             Ok(_) => Ok(generated.then_some(password)),
             // Another instance bootstrapped it first.
             Err(err) if err.code() == ErrorCode::Conflict => Ok(None),
@@ -79,12 +94,19 @@ impl CommandBus {
             Err(_) => None,
         };
         let Some((account_id, name, hash, policies)) = account else {
-            self.password_work(move || verify_against_dummy(&password)).await?;
+            self.password_work(move || verify_against_dummy(&password))
+                .await?;
             return Err(wrong_credentials());
         };
-        if !self.password_work(move || verify_password(&password, &hash)).await? {
-            let failure = AccountCommand::RecordLoginFailure { reason: LoginFailure::WrongPassword };
-            self.execute_account(ctx, &account_id.to_string(), failure).await?;
+        if !self
+            .password_work(move || verify_password(&password, &hash))
+            .await?
+        {
+            let failure = AccountCommand::RecordLoginFailure {
+                reason: LoginFailure::WrongPassword,
+            };
+            self.execute_account(ctx, &account_id.to_string(), failure)
+                .await?;
             return Err(wrong_credentials());
         }
         let session_id = Uuid::new_v4();
@@ -96,8 +118,11 @@ impl CommandBus {
             },
             ..ctx.clone()
         };
-        let record = AccountCommand::RecordLogin { session_id: session_id.to_string() };
-        self.execute_account(&as_account, &account_id.to_string(), record).await?;
+        let record = AccountCommand::RecordLogin {
+            session_id: session_id.to_string(),
+        };
+        self.execute_account(&as_account, &account_id.to_string(), record)
+            .await?;
         let token = self.open_session(session_id, account_id).await?;
         Ok(LoginSuccess { token, account_id })
     }

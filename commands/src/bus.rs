@@ -42,7 +42,9 @@ impl CommandBus {
             pool,
             sessions,
             password_work: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+                std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(2),
             ),
         }
     }
@@ -79,8 +81,15 @@ where
 {
     let mut attempt = 0;
     loop {
-        match cqrs.execute_with_metadata(id, command.clone(), ctx.metadata()).await {
-            Ok(()) => return Ok(Committed { version: current_version(pool, A::TYPE, id).await? }),
+        match cqrs
+            .execute_with_metadata(id, command.clone(), ctx.metadata())
+            .await
+        {
+            Ok(()) => {
+                return Ok(Committed {
+                    version: current_version(pool, A::TYPE, id).await?,
+                })
+            }
             Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 // Spread the retries of racing writers apart.
@@ -94,20 +103,28 @@ where
                 ))
             }
             Err(AggregateError::UserError(refusal)) => return Err(refusal.into()),
-            Err(AggregateError::DatabaseConnectionError(cause)) => return Err(CommandError::Unavailable(cause)),
-            Err(AggregateError::DeserializationError(cause) | AggregateError::UnexpectedError(cause)) => {
-                return Err(CommandError::Internal(cause))
+            Err(AggregateError::DatabaseConnectionError(cause)) => {
+                return Err(CommandError::Unavailable(cause))
             }
+            Err(
+                AggregateError::DeserializationError(cause)
+                | AggregateError::UnexpectedError(cause),
+            ) => return Err(CommandError::Internal(cause)),
         }
     }
 }
 
-async fn current_version(pool: &PgPool, aggregate_type: &str, id: &str) -> Result<i64, CommandError> {
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2")
-            .bind(aggregate_type)
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
+async fn current_version(
+    pool: &PgPool,
+    aggregate_type: &str,
+    id: &str,
+) -> Result<i64, CommandError> {
+    let version: Option<i64> = sqlx::query_scalar(
+        "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+    )
+    .bind(aggregate_type)
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
     Ok(version.unwrap_or(0))
 }

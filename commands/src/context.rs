@@ -9,7 +9,11 @@ use crate::{CommandError, ErrorCode};
 #[derive(Debug, Clone)]
 pub enum Actor {
     /// A logged-in account, with the policies it held when its session was checked.
-    Account { id: Uuid, username: String, policies: PolicySet },
+    Account {
+        id: Uuid,
+        username: String,
+        policies: PolicySet,
+    },
     /// Distribox itself: the hypervisor reporting what it observed, first-start bootstrap.
     System,
     /// Nobody has authenticated (only `login` accepts this).
@@ -27,7 +31,12 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn system() -> Self {
-        Self { actor: Actor::System, request_id: Uuid::new_v4().to_string(), client_addr: None, user_agent: None }
+        Self {
+            actor: Actor::System,
+            request_id: Uuid::new_v4().to_string(),
+            client_addr: None,
+            user_agent: None,
+        }
     }
 
     /// The typed authorization step every command passes through: anonymous callers are
@@ -40,7 +49,10 @@ impl RequestContext {
                 ErrorCode::Forbidden,
                 format!("this needs the `{policy}` policy"),
             )),
-            Actor::Anonymous => Err(CommandError::refused(ErrorCode::Unauthenticated, "log in first")),
+            Actor::Anonymous => Err(CommandError::refused(
+                ErrorCode::Unauthenticated,
+                "log in first",
+            )),
         }
     }
 
@@ -48,7 +60,10 @@ impl RequestContext {
     pub fn require_system(&self) -> Result<(), CommandError> {
         match self.actor {
             Actor::System => Ok(()),
-            _ => Err(CommandError::refused(ErrorCode::Forbidden, "only Distribox may report hypervisor state")),
+            _ => Err(CommandError::refused(
+                ErrorCode::Forbidden,
+                "only Distribox may report hypervisor state",
+            )),
         }
     }
 
@@ -63,7 +78,9 @@ impl RequestContext {
     pub fn metadata(&self) -> HashMap<String, String> {
         let mut meta = HashMap::new();
         let (actor, name) = match &self.actor {
-            Actor::Account { id, username, .. } => (format!("account:{id}"), Some(username.clone())),
+            Actor::Account { id, username, .. } => {
+                (format!("account:{id}"), Some(username.clone()))
+            }
             Actor::System => ("system".to_owned(), None),
             Actor::Anonymous => ("anonymous".to_owned(), None),
         };
@@ -100,26 +117,49 @@ mod tests {
 
     #[test]
     fn authorization_needs_the_policy_or_admin() {
-        assert!(account(&[Policy::VmsStart]).authorize(Policy::VmsStart).is_ok());
-        assert!(account(&[Policy::DistriboxAdmin]).authorize(Policy::VmsDelete).is_ok());
-        let refused = account(&[Policy::VmsGet]).authorize(Policy::VmsStart).unwrap_err();
+        assert!(account(&[Policy::VmsStart])
+            .authorize(Policy::VmsStart)
+            .is_ok());
+        assert!(account(&[Policy::DistriboxAdmin])
+            .authorize(Policy::VmsDelete)
+            .is_ok());
+        let refused = account(&[Policy::VmsGet])
+            .authorize(Policy::VmsStart)
+            .unwrap_err();
         assert_eq!(refused.code(), ErrorCode::Forbidden);
-        assert_eq!(refused.public_message(), "this needs the `vms:start` policy");
-        let anonymous = RequestContext { actor: Actor::Anonymous, ..RequestContext::system() };
-        assert_eq!(anonymous.authorize(Policy::VmsGet).unwrap_err().code(), ErrorCode::Unauthenticated);
-        assert!(RequestContext::system().authorize(Policy::DistriboxAdmin).is_ok());
+        assert_eq!(
+            refused.public_message(),
+            "this needs the `vms:start` policy"
+        );
+        let anonymous = RequestContext {
+            actor: Actor::Anonymous,
+            ..RequestContext::system()
+        };
+        assert_eq!(
+            anonymous.authorize(Policy::VmsGet).unwrap_err().code(),
+            ErrorCode::Unauthenticated
+        );
+        assert!(RequestContext::system()
+            .authorize(Policy::DistriboxAdmin)
+            .is_ok());
     }
 
     #[test]
     fn only_the_system_reports_hypervisor_state() {
         assert!(RequestContext::system().require_system().is_ok());
         let admin = account(&[Policy::DistriboxAdmin]);
-        assert_eq!(admin.require_system().unwrap_err().code(), ErrorCode::Forbidden);
+        assert_eq!(
+            admin.require_system().unwrap_err().code(),
+            ErrorCode::Forbidden
+        );
     }
 
     #[test]
     fn metadata_names_the_actor_and_the_request() {
-        let ctx = RequestContext { client_addr: Some("10.0.0.7".to_owned()), ..account(&[]) };
+        let ctx = RequestContext {
+            client_addr: Some("10.0.0.7".to_owned()),
+            ..account(&[])
+        };
         let meta = ctx.metadata();
         assert!(meta["actor"].starts_with("account:"));
         assert_eq!(meta["actor_name"], "u");

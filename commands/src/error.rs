@@ -42,7 +42,10 @@ pub enum CommandError {
 
 impl CommandError {
     pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
-        CommandError::Refused { code, message: message.into() }
+        CommandError::Refused {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

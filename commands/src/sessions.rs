@@ -19,7 +19,10 @@ pub struct SessionLifetimes {
 
 impl Default for SessionLifetimes {
     fn default() -> Self {
-        Self { idle: Duration::from_secs(2 * 3600), absolute: Duration::from_secs(12 * 3600) }
+        Self {
+            idle: Duration::from_secs(2 * 3600),
+            absolute: Duration::from_secs(12 * 3600),
+        }
     }
 }
 
@@ -28,7 +31,11 @@ const TOUCH_INTERVAL_SECS: f64 = 30.0;
 
 impl CommandBus {
     /// Stores a new session for `account_id` and returns its id and bearer token.
-    pub(crate) async fn open_session(&self, session_id: Uuid, account_id: Uuid) -> Result<String, CommandError> {
+    pub(crate) async fn open_session(
+        &self,
+        session_id: Uuid,
+        account_id: Uuid,
+    ) -> Result<String, CommandError> {
         let token = random_token();
         sqlx::query(
             "INSERT INTO sessions (token_hash, id, account_id, expires_at)
@@ -61,7 +68,10 @@ impl CommandBus {
         .fetch_optional(&self.pool)
         .await?;
         let Some((id, username, policies, stale)) = row else {
-            return Err(CommandError::refused(ErrorCode::Unauthenticated, "invalid or expired session"));
+            return Err(CommandError::refused(
+                ErrorCode::Unauthenticated,
+                "invalid or expired session",
+            ));
         };
         if stale {
             sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1")
@@ -72,6 +82,10 @@ impl CommandBus {
         // Policies in the read model were validated when they were granted; an unknown name here
         // would mean a newer Distribox wrote it, and granting nothing for it is the safe reading.
         let policies: PolicySet = policies.iter().filter_map(|p| p.parse().ok()).collect();
-        Ok(Actor::Account { id, username, policies })
+        Ok(Actor::Account {
+            id,
+            username,
+            policies,
+        })
     }
 }

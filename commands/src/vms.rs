@@ -41,7 +41,12 @@ impl CommandBus {
     ) -> Result<(Uuid, Committed), CommandError> {
         let owner = match ctx.account_id() {
             Some(id) => id,
-            None => return Err(CommandError::refused(ErrorCode::Unauthenticated, "log in first")),
+            None => {
+                return Err(CommandError::refused(
+                    ErrorCode::Unauthenticated,
+                    "log in first",
+                ))
+            }
         };
         let id = Uuid::new_v4();
         let command = VmCommand::Create(CreateVm {

@@ -12,7 +12,12 @@ pub struct OriginPolicy {
 impl OriginPolicy {
     /// `allowed` holds exact origins such as `https://lab.example.org`.
     pub fn new(allowed: impl IntoIterator<Item = String>) -> Self {
-        Self { allowed: allowed.into_iter().map(|o| o.trim_end_matches('/').to_owned()).collect() }
+        Self {
+            allowed: allowed
+                .into_iter()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .collect(),
+        }
     }
 
     /// No `Origin` (a non-browser client) is allowed; a browser origin must be the server's own
@@ -27,7 +32,9 @@ impl OriginPolicy {
         if self.allowed.iter().any(|a| a == origin) {
             return true;
         }
-        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
         match (origin.split_once("://"), host) {
             (Some((scheme, origin_host)), Some(host)) => {
                 matches!(scheme, "http" | "https") && origin_host.eq_ignore_ascii_case(host)

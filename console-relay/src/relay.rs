@@ -45,8 +45,16 @@ pub struct ConsoleRelay {
 }
 
 impl ConsoleRelay {
-    pub fn new(tickets: TicketStore, origins: OriginPolicy, backend: Arc<dyn ConsoleBackend>) -> Self {
-        Self { tickets, origins, backend }
+    pub fn new(
+        tickets: TicketStore,
+        origins: OriginPolicy,
+        backend: Arc<dyn ConsoleBackend>,
+    ) -> Self {
+        Self {
+            tickets,
+            origins,
+            backend,
+        }
     }
 }
 
@@ -57,7 +65,9 @@ struct ConsoleParams {
 
 /// The relay's routes, to be merged into the main router.
 pub fn router(relay: Arc<ConsoleRelay>) -> Router {
-    Router::new().route("/console/ws", get(console_ws)).with_state(relay)
+    Router::new()
+        .route("/console/ws", get(console_ws))
+        .with_state(relay)
 }
 
 async fn console_ws(
@@ -81,18 +91,20 @@ async fn console_ws(
         Ok(stream) => stream,
         Err(cause) => {
             tracing::warn!(vm = %ticket.vm_id, %cause, "console could not be opened");
-            return (StatusCode::SERVICE_UNAVAILABLE, "the console is not available").into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the console is not available",
+            )
+                .into_response();
         }
     };
     tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, kind = ?ticket.kind, "console opened");
-    upgrade
-        .protocols(["binary"])
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
+    upgrade.protocols(["binary"]).max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(
+        move |socket| async move {
             let (bytes_in, bytes_out) = pump(socket, stream).await;
             tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, bytes_in, bytes_out, "console closed");
-        })
+        },
+    )
 }
 
 /// Relays until the browser or the console goes away; returns bytes (to VM, from VM).

@@ -51,7 +51,10 @@ fn hash(secret: &str) -> [u8; 32] {
 impl TicketStore {
     /// A store whose tickets live `ttl` ([`TICKET_TTL`] unless configured otherwise).
     pub fn new(ttl: Duration) -> Self {
-        Self { tickets: Mutex::default(), ttl }
+        Self {
+            tickets: Mutex::default(),
+            ttl,
+        }
     }
 
     pub fn issue(&self, ticket: Ticket) -> IssuedTicket {
@@ -64,7 +67,10 @@ impl TicketStore {
         tickets.retain(|_, (_, expires)| *expires > now);
         tickets.insert(hash(&secret), (ticket, now + self.ttl));
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::seconds(30));
-        IssuedTicket { secret, expires_at: chrono::Utc::now() + ttl }
+        IssuedTicket {
+            secret,
+            expires_at: chrono::Utc::now() + ttl,
+        }
     }
 
     /// Consumes a ticket: a second redemption of the same secret fails.
@@ -88,7 +94,11 @@ mod tests {
     use super::*;
 
     fn ticket() -> Ticket {
-        Ticket { vm_id: Uuid::new_v4(), kind: ConsoleKind::Serial, principal: "account:x".to_owned() }
+        Ticket {
+            vm_id: Uuid::new_v4(),
+            kind: ConsoleKind::Serial,
+            principal: "account:x".to_owned(),
+        }
     }
 
     #[test]

@@ -21,14 +21,23 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::BadInput, message: message.into() }
+        Self {
+            kind: ErrorKind::BadInput,
+            message: message.into(),
+        }
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Conflict, message: message.into() }
+        Self {
+            kind: ErrorKind::Conflict,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::NotFound, message: message.into() }
+        Self {
+            kind: ErrorKind::NotFound,
+            message: message.into(),
+        }
     }
 }

@@ -94,7 +94,11 @@ pub struct PolicySet(BTreeSet<Policy>);
 impl PolicySet {
     /// Parses policy names, refusing the whole list if any name is unknown.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, DomainError> {
-        names.iter().map(|n| n.as_ref().parse()).collect::<Result<_, _>>().map(Self)
+        names
+            .iter()
+            .map(|n| n.as_ref().parse())
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     /// Whether this set grants `policy`, directly or through `distribox:admin`.

@@ -26,8 +26,13 @@ fn server_url() -> String {
 }
 
 async fn admin_connection() -> PgConnection {
-    let options: PgConnectOptions = format!("{}/postgres", server_url()).parse().expect("test database url");
-    options.connect().await.expect("connect to the test PostgreSQL server")
+    let options: PgConnectOptions = format!("{}/postgres", server_url())
+        .parse()
+        .expect("test database url");
+    options
+        .connect()
+        .await
+        .expect("connect to the test PostgreSQL server")
 }
 
 /// Creates the migrated template once per test process. Its name carries the process id so
@@ -37,10 +42,18 @@ async fn template() -> &'static str {
         .get_or_init(|| async {
             let name = format!("distribox_template_{}", std::process::id());
             let mut admin = admin_connection().await;
-            admin.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await.expect("drop old template");
-            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create template");
+            admin
+                .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+                .await
+                .expect("drop old template");
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create template");
             let url = format!("{}/{name}", server_url());
-            let mut conn = PgConnection::connect(&url).await.expect("connect to template");
+            let mut conn = PgConnection::connect(&url)
+                .await
+                .expect("connect to template");
             MIGRATOR.run(&mut conn).await.expect("migrate template");
             conn.close().await.ok();
             name
@@ -58,7 +71,11 @@ impl TestDatabase {
             .await
             .expect("create test database");
         let url = format!("{}/{name}", server_url());
-        let pool = PgPoolOptions::new().max_connections(5).connect(&url).await.expect("connect to test database");
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&url)
+            .await
+            .expect("connect to test database");
         Self { name, url, pool }
     }
 }

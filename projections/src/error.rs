@@ -5,7 +5,10 @@ pub enum ProjectionError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("event {position} could not be decoded: {source}")]
-    Decode { position: i64, source: serde_json::Error },
+    Decode {
+        position: i64,
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Other(String),
 }

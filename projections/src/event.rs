@@ -21,14 +21,19 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// Decodes the payload into the aggregate's event type.
     pub fn decode<E: DeserializeOwned>(&self) -> Result<E, ProjectionError> {
-        serde_json::from_value(self.payload.clone())
-            .map_err(|source| ProjectionError::Decode { position: self.global_position, source })
+        serde_json::from_value(self.payload.clone()).map_err(|source| ProjectionError::Decode {
+            position: self.global_position,
+            source,
+        })
     }
 
     /// The aggregate id as a UUID (VM and account ids are UUIDs).
     pub fn aggregate_uuid(&self) -> Result<uuid::Uuid, ProjectionError> {
         self.aggregate_id.parse().map_err(|_| {
-            ProjectionError::Other(format!("{} id `{}` is not a UUID", self.aggregate_type, self.aggregate_id))
+            ProjectionError::Other(format!(
+                "{} id `{}` is not a UUID",
+                self.aggregate_type, self.aggregate_id
+            ))
         })
     }
 

@@ -47,7 +47,9 @@ pub struct DirImageCatalog {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 impl DirImageCatalog {
@@ -64,7 +66,8 @@ impl DirImageCatalog {
             .filter_map(Result::ok)
             .filter_map(|entry| {
                 let path = entry.path();
-                (path.extension()? == "json").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+                (path.extension()? == "json")
+                    .then(|| path.file_stem()?.to_str().map(str::to_owned))?
             })
             .filter_map(|id| self.get(&id))
             .collect();
@@ -88,9 +91,13 @@ impl DirImageCatalog {
     fn load(&self, id: &str) -> Result<Image, String> {
         let meta_path = self.dir.join(format!("{id}.json"));
         let raw = std::fs::read(&meta_path).map_err(|e| format!("{}: {e}", meta_path.display()))?;
-        let meta: ImageMetadata = serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+        let meta: ImageMetadata =
+            serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", meta_path.display()))?;
         if meta.file.contains('/') || !valid_id(&meta.file) {
-            return Err(format!("{}: `file` must be a file name in the same folder", meta_path.display()));
+            return Err(format!(
+                "{}: `file` must be a file name in the same folder",
+                meta_path.display()
+            ));
         }
         let path = self.dir.join(&meta.file);
         let (format, virtual_size_bytes) = disk_format_and_size(&path)?;
@@ -149,16 +156,38 @@ mod tests {
         qcow.resize(24, 0);
         qcow.extend_from_slice(&(3u64 << 30).to_be_bytes());
         write(&dir, "guest.qcow2", &qcow);
-        write(&dir, "guest.json", br#"{"name": "Guest", "file": "guest.qcow2", "os_family": "linux"}"#);
+        write(
+            &dir,
+            "guest.json",
+            br#"{"name": "Guest", "file": "guest.qcow2", "os_family": "linux"}"#,
+        );
         write(&dir, "raw.img", &[0u8; 4096]);
         write(&dir, "raw.json", br#"{"name": "Raw", "file": "raw.img"}"#);
         write(&dir, "broken.json", b"{not json");
-        write(&dir, "escape.json", br#"{"name": "Escape", "file": "../etc/passwd"}"#);
-        write(&dir, "missing.json", br#"{"name": "Missing", "file": "nope.qcow2"}"#);
+        write(
+            &dir,
+            "escape.json",
+            br#"{"name": "Escape", "file": "../etc/passwd"}"#,
+        );
+        write(
+            &dir,
+            "missing.json",
+            br#"{"name": "Missing", "file": "nope.qcow2"}"#,
+        );
 
         let catalog = DirImageCatalog::new(&dir);
-        let ids: Vec<_> = catalog.list().into_iter().map(|i| (i.id, i.format, i.virtual_size_bytes)).collect();
-        assert_eq!(ids, vec![("guest".to_owned(), "qcow2", 3 << 30), ("raw".to_owned(), "raw", 4096)]);
+        let ids: Vec<_> = catalog
+            .list()
+            .into_iter()
+            .map(|i| (i.id, i.format, i.virtual_size_bytes))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("guest".to_owned(), "qcow2", 3 << 30),
+                ("raw".to_owned(), "raw", 4096)
+            ]
+        );
         assert_eq!(catalog.find("guest").unwrap().name, "Guest");
         assert!(catalog.find("../guest").is_none());
         assert!(catalog.find("escape").is_none());

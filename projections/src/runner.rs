@@ -24,7 +24,11 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Applies one event. SQL writes must go through `tx`, which commits together with the
     /// checkpoint.
-    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError>;
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError>;
 
     /// Called once a batch (and its checkpoint) has committed: the moment to publish anything
     /// `apply` prepared.
@@ -52,7 +56,10 @@ pub struct RunnerOptions {
 
 impl Default for RunnerOptions {
     fn default() -> Self {
-        Self { batch_size: 500, poll_interval: Duration::from_secs(1) }
+        Self {
+            batch_size: 500,
+            poll_interval: Duration::from_secs(1),
+        }
     }
 }
 
@@ -118,7 +125,12 @@ pub struct Runner<P: Projection> {
 impl<P: Projection> Runner<P> {
     pub fn new(pool: PgPool, projection: Arc<P>, options: RunnerOptions) -> Self {
         let (progress, _) = watch::channel(Checkpoint::default());
-        Self { pool, projection, options, progress }
+        Self {
+            pool,
+            projection,
+            options,
+            progress,
+        }
     }
 
     /// Follows the projection's checkpoint as batches commit.
@@ -145,7 +157,9 @@ impl<P: Projection> Runner<P> {
                 return Ok(checkpoint);
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(ProjectionError::Other("a transaction holds the event horizon back".to_owned()));
+                return Err(ProjectionError::Other(
+                    "a transaction holds the event horizon back".to_owned(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -178,7 +192,8 @@ impl<P: Projection> Runner<P> {
                 Ok(None) => {}
                 Err(err) => {
                     tracing::error!(projection = name, error = %err, "projection failed; retrying the batch");
-                    backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+                    backoff =
+                        (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
                     tokio::time::sleep(backoff).await;
                     // Another runner may have moved the checkpoint: continue from where it is.
                     if let Ok(current) = self.load_checkpoint().await {
@@ -215,11 +230,16 @@ impl<P: Projection> Runner<P> {
             match self.try_lock().await {
                 Ok(Some(session)) => return session,
                 Ok(None) if !warned => {
-                    tracing::warn!(projection = name, "another Distribox runs this projection; waiting");
+                    tracing::warn!(
+                        projection = name,
+                        "another Distribox runs this projection; waiting"
+                    );
                     warned = true;
                 }
                 Ok(None) => {}
-                Err(err) => tracing::error!(projection = name, error = %err, "cannot take the projection lock"),
+                Err(err) => {
+                    tracing::error!(projection = name, error = %err, "cannot take the projection lock")
+                }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -236,10 +256,12 @@ impl<P: Projection> Runner<P> {
     }
 
     async fn load_checkpoint(&self) -> Result<Checkpoint, ProjectionError> {
-        sqlx::query("INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(self.projection.name())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(self.projection.name())
+        .execute(&self.pool)
+        .await?;
         let checkpoint = self.stored_checkpoint().await?;
         self.progress.send_replace(checkpoint);
         Ok(checkpoint)
@@ -277,7 +299,10 @@ impl<P: Projection> Runner<P> {
         let Some(last) = events.last() else {
             return Ok(None);
         };
-        let next = Checkpoint { tx_id: last.tx_id, position: last.global_position };
+        let next = Checkpoint {
+            tx_id: last.tx_id,
+            position: last.global_position,
+        };
         if let Err(err) = self.apply_batch(&mut tx, &events, from, next).await {
             self.projection.discarded();
             return Err(err);
@@ -285,7 +310,11 @@ impl<P: Projection> Runner<P> {
         if let Err(err) = tx.commit().await {
             // The commit may have happened before the connection failed: the stored
             // checkpoint tells which.
-            if self.stored_checkpoint().await.is_ok_and(|stored| stored == next) {
+            if self
+                .stored_checkpoint()
+                .await
+                .is_ok_and(|stored| stored == next)
+            {
                 self.projection.committed();
                 self.progress.send_replace(next);
                 return Ok(Some(next));

@@ -3,13 +3,17 @@
 
 use std::path::PathBuf;
 
-use distribox_projections::hypervisor::{DomainType, Hypervisor, HypervisorError, LibvirtHypervisor, Machine};
+use distribox_projections::hypervisor::{
+    DomainType, Hypervisor, HypervisorError, LibvirtHypervisor, Machine,
+};
 use uuid::Uuid;
 
 const URI: &str = "qemu:///system";
 
 fn images_dir() -> PathBuf {
-    std::env::var_os("DISTRIBOX_TEST_IMAGES").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/distribox-test-images".into())
+    std::env::var_os("DISTRIBOX_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/tmp/distribox-test-images".into())
 }
 
 /// A VMs folder QEMU (running as libvirt-qemu) can traverse.
@@ -44,7 +48,11 @@ async fn provisioning_and_removal_are_idempotent() {
     let disk = vms.join(id.to_string()).join("disk.qcow2");
     let first = std::fs::metadata(&disk).unwrap().modified().unwrap();
     hypervisor.provision(&machine(id)).await.unwrap();
-    assert_eq!(std::fs::metadata(&disk).unwrap().modified().unwrap(), first, "the overlay was rebuilt");
+    assert_eq!(
+        std::fs::metadata(&disk).unwrap().modified().unwrap(),
+        first,
+        "the overlay was rebuilt"
+    );
     assert!(hypervisor.domain_exists(id).await.unwrap());
     assert!(!hypervisor.is_running(id).await.unwrap());
 
@@ -76,12 +84,17 @@ async fn a_domain_without_distribox_metadata_is_never_touched() {
         hypervisor.start(&machine(id)).await,
     ] {
         match outcome {
-            Err(HypervisorError::Failed(reason)) => assert!(reason.contains("not created by Distribox"), "{reason}"),
+            Err(HypervisorError::Failed(reason)) => {
+                assert!(reason.contains("not created by Distribox"), "{reason}")
+            }
             other => panic!("a foreign domain was acted on: {other:?}"),
         }
     }
     let still = conn.lookup_domain_by_name(&name).unwrap();
-    assert!(!still.xml_desc(0).unwrap().contains("distribox.dev/xmlns"), "it was redefined");
+    assert!(
+        !still.xml_desc(0).unwrap().contains("distribox.dev/xmlns"),
+        "it was redefined"
+    );
     dom.undefine().unwrap();
     std::fs::remove_dir_all(vms).ok();
 }

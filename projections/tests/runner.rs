@@ -43,7 +43,10 @@ async fn database() -> PgPool {
 }
 
 fn options(batch_size: i64, poll_interval: Duration) -> RunnerOptions {
-    RunnerOptions { batch_size, poll_interval }
+    RunnerOptions {
+        batch_size,
+        poll_interval,
+    }
 }
 
 /// Inserts one raw event through `conn` (inside whatever transaction it has open).
@@ -67,7 +70,11 @@ async fn append(pool: &PgPool, aggregate_id: &str, sequence: i64) -> Position {
 }
 
 /// Appends events `sequences` of `aggregate_id`, each committed on its own.
-async fn append_each(pool: &PgPool, aggregate_id: &str, sequences: std::ops::RangeInclusive<i64>) -> Vec<Position> {
+async fn append_each(
+    pool: &PgPool,
+    aggregate_id: &str,
+    sequences: std::ops::RangeInclusive<i64>,
+) -> Vec<Position> {
     let mut positions = Vec::new();
     for sequence in sequences {
         positions.push(append(pool, aggregate_id, sequence).await);
@@ -89,13 +96,20 @@ async fn wait_until_readable(pool: &PgPool) {
         if readable {
             return;
         }
-        assert!(Instant::now() < deadline, "an open transaction held the read horizon back for {DEADLINE:?}");
+        assert!(
+            Instant::now() < deadline,
+            "an open transaction held the read horizon back for {DEADLINE:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 /// Waits until the runner's progress reaches `target`; fails after `within`.
-async fn wait_for_progress(progress: &mut watch::Receiver<Checkpoint>, target: Checkpoint, within: Duration) {
+async fn wait_for_progress(
+    progress: &mut watch::Receiver<Checkpoint>,
+    target: Checkpoint,
+    within: Duration,
+) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let current = *progress.borrow_and_update();
@@ -105,7 +119,9 @@ async fn wait_for_progress(progress: &mut watch::Receiver<Checkpoint>, target: C
         match tokio::time::timeout_at(deadline, progress.changed()).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => panic!("the runner stopped at {current:?} before reaching {target:?}"),
-            Err(_) => panic!("the runner was still at {current:?} after {within:?}, expected {target:?}"),
+            Err(_) => {
+                panic!("the runner was still at {current:?} after {within:?}, expected {target:?}")
+            }
         }
     }
 }
@@ -132,10 +148,12 @@ async fn event_rows(pool: &PgPool) -> Vec<(String, i64)> {
 
 /// Every event's position, in the order the runner must apply them.
 async fn log_order(pool: &PgPool) -> Vec<Position> {
-    sqlx::query_as("SELECT tx_id::text::bigint, global_position FROM events ORDER BY tx_id, global_position")
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT tx_id::text::bigint, global_position FROM events ORDER BY tx_id, global_position",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 /// The checkpoint row of `projection`, if it has one.
@@ -191,17 +209,30 @@ impl Projection for Recorder {
         self.name
     }
 
-    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
         sqlx::query("INSERT INTO seen (aggregate_id, sequence) VALUES ($1, $2)")
             .bind(&event.aggregate_id)
             .bind(event.sequence)
             .execute(&mut *tx)
             .await?;
-        self.pending.lock().unwrap().push((event.tx_id, event.global_position));
+        self.pending
+            .lock()
+            .unwrap()
+            .push((event.tx_id, event.global_position));
         let mut fail = self.fail_once_on.lock().unwrap();
-        if fail.as_ref().is_some_and(|(id, sequence)| *id == event.aggregate_id && *sequence == event.sequence) {
+        if fail
+            .as_ref()
+            .is_some_and(|(id, sequence)| *id == event.aggregate_id && *sequence == event.sequence)
+        {
             *fail = None;
-            return Err(ProjectionError::Other(format!("injected failure at {}", event.sequence)));
+            return Err(ProjectionError::Other(format!(
+                "injected failure at {}",
+                event.sequence
+            )));
         }
         Ok(())
     }
@@ -223,12 +254,16 @@ async fn execute_account(accounts: &PostgresCqrs<Account>, id: &str, command: Ac
     let mut attempt = 0u64;
     loop {
         let metadata = HashMap::from([("actor".to_owned(), "system".to_owned())]);
-        match accounts.execute_with_metadata(id, command.clone(), metadata).await {
+        match accounts
+            .execute_with_metadata(id, command.clone(), metadata)
+            .await
+        {
             Ok(()) => return,
             Err(AggregateError::AggregateConflict) if Instant::now() < deadline => {
                 attempt += 1;
                 // Spread racing writers apart a little (deterministic, no rand dependency).
-                tokio::time::sleep(Duration::from_millis((attempt * 7 + id.len() as u64) % 5)).await;
+                tokio::time::sleep(Duration::from_millis((attempt * 7 + id.len() as u64) % 5))
+                    .await;
             }
             Err(err) => panic!("command on account {id} failed: {err}"),
         }
@@ -246,27 +281,47 @@ async fn execute_account(accounts: &PostgresCqrs<Account>, id: &str, command: Ac
 async fn a_later_commit_is_not_read_past_an_open_earlier_transaction() {
     let pool = database().await;
     let recorder = Recorder::new("gap");
-    let runner = Runner::new(pool.clone(), recorder.clone(), options(100, Duration::from_secs(1)));
+    let runner = Runner::new(
+        pool.clone(),
+        recorder.clone(),
+        options(100, Duration::from_secs(1)),
+    );
 
     // T1 takes the lower position and stays open; E2 takes a higher one and commits.
     let mut t1 = pool.begin().await.unwrap();
     let first = insert_event(&mut t1, "gap-a", 1).await;
     let second = append(&pool, "gap-b", 1).await;
-    assert!(second > first, "E2 must come after T1's event in both tx_id and position: {first:?} {second:?}");
+    assert!(
+        second > first,
+        "E2 must come after T1's event in both tx_id and position: {first:?} {second:?}"
+    );
 
     let checkpoint = runner.apply_readable().await.unwrap();
-    assert_eq!(recorder.committed(), Vec::<Position>::new(), "E2 was read past the open T1");
+    assert_eq!(
+        recorder.committed(),
+        Vec::<Position>::new(),
+        "E2 was read past the open T1"
+    );
     assert_eq!(seen_rows(&pool).await, Vec::<(String, i64)>::new());
     assert_eq!(checkpoint, Checkpoint::default());
-    assert_eq!(stored_checkpoint(&pool, "gap").await, Some(Checkpoint::default()));
+    assert_eq!(
+        stored_checkpoint(&pool, "gap").await,
+        Some(Checkpoint::default())
+    );
 
     t1.commit().await.unwrap();
     wait_until_readable(&pool).await;
     let checkpoint = runner.catch_up().await.unwrap();
     assert_eq!(recorder.committed(), vec![first, second]);
-    assert_eq!(seen_rows(&pool).await, [rows("gap-a", 1..=1), rows("gap-b", 1..=1)].concat());
+    assert_eq!(
+        seen_rows(&pool).await,
+        [rows("gap-a", 1..=1), rows("gap-b", 1..=1)].concat()
+    );
     assert_eq!(checkpoint, checkpoint_at(second));
-    assert_eq!(stored_checkpoint(&pool, "gap").await, Some(checkpoint_at(second)));
+    assert_eq!(
+        stored_checkpoint(&pool, "gap").await,
+        Some(checkpoint_at(second))
+    );
 
     // Nothing is applied twice.
     assert_eq!(runner.catch_up().await.unwrap(), checkpoint_at(second));
@@ -280,29 +335,56 @@ async fn a_later_commit_is_not_read_past_an_open_earlier_transaction() {
 async fn a_failed_batch_is_rolled_back_and_applied_exactly_once_later() {
     let pool = database().await;
     let recorder = Recorder::failing_once("crashy", Some(("crash", 9)));
-    let runner = Runner::new(pool.clone(), recorder.clone(), options(3, Duration::from_secs(1)));
+    let runner = Runner::new(
+        pool.clone(),
+        recorder.clone(),
+        options(3, Duration::from_secs(1)),
+    );
 
     let mut positions = append_each(&pool, "crash", 1..=4).await;
     wait_until_readable(&pool).await;
-    assert_eq!(runner.catch_up().await.unwrap(), checkpoint_at(positions[3]));
+    assert_eq!(
+        runner.catch_up().await.unwrap(),
+        checkpoint_at(positions[3])
+    );
 
     // Batches of 3 from event 5: [5 6 7] commits, [8 9 10] fails at 9, [11 12] is never reached.
     positions.extend(append_each(&pool, "crash", 5..=12).await);
     wait_until_readable(&pool).await;
-    let err = runner.catch_up().await.expect_err("the injected failure must surface");
-    assert!(err.to_string().contains("injected failure at 9"), "unexpected error: {err}");
+    let err = runner
+        .catch_up()
+        .await
+        .expect_err("the injected failure must surface");
+    assert!(
+        err.to_string().contains("injected failure at 9"),
+        "unexpected error: {err}"
+    );
 
     let after_seven = checkpoint_at(positions[6]);
-    assert_eq!(stored_checkpoint(&pool, "crashy").await, Some(after_seven), "the failed batch moved the checkpoint");
+    assert_eq!(
+        stored_checkpoint(&pool, "crashy").await,
+        Some(after_seven),
+        "the failed batch moved the checkpoint"
+    );
     assert_eq!(*runner.progress().borrow(), after_seven);
-    assert_eq!(seen_rows(&pool).await, rows("crash", 1..=7), "the failed batch's writes were not rolled back");
+    assert_eq!(
+        seen_rows(&pool).await,
+        rows("crash", 1..=7),
+        "the failed batch's writes were not rolled back"
+    );
     assert_eq!(recorder.committed(), positions[..7].to_vec());
 
     // The retry resumes at event 8 and applies the rest once.
-    assert_eq!(runner.catch_up().await.unwrap(), checkpoint_at(positions[11]));
+    assert_eq!(
+        runner.catch_up().await.unwrap(),
+        checkpoint_at(positions[11])
+    );
     assert_eq!(seen_rows(&pool).await, rows("crash", 1..=12));
     assert_eq!(recorder.committed(), positions);
-    assert_eq!(stored_checkpoint(&pool, "crashy").await, Some(checkpoint_at(positions[11])));
+    assert_eq!(
+        stored_checkpoint(&pool, "crashy").await,
+        Some(checkpoint_at(positions[11]))
+    );
 }
 
 /// Under concurrent writers (postgres-es commands racing on shared aggregates, plus raw
@@ -316,13 +398,21 @@ async fn concurrent_writers_and_a_live_reader_lose_and_duplicate_nothing() {
 
     let pool = database().await;
     let recorder = Recorder::new("live");
-    let runner = Runner::new(pool.clone(), recorder.clone(), options(7, Duration::from_millis(20)));
+    let runner = Runner::new(
+        pool.clone(),
+        recorder.clone(),
+        options(7, Duration::from_millis(20)),
+    );
     let mut progress = runner.progress();
     let signal = EventSignal::listen(&pool).await.unwrap();
     let reader = tokio::spawn(runner.run(signal));
 
     let accounts = Arc::new(postgres_cqrs::<Account>(pool.clone(), vec![], ()));
-    let ids: Arc<Vec<String>> = Arc::new((0..ACCOUNTS).map(|_| uuid::Uuid::new_v4().to_string()).collect());
+    let ids: Arc<Vec<String>> = Arc::new(
+        (0..ACCOUNTS)
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .collect(),
+    );
     let creations = ids.iter().enumerate().map(|(n, id)| {
         let accounts = accounts.clone();
         async move {
@@ -349,12 +439,17 @@ async fn concurrent_writers_and_a_live_reader_lose_and_duplicate_nothing() {
                         for _ in 0..3 {
                             raw_sequence += 1;
                             insert_event(&mut tx, &raw_id, raw_sequence).await;
-                            sqlx::query("SELECT pg_sleep(0.005)").execute(&mut *tx).await.unwrap();
+                            sqlx::query("SELECT pg_sleep(0.005)")
+                                .execute(&mut *tx)
+                                .await
+                                .unwrap();
                         }
                         tx.commit().await.unwrap();
                     } else {
                         let id = &ids[(writer * 5 + step) % ACCOUNTS];
-                        let login = AccountCommand::RecordLogin { session_id: format!("w{writer}-s{step}") };
+                        let login = AccountCommand::RecordLogin {
+                            session_id: format!("w{writer}-s{step}"),
+                        };
                         execute_account(&accounts, id, login).await;
                     }
                 }
@@ -367,13 +462,21 @@ async fn concurrent_writers_and_a_live_reader_lose_and_duplicate_nothing() {
 
     let expected_order = log_order(&pool).await;
     let expected_total = ACCOUNTS + WRITERS * (STEPS / 10 * 3 + STEPS - STEPS / 10);
-    assert_eq!(expected_order.len(), expected_total, "the writers did not append what they should have");
+    assert_eq!(
+        expected_order.len(),
+        expected_total,
+        "the writers did not append what they should have"
+    );
     let last = *expected_order.last().unwrap();
     wait_for_progress(&mut progress, checkpoint_at(last), DEADLINE).await;
     assert!(!reader.is_finished(), "the runner's task ended");
     reader.abort();
 
-    assert_eq!(seen_rows(&pool).await, event_rows(&pool).await, "read model and log differ");
+    assert_eq!(
+        seen_rows(&pool).await,
+        event_rows(&pool).await,
+        "read model and log differ"
+    );
     let applied = recorder.committed();
     assert!(
         applied.windows(2).all(|pair| pair[0] < pair[1]),
@@ -391,7 +494,11 @@ async fn a_restarted_runner_resumes_from_its_checkpoint() {
     let before = append_each(&pool, "restart", 1..=5).await;
     wait_until_readable(&pool).await;
     let first = Recorder::new("restartable");
-    let runner = Runner::new(pool.clone(), first.clone(), options(2, Duration::from_secs(1)));
+    let runner = Runner::new(
+        pool.clone(),
+        first.clone(),
+        options(2, Duration::from_secs(1)),
+    );
     assert_eq!(runner.catch_up().await.unwrap(), checkpoint_at(before[4]));
     assert_eq!(first.committed(), before);
     drop(runner);
@@ -399,11 +506,22 @@ async fn a_restarted_runner_resumes_from_its_checkpoint() {
     let after = append_each(&pool, "restart", 6..=9).await;
     wait_until_readable(&pool).await;
     let second = Recorder::new("restartable");
-    let runner = Runner::new(pool.clone(), second.clone(), options(2, Duration::from_secs(1)));
+    let runner = Runner::new(
+        pool.clone(),
+        second.clone(),
+        options(2, Duration::from_secs(1)),
+    );
     assert_eq!(runner.catch_up().await.unwrap(), checkpoint_at(after[3]));
-    assert_eq!(second.committed(), after, "the restarted runner did not resume from its checkpoint");
+    assert_eq!(
+        second.committed(),
+        after,
+        "the restarted runner did not resume from its checkpoint"
+    );
     assert_eq!(seen_rows(&pool).await, rows("restart", 1..=9));
-    assert_eq!(stored_checkpoint(&pool, "restartable").await, Some(checkpoint_at(after[3])));
+    assert_eq!(
+        stored_checkpoint(&pool, "restartable").await,
+        Some(checkpoint_at(after[3]))
+    );
 }
 
 /// The runner wakes on the `NOTIFY` sent at commit: with a 10 s poll, an event appended while it
@@ -412,7 +530,11 @@ async fn a_restarted_runner_resumes_from_its_checkpoint() {
 async fn notify_wakes_the_runner_quickly() {
     let pool = database().await;
     let recorder = Recorder::new("notified");
-    let runner = Runner::new(pool.clone(), recorder.clone(), options(100, Duration::from_secs(10)));
+    let runner = Runner::new(
+        pool.clone(),
+        recorder.clone(),
+        options(100, Duration::from_secs(10)),
+    );
     let mut progress = runner.progress();
     let signal = EventSignal::listen(&pool).await.unwrap();
     let reader = tokio::spawn(runner.run(signal));
@@ -421,7 +543,12 @@ async fn notify_wakes_the_runner_quickly() {
         // Setup, not an assertion: give the runner time to settle into its 10 s wait.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let position = append(&pool, "notify", sequence).await;
-        wait_for_progress(&mut progress, checkpoint_at(position), Duration::from_secs(2)).await;
+        wait_for_progress(
+            &mut progress,
+            checkpoint_at(position),
+            Duration::from_secs(2),
+        )
+        .await;
     }
     assert_eq!(seen_rows(&pool).await, rows("notify", 1..=3));
     assert!(!reader.is_finished());
@@ -437,23 +564,50 @@ async fn a_second_runner_of_a_projection_waits_for_the_first() {
     let first = Recorder::new("exclusive");
     let second = Recorder::new("exclusive");
     let signal = EventSignal::listen(&pool).await.unwrap();
-    let first_runner = Runner::new(pool.clone(), first.clone(), options(100, Duration::from_millis(50)));
+    let first_runner = Runner::new(
+        pool.clone(),
+        first.clone(),
+        options(100, Duration::from_millis(50)),
+    );
     let mut first_progress = first_runner.progress();
     let first_task = tokio::spawn(first_runner.run(signal.clone()));
     let one = append(&pool, "exclusive", 1).await;
-    wait_for_progress(&mut first_progress, checkpoint_at(one), Duration::from_secs(5)).await;
+    wait_for_progress(
+        &mut first_progress,
+        checkpoint_at(one),
+        Duration::from_secs(5),
+    )
+    .await;
 
-    let second_runner = Runner::new(pool.clone(), second.clone(), options(100, Duration::from_millis(50)));
+    let second_runner = Runner::new(
+        pool.clone(),
+        second.clone(),
+        options(100, Duration::from_millis(50)),
+    );
     let mut second_progress = second_runner.progress();
     let second_task = tokio::spawn(second_runner.run(signal));
     let two = append(&pool, "exclusive", 2).await;
-    wait_for_progress(&mut first_progress, checkpoint_at(two), Duration::from_secs(5)).await;
+    wait_for_progress(
+        &mut first_progress,
+        checkpoint_at(two),
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(first.committed(), vec![one, two]);
-    assert_eq!(second.committed(), Vec::<Position>::new(), "the second runner ran alongside the first");
+    assert_eq!(
+        second.committed(),
+        Vec::<Position>::new(),
+        "the second runner ran alongside the first"
+    );
 
     first_task.abort();
     let three = append(&pool, "exclusive", 3).await;
-    wait_for_progress(&mut second_progress, checkpoint_at(three), Duration::from_secs(10)).await;
+    wait_for_progress(
+        &mut second_progress,
+        checkpoint_at(three),
+        Duration::from_secs(10),
+    )
+    .await;
     assert_eq!(second.committed(), vec![three]);
     assert_eq!(seen_rows(&pool).await, rows("exclusive", 1..=3));
     second_task.abort();

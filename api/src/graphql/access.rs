@@ -26,7 +26,9 @@ impl Guard for Access {
             Access::Public => Ok(()),
             Access::Policy(policy) => {
                 let request = request(ctx)?;
-                request.authorize(*policy).map_err(|e| ApiError::from(e).into())
+                request
+                    .authorize(*policy)
+                    .map_err(|e| ApiError::from(e).into())
             }
         }
     }
@@ -34,5 +36,6 @@ impl Guard for Access {
 
 /// The caller of the current operation.
 pub fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestContext> {
-    ctx.data::<RequestContext>().map_err(|_| ApiError::internal("request without a RequestContext").into())
+    ctx.data::<RequestContext>()
+        .map_err(|_| ApiError::internal("request without a RequestContext").into())
 }

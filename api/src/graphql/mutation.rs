@@ -15,7 +15,8 @@ use crate::error::ApiError;
 pub struct MutationRoot;
 
 fn non_negative(field: &str, value: i32) -> Result<u32, ApiError> {
-    u32::try_from(value).map_err(|_| ApiError::new(ErrorCode::BadInput, format!("{field} must not be negative")))
+    u32::try_from(value)
+        .map_err(|_| ApiError::new(ErrorCode::BadInput, format!("{field} must not be negative")))
 }
 
 impl MutationRoot {
@@ -23,7 +24,11 @@ impl MutationRoot {
     async fn vm_command(&self, ctx: &Context<'_>, id: &ID, command: VmCommand) -> Result<Vm> {
         let id = parse_id(id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        let committed = state.bus.vm_command(request(ctx)?, id, command).await.map_err(ApiError::from)?;
+        let committed = state
+            .bus
+            .vm_command(request(ctx)?, id, command)
+            .await
+            .map_err(ApiError::from)?;
         let row = state.reads.vm_at_least(id, committed.version).await?;
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
     }
@@ -33,11 +38,27 @@ impl MutationRoot {
 impl MutationRoot {
     /// Exchanges a username and password for a bearer token.
     #[graphql(guard = "Access::Public")]
-    async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> Result<LoginResult> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<LoginResult> {
         let state = ctx.data::<AppState>()?;
-        let success = state.bus.login(request(ctx)?, &username, &password).await.map_err(ApiError::from)?;
-        let account = state.reads.account(success.account_id).await?.ok_or_else(|| ApiError::not_found("account"))?;
-        Ok(LoginResult { token: success.token, account: account.into() })
+        let success = state
+            .bus
+            .login(request(ctx)?, &username, &password)
+            .await
+            .map_err(ApiError::from)?;
+        let account = state
+            .reads
+            .account(success.account_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(LoginResult {
+            token: success.token,
+            account: account.into(),
+        })
     }
 
     #[graphql(guard = "Access::policy(Policy::VmsCreate)")]
@@ -51,12 +72,20 @@ impl MutationRoot {
             disk_gib: non_negative("diskGib", input.disk_gib)?.into(),
             start: input.start,
         };
-        let (id, committed) = state.bus.create_vm(request(ctx)?, command.clone()).await.map_err(ApiError::from)?;
+        let (id, committed) = state
+            .bus
+            .create_vm(request(ctx)?, command.clone())
+            .await
+            .map_err(ApiError::from)?;
         match state.reads.vm_at_least(id, committed.version).await? {
             Some(row) => Ok(row.into()),
             // The VM exists; only the read model is late. Answer from what was committed rather
             // than with an error a client would retry (creating a second VM).
-            None => Ok(Vm::just_created(id, request(ctx)?.account_id().unwrap_or_default(), &command)),
+            None => Ok(Vm::just_created(
+                id,
+                request(ctx)?.account_id().unwrap_or_default(),
+                &command,
+            )),
         }
     }
 
@@ -77,25 +106,49 @@ impl MutationRoot {
     async fn delete_vm(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let id = parse_id(&id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        state.bus.vm_command(request(ctx)?, id, VmCommand::Delete).await.map_err(ApiError::from)?;
+        state
+            .bus
+            .vm_command(request(ctx)?, id, VmCommand::Delete)
+            .await
+            .map_err(ApiError::from)?;
         Ok(true)
     }
 
     /// A single-use websocket URL for the VM's console, valid for about 30 seconds.
     #[graphql(guard = "Access::policy(Policy::VmsConnect)")]
-    async fn open_console(&self, ctx: &Context<'_>, vm_id: ID, kind: ConsoleKind) -> Result<ConsoleTicket> {
+    async fn open_console(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        kind: ConsoleKind,
+    ) -> Result<ConsoleTicket> {
         let id: Uuid = parse_id(&vm_id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        let vm = state.reads.vm(id).await?.ok_or_else(|| ApiError::not_found("VM"))?;
+        let vm = state
+            .reads
+            .vm(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("VM"))?;
         if Vm::from(vm).state != VmState::Running {
             return Err(ApiError::new(ErrorCode::Conflict, "VM is not running").into());
         }
         let kind = DomainConsoleKind::from(kind);
         if kind == DomainConsoleKind::Vnc {
-            return Err(ApiError::new(ErrorCode::BadInput, "graphical consoles are not available yet").into());
+            return Err(ApiError::new(
+                ErrorCode::BadInput,
+                "graphical consoles are not available yet",
+            )
+            .into());
         }
         let principal = request(ctx)?.metadata().remove("actor").unwrap_or_default();
-        let issued = state.relay.tickets.issue(Ticket { vm_id: id, kind, principal });
-        Ok(ConsoleTicket { url: format!("/console/ws?ticket={}", issued.secret), expires_at: issued.expires_at })
+        let issued = state.relay.tickets.issue(Ticket {
+            vm_id: id,
+            kind,
+            principal,
+        });
+        Ok(ConsoleTicket {
+            url: format!("/console/ws?ticket={}", issued.secret),
+            expires_at: issued.expires_at,
+        })
     }
 }

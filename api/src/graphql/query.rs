@@ -31,7 +31,8 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(raw).map_err(|_| invalid())?;
     let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
-    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?)
+        .ok_or_else(invalid)?;
     Ok((at, id.parse().map_err(|_| invalid())?))
 }
 
@@ -44,7 +45,11 @@ impl QueryRoot {
             return Err(ApiError::new(ErrorCode::Unauthenticated, "log in first").into());
         };
         let state = ctx.data::<AppState>()?;
-        let account = state.reads.account(*id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+        let account = state
+            .reads
+            .account(*id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
         Ok(account.into())
     }
 
@@ -65,13 +70,20 @@ impl QueryRoot {
     ) -> Result<Connection<String, Vm>> {
         let first = first.unwrap_or(DEFAULT_PAGE);
         if !(0..=MAX_PAGE).contains(&first) {
-            return Err(ApiError::new(ErrorCode::BadInput, format!("first must be between 0 and {MAX_PAGE}")).into());
+            return Err(ApiError::new(
+                ErrorCode::BadInput,
+                format!("first must be between 0 and {MAX_PAGE}"),
+            )
+            .into());
         }
         let after = after.as_deref().map(decode_cursor).transpose()?;
         let state = ctx.data::<AppState>()?;
         let (rows, has_next) = state.reads.vms_page(after, first.into()).await?;
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|row| Edge::new(encode_cursor(row.created_at, row.id), row.into())));
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(encode_cursor(row.created_at, row.id), row.into())),
+        );
         Ok(connection)
     }
 

@@ -14,14 +14,19 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// Every committed change to VMs (or to one VM), as it happens.
     #[graphql(guard = "Access::policy(Policy::VmsGet)")]
-    async fn vm_events(&self, ctx: &Context<'_>, vm_id: Option<ID>) -> Result<impl Stream<Item = VmEvent>> {
+    async fn vm_events(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: Option<ID>,
+    ) -> Result<impl Stream<Item = VmEvent>> {
         let only = vm_id.as_ref().map(|id| parse_id(id, "VM")).transpose()?;
         let state = ctx.data::<AppState>()?;
         let changes = BroadcastStream::new(state.vms.subscribe());
         Ok(changes.filter_map(move |change| async move {
             // A subscriber that fell too far behind skips what it missed rather than dying.
             let change = change.ok()?;
-            only.is_none_or(|id| id == change.vm_id).then(|| change.into())
+            only.is_none_or(|id| id == change.vm_id)
+                .then(|| change.into())
         }))
     }
 }

@@ -58,11 +58,17 @@ impl Vm {
 
 impl Vm {
     /// A VM as its creation command describes it, before any projection has seen it.
-    pub fn just_created(id: uuid::Uuid, owner: uuid::Uuid, input: &distribox_commands::CreateVmInput) -> Self {
+    pub fn just_created(
+        id: uuid::Uuid,
+        owner: uuid::Uuid,
+        input: &distribox_commands::CreateVmInput,
+    ) -> Self {
         Self {
             id: ID(id.to_string()),
             // Validated by the command already; parsing again gives the stored (trimmed) form.
-            name: VmName::parse(&input.name).map(|n| n.as_str().to_owned()).unwrap_or_else(|_| input.name.clone()),
+            name: VmName::parse(&input.name)
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_else(|_| input.name.clone()),
             state: VmState::Pending,
             image: input.image.clone(),
             vcpus: input.vcpus as i32,
@@ -101,7 +107,11 @@ pub struct Account {
 
 impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
-        Self { id: ID(row.id.to_string()), username: row.username, policies: row.policies }
+        Self {
+            id: ID(row.id.to_string()),
+            username: row.username,
+            policies: row.policies,
+        }
     }
 }
 
@@ -162,7 +172,12 @@ pub struct VmEvent {
 
 impl From<VmChange> for VmEvent {
     fn from(change: VmChange) -> Self {
-        Self { vm_id: ID(change.vm_id.to_string()), state: change.state.into(), event: change.event, at: change.at }
+        Self {
+            vm_id: ID(change.vm_id.to_string()),
+            state: change.state.into(),
+            event: change.event,
+            at: change.at,
+        }
     }
 }
 

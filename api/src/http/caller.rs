@@ -10,13 +10,19 @@ use uuid::Uuid;
 use crate::app::AppState;
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(256).collect())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect())
 }
 
 /// Extracts `token` from `Bearer <token>`.
 pub fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Builds the request's context. A missing, unknown or expired token makes the caller
@@ -47,7 +53,12 @@ pub async fn context(
 /// The caller's `x-request-id` if it is a sane token (it ends up in the audit log), else a new id.
 fn request_id(headers: &HeaderMap) -> String {
     header(headers, "x-request-id")
-        .filter(|id| id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+        .filter(|id| {
+            id.len() <= 128
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        })
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 

@@ -28,10 +28,16 @@ fn negotiate(headers: &HeaderMap) -> Option<Format> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()) else {
         return Some(Format::Json);
     };
-    let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
     if types.contains(&GRAPHQL_RESPONSE) {
         Some(Format::GraphqlResponse)
-    } else if types.iter().any(|t| matches!(*t, JSON | "application/*" | "*/*")) {
+    } else if types
+        .iter()
+        .any(|t| matches!(*t, JSON | "application/*" | "*/*"))
+    {
         Some(Format::Json)
     } else {
         None
@@ -44,7 +50,9 @@ fn body(format: Format, status: StatusCode, json: Vec<u8>) -> Response {
         Format::Json => JSON,
     };
     let mut response = (status, json).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -60,7 +68,9 @@ fn is_mutation(query: &str) -> bool {
     };
     match document.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => ops.values().any(|op| op.node.ty == OperationType::Mutation),
+        DocumentOperations::Multiple(ops) => {
+            ops.values().any(|op| op.node.ty == OperationType::Mutation)
+        }
     }
 }
 
@@ -72,27 +82,49 @@ pub async fn handle(
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let Some(format) = negotiate(&headers) else {
-        return (StatusCode::NOT_ACCEPTABLE, format!("accepts {GRAPHQL_RESPONSE} or {JSON}")).into_response();
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            format!("accepts {GRAPHQL_RESPONSE} or {JSON}"),
+        )
+            .into_response();
     };
     let request = match request {
         Ok(request) => request.into_inner(),
         Err(rejection) => {
             let message = format!("malformed GraphQL request: {}", rejection.0);
-            return request_error(format, StatusCode::BAD_REQUEST, ErrorCode::BadInput, &message);
+            return request_error(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadInput,
+                &message,
+            );
         }
     };
     if method == Method::GET && is_mutation(&request.query) {
-        let mut response =
-            request_error(format, StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadInput, "mutations need POST");
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        let mut response = request_error(
+            format,
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::BadInput,
+            "mutations need POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let ctx = match caller::context(&state.app, &headers, addr, authorization).await {
         Ok(ctx) => ctx,
         Err(err) => {
             tracing::warn!(error = %err, "cannot check the bearer token");
-            return request_error(format, StatusCode::SERVICE_UNAVAILABLE, err.code(), &err.public_message());
+            return request_error(
+                format,
+                StatusCode::SERVICE_UNAVAILABLE,
+                err.code(),
+                &err.public_message(),
+            );
         }
     };
     let anonymous = matches!(ctx.actor, Actor::Anonymous);
@@ -106,12 +138,21 @@ pub async fn handle(
     let rejected = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let status = if format == Format::GraphqlResponse && rejected { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if format == Format::GraphqlResponse && rejected {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     match serde_json::to_vec(&response) {
         Ok(json) => body(format, status, json),
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise a GraphQL response");
-            request_error(format, StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error")
+            request_error(
+                format,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "internal error",
+            )
         }
     }
 }
@@ -129,7 +170,12 @@ mod tests {
     #[test]
     fn content_negotiation() {
         assert_eq!(negotiate(&HeaderMap::new()), Some(Format::Json));
-        assert_eq!(negotiate(&accept("application/graphql-response+json, application/json;q=0.9")), Some(Format::GraphqlResponse));
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(Format::GraphqlResponse)
+        );
         assert_eq!(negotiate(&accept("application/json")), Some(Format::Json));
         assert_eq!(negotiate(&accept("*/*")), Some(Format::Json));
         assert_eq!(negotiate(&accept("text/html")), None);
@@ -137,7 +183,9 @@ mod tests {
 
     #[test]
     fn mutations_are_detected() {
-        assert!(is_mutation("mutation { login(username: \"a\", password: \"b\") { token } }"));
+        assert!(is_mutation(
+            "mutation { login(username: \"a\", password: \"b\") { token } }"
+        ));
         assert!(!is_mutation("{ me { id } }"));
         assert!(!is_mutation("query Q { me { id } } "));
     }

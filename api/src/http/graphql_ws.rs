@@ -27,18 +27,26 @@ pub async fn handle(
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let schema = state.schema.clone();
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
-        GraphQLWebSocket::new(socket, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let authorization = payload.get("authorization").and_then(|a| a.as_str());
-                let ctx = caller::context(&state.app, &headers, addr, authorization).await.map_err(ApiError::from)?;
-                if matches!(ctx.actor, Actor::Anonymous) {
-                    return Err(ApiError::new(distribox_commands::ErrorCode::Unauthenticated, "log in first").into());
-                }
-                let mut data = Data::default();
-                data.insert(ctx);
-                Ok(data)
-            })
-            .serve()
-    })
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let authorization = payload.get("authorization").and_then(|a| a.as_str());
+                    let ctx = caller::context(&state.app, &headers, addr, authorization)
+                        .await
+                        .map_err(ApiError::from)?;
+                    if matches!(ctx.actor, Actor::Anonymous) {
+                        return Err(ApiError::new(
+                            distribox_commands::ErrorCode::Unauthenticated,
+                            "log in first",
+                        )
+                        .into());
+                    }
+                    let mut data = Data::default();
+                    data.insert(ctx);
+                    Ok(data)
+                })
+                .serve()
+        })
 }

@@ -45,7 +45,9 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// Up when the database answers.
-async fn healthz(axum::extract::State(state): axum::extract::State<HttpState>) -> impl IntoResponse {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<HttpState>,
+) -> impl IntoResponse {
     let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.app.pool);
     match tokio::time::timeout(Duration::from_secs(2), query).await {
         Ok(Ok(_)) => (StatusCode::OK, "ok"),

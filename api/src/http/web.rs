@@ -32,10 +32,26 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("/events.js", JS, include_bytes!("../../../web/events.js")),
     ("/store.js", JS, include_bytes!("../../../web/store.js")),
     ("/style.css", CSS, include_bytes!("../../../web/style.css")),
-    ("/favicon.svg", SVG, include_bytes!("../../../web/favicon.svg")),
-    ("/vendor/xterm.js", JS, include_bytes!("../../../web/vendor/xterm.js")),
-    ("/vendor/xterm.css", CSS, include_bytes!("../../../web/vendor/xterm.css")),
-    ("/vendor/xterm-LICENSE.txt", TEXT, include_bytes!("../../../web/vendor/xterm-LICENSE.txt")),
+    (
+        "/favicon.svg",
+        SVG,
+        include_bytes!("../../../web/favicon.svg"),
+    ),
+    (
+        "/vendor/xterm.js",
+        JS,
+        include_bytes!("../../../web/vendor/xterm.js"),
+    ),
+    (
+        "/vendor/xterm.css",
+        CSS,
+        include_bytes!("../../../web/vendor/xterm.css"),
+    ),
+    (
+        "/vendor/xterm-LICENSE.txt",
+        TEXT,
+        include_bytes!("../../../web/vendor/xterm-LICENSE.txt"),
+    ),
 ];
 
 /// A validator per file (keyed by its path, `""` for the page), so browsers revalidate
@@ -57,14 +73,18 @@ fn etag(path: &str) -> &'static str {
 
 /// The path's last segment has a dot: a file the app would have asked for by its exact name.
 fn looks_like_a_file(path: &str) -> bool {
-    path.rsplit('/').next().is_some_and(|segment| segment.contains('.'))
+    path.rsplit('/')
+        .next()
+        .is_some_and(|segment| segment.contains('.'))
 }
 
 pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     let (key, content_type, body) = match ASSETS.iter().find(|(p, _, _)| *p == path) {
         Some((key, content_type, body)) => (*key, *content_type, *body),
-        None if looks_like_a_file(path) => return (StatusCode::NOT_FOUND, "not found").into_response(),
+        None if looks_like_a_file(path) => {
+            return (StatusCode::NOT_FOUND, "not found").into_response()
+        }
         None => ("", HTML, INDEX),
     };
     let tag = etag(key);
@@ -72,13 +92,26 @@ pub async fn serve(uri: Uri, headers: HeaderMap) -> Response {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|candidate| candidate.trim() == tag));
-    let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { body.into_response() };
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.into_response()
+    };
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(tag) {
         h.insert(header::ETAG, value);

@@ -66,7 +66,11 @@ pub async fn spawn_app(libvirt: Libvirt) -> TestApp {
 pub fn test_data_dir() -> PathBuf {
     let data_dir = PathBuf::from("/var/tmp/distribox-tests").join(Uuid::new_v4().to_string());
     std::fs::create_dir_all(data_dir.join("vms")).unwrap();
-    for dir in [data_dir.parent().unwrap(), data_dir.as_path(), &data_dir.join("vms")] {
+    for dir in [
+        data_dir.parent().unwrap(),
+        data_dir.as_path(),
+        &data_dir.join("vms"),
+    ] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -92,9 +96,18 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
     };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let app = App::start(config.clone(), listener).await.expect("Distribox starts");
+    let app = App::start(config.clone(), listener)
+        .await
+        .expect("Distribox starts");
     let addr = app.addr;
-    TestApp { app, addr, db, data_dir, http: reqwest::Client::new(), config }
+    TestApp {
+        app,
+        addr,
+        db,
+        data_dir,
+        http: reqwest::Client::new(),
+        config,
+    }
 }
 
 impl TestApp {
@@ -108,7 +121,10 @@ impl TestApp {
 
     /// POSTs a GraphQL operation and returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self.http.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -119,7 +135,10 @@ impl TestApp {
     /// Like `gql`, but panics on errors and returns `data`.
     pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
         let response = self.gql(Some(token), query, variables).await;
-        assert!(response.get("errors").is_none(), "unexpected errors: {response}");
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response}"
+        );
         response["data"].clone()
     }
 
@@ -131,7 +150,10 @@ impl TestApp {
                 json!({ "p": ADMIN_PASSWORD }),
             )
             .await;
-        data["data"]["login"]["token"].as_str().expect("login token").to_owned()
+        data["data"]["login"]["token"]
+            .as_str()
+            .expect("login token")
+            .to_owned()
     }
 
     pub async fn create_vm(&self, token: &str, name: &str, start: bool) -> Value {
@@ -146,32 +168,45 @@ impl TestApp {
     }
 
     pub async fn vm_state(&self, token: &str, id: &str) -> Option<String> {
-        let data = self.data(token, "query($id: ID!) { vm(id: $id) { state } }", json!({ "id": id })).await;
+        let data = self
+            .data(
+                token,
+                "query($id: ID!) { vm(id: $id) { state } }",
+                json!({ "id": id }),
+            )
+            .await;
         data["vm"]["state"].as_str().map(str::to_owned)
     }
 
     /// Polls `vm(id).state` until `wanted` (`None` = gone), failing after `timeout`.
-    pub async fn wait_for_state(&self, token: &str, id: &str, wanted: Option<&str>, timeout: Duration) {
+    pub async fn wait_for_state(
+        &self,
+        token: &str,
+        id: &str,
+        wanted: Option<&str>,
+        timeout: Duration,
+    ) {
         let deadline = Instant::now() + timeout;
         loop {
             let state = self.vm_state(token, id).await;
             if state.as_deref() == wanted {
                 return;
             }
-            assert!(Instant::now() < deadline, "VM {id} stuck in {state:?}, wanted {wanted:?}");
+            assert!(
+                Instant::now() < deadline,
+                "VM {id} stuck in {state:?}, wanted {wanted:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Events of one aggregate, as (event_type, actor) in sequence order.
     pub async fn events_of(&self, id: &str) -> Vec<(String, String)> {
-        sqlx::query_as(
-            "SELECT event_type, metadata->>'actor' FROM events WHERE aggregate_id = $1 ORDER BY sequence",
-        )
-        .bind(id)
-        .fetch_all(&self.db.pool)
-        .await
-        .unwrap()
+        sqlx::query_as("SELECT event_type, metadata->>'actor' FROM events WHERE aggregate_id = $1 ORDER BY sequence")
+            .bind(id)
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap()
     }
 }
 
@@ -185,8 +220,13 @@ pub struct Subscription {
 impl Subscription {
     pub async fn start(app: &TestApp, token: &str, query: &str) -> Self {
         let mut request = app.ws_url("/graphql/ws").into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connects");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
         let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
         ws.send(Message::text(init.to_string())).await.unwrap();
         let ack = next_json(&mut ws).await;
@@ -204,7 +244,10 @@ impl Subscription {
                 match message["type"].as_str() {
                     Some("next") => return message["payload"]["data"].clone(),
                     Some("ping") => {
-                        self.ws.send(Message::text(json!({"type": "pong"}).to_string())).await.unwrap();
+                        self.ws
+                            .send(Message::text(json!({"type": "pong"}).to_string()))
+                            .await
+                            .unwrap();
                     }
                     _ => panic!("unexpected subscription message: {message}"),
                 }
@@ -217,7 +260,12 @@ impl Subscription {
 
 async fn next_json(ws: &mut Ws) -> Value {
     loop {
-        match ws.next().await.expect("socket open").expect("websocket message") {
+        match ws
+            .next()
+            .await
+            .expect("socket open")
+            .expect("websocket message")
+        {
             Message::Text(text) => return serde_json::from_str(&text).unwrap(),
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("unexpected websocket message: {other:?}"),
@@ -229,7 +277,11 @@ impl TestApp {
     /// A console ticket URL for VM `vm`.
     pub async fn open_console(&self, token: &str, vm: &str) -> String {
         let data = self
-            .data(token, "mutation($id: ID!) { openConsole(vmId: $id, kind: SERIAL) { url expiresAt } }", json!({ "id": vm }))
+            .data(
+                token,
+                "mutation($id: ID!) { openConsole(vmId: $id, kind: SERIAL) { url expiresAt } }",
+                json!({ "id": vm }),
+            )
             .await;
         data["openConsole"]["url"].as_str().unwrap().to_owned()
     }
@@ -245,10 +297,17 @@ pub struct Console {
 impl Console {
     pub async fn connect(app: &TestApp, url: &str) -> Self {
         let mut request = app.ws_url(url).into_client_request().unwrap();
-        request.headers_mut().insert("origin", HeaderValue::from_str(&app.url("")).unwrap());
-        let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("console connects");
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(&app.url("")).unwrap());
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("console connects");
         assert_eq!(response.status().as_u16(), 101);
-        Self { ws, seen: String::new() }
+        Self {
+            ws,
+            seen: String::new(),
+        }
     }
 
     /// Sends keystrokes (as a text frame: the relay takes text and binary frames alike).
@@ -261,15 +320,24 @@ impl Console {
         let deadline = Instant::now() + timeout;
         let mut next_prompt = Instant::now();
         loop {
-            assert!(Instant::now() < deadline, "no answer from the guest shell; console said: {}", self.seen);
+            assert!(
+                Instant::now() < deadline,
+                "no answer from the guest shell; console said: {}",
+                self.seen
+            );
             if Instant::now() >= next_prompt {
                 self.type_text("echo $((6*7))\n").await;
                 next_prompt = Instant::now() + Duration::from_secs(2);
             }
             match tokio::time::timeout(Duration::from_millis(500), self.ws.next()).await {
-                Ok(Some(Ok(Message::Binary(bytes)))) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    self.seen.push_str(&String::from_utf8_lossy(&bytes))
+                }
                 Ok(Some(Ok(_))) | Err(_) => {}
-                Ok(other) => panic!("console closed early: {other:?}; console said: {}", self.seen),
+                Ok(other) => panic!(
+                    "console closed early: {other:?}; console said: {}",
+                    self.seen
+                ),
             }
             // `42` on a line of its own: the command echo contains `6*7`, never `42`.
             if self.seen.lines().any(|line| line.trim() == "42") {

@@ -10,10 +10,18 @@ use crate::DomainError;
 pub enum AccountCommand {
     /// `password_hash` is an argon2id PHC string: hashing is slow and impure, so the command side
     /// does it before the aggregate decides.
-    Create { username: String, password_hash: String, policies: Vec<String> },
+    Create {
+        username: String,
+        password_hash: String,
+        policies: Vec<String>,
+    },
     /// The command side verified the password and opened session `session_id`.
-    RecordLogin { session_id: String },
-    RecordLoginFailure { reason: LoginFailure },
+    RecordLogin {
+        session_id: String,
+    },
+    RecordLoginFailure {
+        reason: LoginFailure,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,9 +32,17 @@ pub enum LoginFailure {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccountEvent {
-    AccountCreated { username: Username, password_hash: String, policies: PolicySet },
-    LoggedIn { session_id: String },
-    LoginFailed { reason: LoginFailure },
+    AccountCreated {
+        username: Username,
+        password_hash: String,
+        policies: PolicySet,
+    },
+    LoggedIn {
+        session_id: String,
+    },
+    LoginFailed {
+        reason: LoginFailure,
+    },
 }
 
 impl DomainEvent for AccountEvent {
@@ -65,7 +81,11 @@ impl Aggregate for Account {
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let event = match command {
-            AccountCommand::Create { username, password_hash, policies } => {
+            AccountCommand::Create {
+                username,
+                password_hash,
+                policies,
+            } => {
                 let username = Username::parse(&username)?;
                 let policies = PolicySet::parse(&policies)?;
                 if self.username.is_some() {
@@ -74,7 +94,11 @@ impl Aggregate for Account {
                         username.as_str()
                     )));
                 }
-                AccountEvent::AccountCreated { username, password_hash, policies }
+                AccountEvent::AccountCreated {
+                    username,
+                    password_hash,
+                    policies,
+                }
             }
             AccountCommand::RecordLogin { session_id } => {
                 self.require_exists()?;
@@ -91,7 +115,11 @@ impl Aggregate for Account {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            AccountEvent::AccountCreated { username, password_hash, policies } => {
+            AccountEvent::AccountCreated {
+                username,
+                password_hash,
+                policies,
+            } => {
                 self.username = Some(username);
                 self.password_hash = password_hash;
                 self.policies = policies;

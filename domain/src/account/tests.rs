@@ -26,40 +26,63 @@ fn created() -> AccountEvent {
 
 #[test]
 fn create_normalises_the_username() {
-    account().given_no_previous_events()
+    account()
+        .given_no_previous_events()
         .when(create(" Admin ", &["distribox:admin"]))
         .then_expect_events(vec![created()]);
 }
 
 #[test]
 fn create_refuses_bad_usernames_and_unknown_policies() {
-    for bad in ["", "-lead", "has space", "ünï", &"a".repeat(33), "semi;colon"] {
+    for bad in [
+        "",
+        "-lead",
+        "has space",
+        "ünï",
+        &"a".repeat(33),
+        "semi;colon",
+    ] {
         account().given_no_previous_events().when(create(bad, &[])).then_expect_error(DomainError::bad_input(
             "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
         ));
     }
-    account().given_no_previous_events()
+    account()
+        .given_no_previous_events()
         .when(create("bob", &["vms:get", "root:everything"]))
         .then_expect_error(DomainError::bad_input("unknown policy `root:everything`"));
 }
 
 #[test]
 fn a_taken_username_is_a_conflict() {
-    account().given(vec![created()])
+    account()
+        .given(vec![created()])
         .when(create("ADMIN", &[]))
         .then_expect_error(DomainError::conflict("username `admin` is already taken"));
 }
 
 #[test]
 fn logins_are_recorded_only_for_existing_accounts() {
-    account().given(vec![created()])
-        .when(AccountCommand::RecordLogin { session_id: "s1".to_owned() })
-        .then_expect_events(vec![AccountEvent::LoggedIn { session_id: "s1".to_owned() }]);
-    account().given(vec![created()])
-        .when(AccountCommand::RecordLoginFailure { reason: LoginFailure::WrongPassword })
-        .then_expect_events(vec![AccountEvent::LoginFailed { reason: LoginFailure::WrongPassword }]);
-    account().given_no_previous_events()
-        .when(AccountCommand::RecordLogin { session_id: "s1".to_owned() })
+    account()
+        .given(vec![created()])
+        .when(AccountCommand::RecordLogin {
+            session_id: "s1".to_owned(),
+        })
+        .then_expect_events(vec![AccountEvent::LoggedIn {
+            session_id: "s1".to_owned(),
+        }]);
+    account()
+        .given(vec![created()])
+        .when(AccountCommand::RecordLoginFailure {
+            reason: LoginFailure::WrongPassword,
+        })
+        .then_expect_events(vec![AccountEvent::LoginFailed {
+            reason: LoginFailure::WrongPassword,
+        }]);
+    account()
+        .given_no_previous_events()
+        .when(AccountCommand::RecordLogin {
+            session_id: "s1".to_owned(),
+        })
         .then_expect_error(DomainError::not_found("account not found"));
 }
 

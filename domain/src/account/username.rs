@@ -15,8 +15,13 @@ pub struct Username(String);
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let name = raw.trim().to_lowercase();
-        let valid_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-        let valid_start = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let valid_chars = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        let valid_start = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
         if name.is_empty() || name.len() > 32 || !valid_chars || !valid_start {
             return Err(DomainError::bad_input(
                 "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",

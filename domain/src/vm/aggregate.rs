@@ -66,7 +66,11 @@ impl Vm {
                 image.id
             )));
         }
-        let mut events = vec![VmEvent::VmCreated { spec, image: image.id, owner: input.owner }];
+        let mut events = vec![VmEvent::VmCreated {
+            spec,
+            image: image.id,
+            owner: input.owner,
+        }];
         if input.start {
             events.push(VmEvent::VmStartRequested);
         }
@@ -79,7 +83,9 @@ impl Vm {
             VmState::Running | VmState::Starting => {
                 Err(DomainError::conflict("VM is already running"))
             }
-            VmState::Stopping => Err(DomainError::conflict("VM is stopping; start it once it has stopped")),
+            VmState::Stopping => Err(DomainError::conflict(
+                "VM is stopping; start it once it has stopped",
+            )),
             _ => Ok(vec![VmEvent::VmStartRequested]),
         }
     }
@@ -96,7 +102,9 @@ impl Vm {
     fn delete(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
         if self.desired == Desired::Running || self.observed == Observed::Running {
-            return Err(DomainError::conflict("VM is running; stop it before deleting it"));
+            return Err(DomainError::conflict(
+                "VM is running; stop it before deleting it",
+            ));
         }
         Ok(vec![VmEvent::VmDeleteRequested])
     }
@@ -114,7 +122,9 @@ impl Vm {
             VmCommand::ReportProvisionFailed { reason } if self.observed == Observed::Pending => {
                 vec![VmEvent::VmProvisionFailed { reason }]
             }
-            VmCommand::ReportStarted if self.observed != Observed::Running && self.observed != Observed::Gone => {
+            VmCommand::ReportStarted
+                if self.observed != Observed::Running && self.observed != Observed::Gone =>
+            {
                 vec![VmEvent::VmStarted]
             }
             VmCommand::ReportStartFailed { reason } if self.desired == Desired::Running => {

@@ -21,15 +21,25 @@ pub enum StopReason {
 /// hypervisor observed, reported back through commands so the log tells the whole story.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum VmEvent {
-    VmCreated { spec: VmSpec, image: String, owner: String },
+    VmCreated {
+        spec: VmSpec,
+        image: String,
+        owner: String,
+    },
     /// Disk overlay and libvirt domain exist.
     VmProvisioned,
-    VmProvisionFailed { reason: String },
+    VmProvisionFailed {
+        reason: String,
+    },
     VmStartRequested,
     VmStarted,
-    VmStartFailed { reason: String },
+    VmStartFailed {
+        reason: String,
+    },
     VmForceStopRequested,
-    VmStopped { reason: StopReason },
+    VmStopped {
+        reason: StopReason,
+    },
     VmDeleteRequested,
     VmDeleted,
 }

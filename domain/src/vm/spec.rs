@@ -33,8 +33,13 @@ impl VmName {
         }
         // Control characters and the two noncharacters XML 1.0 forbids (the name becomes a
         // domain's title in libvirt's XML).
-        if name.chars().any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}') {
-            return Err(DomainError::bad_input("VM name must not contain control characters"));
+        if name
+            .chars()
+            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+        {
+            return Err(DomainError::bad_input(
+                "VM name must not contain control characters",
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -54,7 +59,12 @@ pub struct VmSpec {
 }
 
 impl VmSpec {
-    pub fn new(name: &str, vcpus: u32, memory_mib: u64, disk_gib: u64) -> Result<Self, DomainError> {
+    pub fn new(
+        name: &str,
+        vcpus: u32,
+        memory_mib: u64,
+        disk_gib: u64,
+    ) -> Result<Self, DomainError> {
         Ok(Self {
             name: VmName::parse(name)?,
             vcpus: in_range("vcpus", vcpus, VCPUS)?,
@@ -91,7 +101,14 @@ mod tests {
     fn names_are_trimmed_and_kept_verbatim() {
         let name = VmName::parse("  <b>'; DROP TABLE vms; --&amp;  ").unwrap();
         assert_eq!(name.as_str(), "<b>'; DROP TABLE vms; --&amp;");
-        assert_eq!(VmName::parse("é".repeat(64).as_str()).unwrap().as_str().chars().count(), 64);
+        assert_eq!(
+            VmName::parse("é".repeat(64).as_str())
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            64
+        );
     }
 
     #[test]
@@ -110,8 +127,14 @@ mod tests {
             "vcpus must be between 1 and 64, got 0"
         );
         assert!(VmSpec::new("a", 65, 512, 1).is_err());
-        assert!(VmSpec::new("a", 1, 63, 1).unwrap_err().message.starts_with("memoryMib"));
-        assert!(VmSpec::new("a", 1, 512, 0).unwrap_err().message.starts_with("diskGib"));
+        assert!(VmSpec::new("a", 1, 63, 1)
+            .unwrap_err()
+            .message
+            .starts_with("memoryMib"));
+        assert!(VmSpec::new("a", 1, 512, 0)
+            .unwrap_err()
+            .message
+            .starts_with("diskGib"));
         assert!(VmSpec::new("a", 1, 512, 4097).is_err());
         assert!(VmSpec::new("a", 64, 262_144, 4_096).is_ok());
     }

@@ -21,7 +21,9 @@ impl ImageCatalog for OneImage {
 }
 
 fn vm() -> TestFramework<Vm> {
-    TestFramework::with(VmServices { images: Arc::new(OneImage) })
+    TestFramework::with(VmServices {
+        images: Arc::new(OneImage),
+    })
 }
 
 fn create(name: &str) -> CreateVm {
@@ -45,7 +47,12 @@ fn created() -> VmEvent {
 }
 
 fn running() -> Vec<VmEvent> {
-    vec![created(), VmEvent::VmProvisioned, VmEvent::VmStartRequested, VmEvent::VmStarted]
+    vec![
+        created(),
+        VmEvent::VmProvisioned,
+        VmEvent::VmStartRequested,
+        VmEvent::VmStarted,
+    ]
 }
 
 fn stopped() -> Vec<VmEvent> {
@@ -53,7 +60,12 @@ fn stopped() -> Vec<VmEvent> {
 }
 
 fn deleted() -> Vec<VmEvent> {
-    vec![created(), VmEvent::VmProvisioned, VmEvent::VmDeleteRequested, VmEvent::VmDeleted]
+    vec![
+        created(),
+        VmEvent::VmProvisioned,
+        VmEvent::VmDeleteRequested,
+        VmEvent::VmDeleted,
+    ]
 }
 
 fn state_after(events: Vec<VmEvent>) -> VmState {
@@ -66,7 +78,9 @@ fn state_after(events: Vec<VmEvent>) -> VmState {
 
 #[test]
 fn create_records_the_validated_spec() {
-    vm().given_no_previous_events().when(VmCommand::Create(create("  web "))).then_expect_events(vec![created()]);
+    vm().given_no_previous_events()
+        .when(VmCommand::Create(create("  web ")))
+        .then_expect_events(vec![created()]);
 }
 
 #[test]
@@ -82,13 +96,52 @@ fn create_with_start_also_requests_the_start() {
 fn create_refuses_bad_input() {
     let cases: Vec<(CreateVm, &str)> = vec![
         (create(""), "VM name must not be empty"),
-        (create(&"n".repeat(65)), "VM name must be at most 64 characters"),
-        (CreateVm { vcpus: 0, ..create("a") }, "vcpus must be between 1 and 64, got 0"),
-        (CreateVm { vcpus: 65, ..create("a") }, "vcpus must be between 1 and 64, got 65"),
-        (CreateVm { memory_mib: 32, ..create("a") }, "memoryMib must be between 64 and 262144, got 32"),
-        (CreateVm { disk_gib: 0, ..create("a") }, "diskGib must be between 1 and 4096, got 0"),
-        (CreateVm { disk_gib: 2, ..create("a") }, "diskGib must be at least 3, the size of image `test-guest`"),
-        (CreateVm { image: "nope".to_owned(), ..create("a") }, "unknown image `nope`"),
+        (
+            create(&"n".repeat(65)),
+            "VM name must be at most 64 characters",
+        ),
+        (
+            CreateVm {
+                vcpus: 0,
+                ..create("a")
+            },
+            "vcpus must be between 1 and 64, got 0",
+        ),
+        (
+            CreateVm {
+                vcpus: 65,
+                ..create("a")
+            },
+            "vcpus must be between 1 and 64, got 65",
+        ),
+        (
+            CreateVm {
+                memory_mib: 32,
+                ..create("a")
+            },
+            "memoryMib must be between 64 and 262144, got 32",
+        ),
+        (
+            CreateVm {
+                disk_gib: 0,
+                ..create("a")
+            },
+            "diskGib must be between 1 and 4096, got 0",
+        ),
+        (
+            CreateVm {
+                disk_gib: 2,
+                ..create("a")
+            },
+            "diskGib must be at least 3, the size of image `test-guest`",
+        ),
+        (
+            CreateVm {
+                image: "nope".to_owned(),
+                ..create("a")
+            },
+            "unknown image `nope`",
+        ),
     ];
     for (input, message) in cases {
         vm().given_no_previous_events()
@@ -106,7 +159,12 @@ fn create_twice_is_a_conflict() {
 
 #[test]
 fn commands_on_an_unknown_vm_are_not_found() {
-    for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete, VmCommand::ReportStarted] {
+    for command in [
+        VmCommand::Start,
+        VmCommand::ForceStop,
+        VmCommand::Delete,
+        VmCommand::ReportStarted,
+    ] {
         vm().given_no_previous_events()
             .when(command)
             .then_expect_error(DomainError::not_found("VM not found"));
@@ -116,7 +174,9 @@ fn commands_on_an_unknown_vm_are_not_found() {
 #[test]
 fn commands_on_a_deleted_vm_are_not_found() {
     for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete] {
-        vm().given(deleted()).when(command).then_expect_error(DomainError::not_found("VM not found"));
+        vm().given(deleted())
+            .when(command)
+            .then_expect_error(DomainError::not_found("VM not found"));
     }
     let mut deleting = stopped();
     deleting.push(VmEvent::VmDeleteRequested);
@@ -129,74 +189,116 @@ fn commands_on_a_deleted_vm_are_not_found() {
 
 #[test]
 fn start_a_stopped_vm() {
-    vm().given(stopped()).when(VmCommand::Start).then_expect_events(vec![VmEvent::VmStartRequested]);
+    vm().given(stopped())
+        .when(VmCommand::Start)
+        .then_expect_events(vec![VmEvent::VmStartRequested]);
     // A pending VM may be started: provisioning then starting is the hypervisor's job.
-    vm().given(vec![created()]).when(VmCommand::Start).then_expect_events(vec![VmEvent::VmStartRequested]);
+    vm().given(vec![created()])
+        .when(VmCommand::Start)
+        .then_expect_events(vec![VmEvent::VmStartRequested]);
 }
 
 #[test]
 fn start_a_running_or_starting_vm_is_a_conflict() {
-    vm().given(running()).when(VmCommand::Start).then_expect_error(DomainError::conflict("VM is already running"));
+    vm().given(running())
+        .when(VmCommand::Start)
+        .then_expect_error(DomainError::conflict("VM is already running"));
     let mut starting = stopped();
     starting.push(VmEvent::VmStartRequested);
-    vm().given(starting).when(VmCommand::Start).then_expect_error(DomainError::conflict("VM is already running"));
+    vm().given(starting)
+        .when(VmCommand::Start)
+        .then_expect_error(DomainError::conflict("VM is already running"));
 }
 
 #[test]
 fn force_stop_only_when_running_or_starting() {
-    vm().given(running()).when(VmCommand::ForceStop).then_expect_events(vec![VmEvent::VmForceStopRequested]);
-    vm().given(stopped()).when(VmCommand::ForceStop).then_expect_error(DomainError::conflict("VM is not running"));
+    vm().given(running())
+        .when(VmCommand::ForceStop)
+        .then_expect_events(vec![VmEvent::VmForceStopRequested]);
+    vm().given(stopped())
+        .when(VmCommand::ForceStop)
+        .then_expect_error(DomainError::conflict("VM is not running"));
 }
 
 #[test]
 fn delete_refused_while_running() {
     vm().given(running())
         .when(VmCommand::Delete)
-        .then_expect_error(DomainError::conflict("VM is running; stop it before deleting it"));
-    vm().given(stopped()).when(VmCommand::Delete).then_expect_events(vec![VmEvent::VmDeleteRequested]);
+        .then_expect_error(DomainError::conflict(
+            "VM is running; stop it before deleting it",
+        ));
+    vm().given(stopped())
+        .when(VmCommand::Delete)
+        .then_expect_events(vec![VmEvent::VmDeleteRequested]);
 }
 
 #[test]
 fn hypervisor_reports_are_idempotent() {
-    vm().given(running()).when(VmCommand::ReportStarted).then_expect_events(vec![]);
-    vm().given(stopped()).when(VmCommand::ReportProvisioned).then_expect_events(vec![]);
-    vm().given(deleted()).when(VmCommand::ReportDeleted).then_expect_events(vec![]);
+    vm().given(running())
+        .when(VmCommand::ReportStarted)
+        .then_expect_events(vec![]);
     vm().given(stopped())
-        .when(VmCommand::ReportStopped { reason: StopReason::Forced })
+        .when(VmCommand::ReportProvisioned)
+        .then_expect_events(vec![]);
+    vm().given(deleted())
+        .when(VmCommand::ReportDeleted)
+        .then_expect_events(vec![]);
+    vm().given(stopped())
+        .when(VmCommand::ReportStopped {
+            reason: StopReason::Forced,
+        })
         .then_expect_events(vec![]);
 }
 
 #[test]
 fn a_guest_power_off_is_recorded_with_its_reason() {
     vm().given(running())
-        .when(VmCommand::ReportStopped { reason: StopReason::Guest })
-        .then_expect_events(vec![VmEvent::VmStopped { reason: StopReason::Guest }]);
+        .when(VmCommand::ReportStopped {
+            reason: StopReason::Guest,
+        })
+        .then_expect_events(vec![VmEvent::VmStopped {
+            reason: StopReason::Guest,
+        }]);
 }
 
 #[test]
 fn a_destroy_is_external_unless_distribox_asked_for_the_stop() {
     vm().given(running())
-        .when(VmCommand::ReportStopped { reason: StopReason::External })
-        .then_expect_events(vec![VmEvent::VmStopped { reason: StopReason::External }]);
+        .when(VmCommand::ReportStopped {
+            reason: StopReason::External,
+        })
+        .then_expect_events(vec![VmEvent::VmStopped {
+            reason: StopReason::External,
+        }]);
     let mut stopping = running();
     stopping.push(VmEvent::VmForceStopRequested);
     vm().given(stopping)
-        .when(VmCommand::ReportStopped { reason: StopReason::External })
-        .then_expect_events(vec![VmEvent::VmStopped { reason: StopReason::Forced }]);
+        .when(VmCommand::ReportStopped {
+            reason: StopReason::External,
+        })
+        .then_expect_events(vec![VmEvent::VmStopped {
+            reason: StopReason::Forced,
+        }]);
 }
 
 #[test]
 fn a_failed_start_is_recorded_and_shown_as_failed() {
     let mut starting = stopped();
     starting.push(VmEvent::VmStartRequested);
-    let failure = VmEvent::VmStartFailed { reason: "no space".to_owned() };
+    let failure = VmEvent::VmStartFailed {
+        reason: "no space".to_owned(),
+    };
     vm().given(starting.clone())
-        .when(VmCommand::ReportStartFailed { reason: "no space".to_owned() })
+        .when(VmCommand::ReportStartFailed {
+            reason: "no space".to_owned(),
+        })
         .then_expect_events(vec![failure.clone()]);
     starting.push(failure);
     assert_eq!(state_after(starting.clone()), VmState::Failed);
     // A failed VM may be started again.
-    vm().given(starting).when(VmCommand::Start).then_expect_events(vec![VmEvent::VmStartRequested]);
+    vm().given(starting)
+        .when(VmCommand::Start)
+        .then_expect_events(vec![VmEvent::VmStartRequested]);
 }
 
 #[test]
@@ -210,7 +312,9 @@ fn public_state_follows_the_lifecycle() {
     assert_eq!(state_after(events.clone()), VmState::Running);
     events.push(VmEvent::VmForceStopRequested);
     assert_eq!(state_after(events.clone()), VmState::Stopping);
-    events.push(VmEvent::VmStopped { reason: StopReason::Forced });
+    events.push(VmEvent::VmStopped {
+        reason: StopReason::Forced,
+    });
     assert_eq!(state_after(events.clone()), VmState::Stopped);
     events.push(VmEvent::VmDeleteRequested);
     assert_eq!(state_after(events.clone()), VmState::Stopping);

@@ -85,9 +85,15 @@ mod tests {
             image_path: PathBuf::from("/img/x.qcow2"),
             image_format: "qcow2",
         };
-        let xml = build(&machine, DomainType::Qemu, Path::new("/data/vms/x/disk.qcow2"));
+        let xml = build(
+            &machine,
+            DomainType::Qemu,
+            Path::new("/data/vms/x/disk.qcow2"),
+        );
         assert!(xml.contains("<name>distribox-00000000-0000-0000-0000-000000000000</name>"));
-        assert!(xml.contains("<title>&lt;/title&gt;&lt;devices&gt;&lt;disk file=&apos;/etc/shadow&apos;/&gt;&amp;&quot;</title>"));
+        assert!(xml.contains(
+            "<title>&lt;/title&gt;&lt;devices&gt;&lt;disk file=&apos;/etc/shadow&apos;/&gt;&amp;&quot;</title>"
+        ));
         assert!(!xml.contains("/etc/shadow'/>"));
         assert!(xml.starts_with("<domain type='qemu'>"));
         assert!(xml.contains("<memory unit='MiB'>256</memory>") && xml.contains("<vcpu>2</vcpu>"));

@@ -37,7 +37,11 @@ impl DomainType {
 
     /// `kvm` when `/dev/kvm` can be opened, `qemu` otherwise.
     pub fn detect() -> Self {
-        let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+        let usable = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+            .is_ok();
         if usable {
             DomainType::Kvm
         } else {
@@ -53,7 +57,9 @@ impl std::str::FromStr for DomainType {
         match s {
             "kvm" => Ok(DomainType::Kvm),
             "qemu" => Ok(DomainType::Qemu),
-            other => Err(format!("unknown domain type `{other}` (expected `kvm` or `qemu`)")),
+            other => Err(format!(
+                "unknown domain type `{other}` (expected `kvm` or `qemu`)"
+            )),
         }
     }
 }
@@ -98,7 +104,9 @@ fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>, CallError>
     let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
     match dom.metadata(kind, Some(domain_xml::METADATA_NS), 0) {
         Ok(_) => Ok(Some(dom)),
-        Err(_) => Err(CallError::Refused(format!("domain `{name}` was not created by Distribox; leaving it alone"))),
+        Err(_) => Err(CallError::Refused(format!(
+            "domain `{name}` was not created by Distribox; leaving it alone"
+        ))),
     }
 }
 
@@ -107,14 +115,24 @@ fn is_missing(err: &virt::error::Error) -> bool {
 }
 
 fn is_not_running(err: &virt::error::Error) -> bool {
-    err.code().is_known_and(|c| c == ErrorNumber::OperationInvalid)
+    err.code()
+        .is_known_and(|c| c == ErrorNumber::OperationInvalid)
 }
 
 impl LibvirtHypervisor {
-    pub fn new(uri: impl Into<String>, domain_type: DomainType, vms_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        uri: impl Into<String>,
+        domain_type: DomainType,
+        vms_dir: impl Into<PathBuf>,
+    ) -> Self {
         // libvirt prints every error to stderr by default; ours are returned and logged instead.
         virt::error::clear_error_callback();
-        Self { uri: uri.into(), domain_type, vms_dir: vms_dir.into(), conn: Arc::new(Mutex::new(None)) }
+        Self {
+            uri: uri.into(),
+            domain_type,
+            vms_dir: vms_dir.into(),
+            conn: Arc::new(Mutex::new(None)),
+        }
     }
 
     pub fn domain_type(&self) -> DomainType {
@@ -140,7 +158,10 @@ impl LibvirtHypervisor {
         let uri = self.uri.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if guard.as_ref().is_some_and(|c| !c.is_alive().unwrap_or(false)) {
+            if guard
+                .as_ref()
+                .is_some_and(|c| !c.is_alive().unwrap_or(false))
+            {
                 *guard = None;
             }
             if guard.is_none() {
@@ -212,7 +233,9 @@ impl LibvirtHypervisor {
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        tokio::fs::rename(&partial, &disk).await.map_err(io_failure)?;
+        tokio::fs::rename(&partial, &disk)
+            .await
+            .map_err(io_failure)?;
         Ok(())
     }
 
@@ -270,7 +293,10 @@ impl LibvirtHypervisor {
                 let _ = stream.abort();
             })
             .map_err(io_failure)?;
-        Ok(SerialStream { output: out_rx, input: in_tx })
+        Ok(SerialStream {
+            output: out_rx,
+            input: in_tx,
+        })
     }
 }
 
@@ -282,7 +308,9 @@ fn io_failure(err: std::io::Error) -> HypervisorError {
 async fn create_dir_readable(dir: &Path) -> Result<(), HypervisorError> {
     use std::os::unix::fs::PermissionsExt;
     tokio::fs::create_dir_all(dir).await.map_err(io_failure)?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).await.map_err(io_failure)
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .await
+        .map_err(io_failure)
 }
 
 #[async_trait]
@@ -298,8 +326,9 @@ impl Hypervisor for LibvirtHypervisor {
         }
         let name = domain_name(machine.id);
         self.with_conn(move |conn| {
-            let dom = owned_domain(conn, &name)?
-                .ok_or_else(|| CallError::Refused("the domain disappeared while starting".to_owned()))?;
+            let dom = owned_domain(conn, &name)?.ok_or_else(|| {
+                CallError::Refused("the domain disappeared while starting".to_owned())
+            })?;
             if !dom.is_active()? {
                 dom.create()?;
             }
@@ -330,7 +359,8 @@ impl Hypervisor for LibvirtHypervisor {
                 Err(err) if !is_not_running(&err) => return Err(err.into()),
                 _ => {}
             }
-            let flags = virt::sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM;
+            let flags = virt::sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                | virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM;
             match dom.undefine_flags(flags) {
                 Err(err) if !is_missing(&err) => Err(err.into()),
                 _ => Ok(()),

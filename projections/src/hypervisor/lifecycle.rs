@@ -30,7 +30,9 @@ pub struct DomainStopped {
 fn stop_reason(detail: c_int) -> StopReason {
     match detail as sys::virDomainEventStoppedDetailType {
         sys::VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN => StopReason::Guest,
-        sys::VIR_DOMAIN_EVENT_STOPPED_CRASHED | sys::VIR_DOMAIN_EVENT_STOPPED_FAILED => StopReason::Crashed,
+        sys::VIR_DOMAIN_EVENT_STOPPED_CRASHED | sys::VIR_DOMAIN_EVENT_STOPPED_FAILED => {
+            StopReason::Crashed
+        }
         _ => StopReason::External,
     }
 }
@@ -44,12 +46,14 @@ fn ensure_event_loop() {
             tracing::error!(error = %err, "cannot register libvirt's event loop");
             return;
         }
-        let spawned = std::thread::Builder::new().name("libvirt-events".to_owned()).spawn(|| loop {
-            if let Err(err) = virt::event::event_run_default_impl() {
-                tracing::warn!(error = %err, "libvirt event loop iteration failed");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("libvirt-events".to_owned())
+            .spawn(|| loop {
+                if let Err(err) = virt::event::event_run_default_impl() {
+                    tracing::warn!(error = %err, "libvirt event loop iteration failed");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
         if let Err(err) = spawned {
             tracing::error!(error = %err, "cannot start libvirt's event loop thread");
         }
@@ -73,8 +77,13 @@ unsafe extern "C" fn on_lifecycle(
     if name.is_null() {
         return 0;
     }
-    let domain = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
-    let _ = sender.send(DomainStopped { domain, reason: stop_reason(detail) });
+    let domain = unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned();
+    let _ = sender.send(DomainStopped {
+        domain,
+        reason: stop_reason(detail),
+    });
     0
 }
 
@@ -84,16 +93,25 @@ unsafe extern "C" fn free_sender(opaque: *mut c_void) {
 }
 
 /// Registers the callback on `conn`, then blocks while the connection lives.
-fn watch_connection(conn: &Connect, sender: &mpsc::UnboundedSender<DomainStopped>) -> Result<(), String> {
-    type Lifecycle =
-        unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, c_int, c_int, *mut c_void) -> c_int;
+fn watch_connection(
+    conn: &Connect,
+    sender: &mpsc::UnboundedSender<DomainStopped>,
+) -> Result<(), String> {
+    type Lifecycle = unsafe extern "C" fn(
+        sys::virConnectPtr,
+        sys::virDomainPtr,
+        c_int,
+        c_int,
+        *mut c_void,
+    ) -> c_int;
     let opaque = Box::into_raw(Box::new(sender.clone())) as *mut c_void;
     // SAFETY: libvirt's API takes the generic callback type and calls it with the lifecycle
     // signature for VIR_DOMAIN_EVENT_ID_LIFECYCLE (the documented VIR_DOMAIN_EVENT_CALLBACK cast).
     let callback = unsafe {
-        std::mem::transmute::<Lifecycle, unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, *mut c_void)>(
-            on_lifecycle,
-        )
+        std::mem::transmute::<
+            Lifecycle,
+            unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, *mut c_void),
+        >(on_lifecycle)
     };
     // SAFETY: `conn` is open for the whole call; the callback and `opaque` outlive the
     // registration (libvirt frees `opaque` through `free_sender`).
@@ -154,16 +172,31 @@ const REPORT_ATTEMPTS: u32 = 6;
 
 /// Reports every stop of a Distribox domain (`distribox-<uuid>`) as an observation; other
 /// domains are none of Distribox's business.
-pub async fn report_stops(mut stops: mpsc::UnboundedReceiver<DomainStopped>, reporter: impl OutcomeReporter) {
+pub async fn report_stops(
+    mut stops: mpsc::UnboundedReceiver<DomainStopped>,
+    reporter: impl OutcomeReporter,
+) {
     while let Some(stop) = stops.recv().await {
-        let Some(id) = stop.domain.strip_prefix("distribox-").and_then(|id| id.parse::<Uuid>().ok()) else {
+        let Some(id) = stop
+            .domain
+            .strip_prefix("distribox-")
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
             continue;
         };
         tracing::info!(vm = %id, reason = ?stop.reason, "domain stopped");
         // A short database hiccup must not lose the observation.
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=REPORT_ATTEMPTS {
-            match reporter.report(id, VmCommand::ReportStopped { reason: stop.reason }).await {
+            match reporter
+                .report(
+                    id,
+                    VmCommand::ReportStopped {
+                        reason: stop.reason,
+                    },
+                )
+                .await
+            {
                 Ok(()) => break,
                 Err(err) if attempt == REPORT_ATTEMPTS => {
                     tracing::error!(vm = %id, error = %err, "cannot record that the domain stopped")
@@ -183,9 +216,21 @@ mod tests {
 
     #[test]
     fn stop_details_map_to_reasons() {
-        assert_eq!(stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN as c_int), StopReason::Guest);
-        assert_eq!(stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_CRASHED as c_int), StopReason::Crashed);
-        assert_eq!(stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_FAILED as c_int), StopReason::Crashed);
-        assert_eq!(stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_DESTROYED as c_int), StopReason::External);
+        assert_eq!(
+            stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN as c_int),
+            StopReason::Guest
+        );
+        assert_eq!(
+            stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_CRASHED as c_int),
+            StopReason::Crashed
+        );
+        assert_eq!(
+            stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_FAILED as c_int),
+            StopReason::Crashed
+        );
+        assert_eq!(
+            stop_reason(sys::VIR_DOMAIN_EVENT_STOPPED_DESTROYED as c_int),
+            StopReason::External
+        );
     }
 }

@@ -53,7 +53,11 @@ fn next_step(vm: &Vm) -> Step {
 
 impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
     pub fn new(hypervisor: H, reporter: R, images: Arc<DirImageCatalog>) -> Self {
-        Self { hypervisor, reporter, images }
+        Self {
+            hypervisor,
+            reporter,
+            images,
+        }
     }
 
     async fn load(tx: &mut PgConnection, id: &str) -> Result<Vm, ProjectionError> {
@@ -67,19 +71,21 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         .await?;
         let mut vm = Vm::default();
         for (payload, position) in payloads {
-            let event: VmEvent =
-                serde_json::from_value(payload).map_err(|source| ProjectionError::Decode { position, source })?;
+            let event: VmEvent = serde_json::from_value(payload)
+                .map_err(|source| ProjectionError::Decode { position, source })?;
             vm.apply(event);
         }
         Ok(vm)
     }
 
     fn machine(&self, id: Uuid, vm: &Vm) -> Result<Machine, HypervisorError> {
-        let spec = vm.spec.as_ref().ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
-        let image = self
-            .images
-            .get(&vm.image)
-            .ok_or_else(|| HypervisorError::Failed(format!("image `{}` is no longer available", vm.image)))?;
+        let spec = vm
+            .spec
+            .as_ref()
+            .ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
+        let image = self.images.get(&vm.image).ok_or_else(|| {
+            HypervisorError::Failed(format!("image `{}` is no longer available", vm.image))
+        })?;
         Ok(Machine {
             id,
             name: spec.name.as_str().to_owned(),
@@ -92,7 +98,10 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
     }
 
     async fn report(&self, id: Uuid, command: VmCommand) -> Result<(), ProjectionError> {
-        self.reporter.report(id, command).await.map_err(ProjectionError::Other)
+        self.reporter
+            .report(id, command)
+            .await
+            .map_err(ProjectionError::Other)
     }
 
     /// Reports the outcome of provisioning or starting. libvirt's refusal is an outcome like a
@@ -141,16 +150,30 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 if outcome.is_ok() && vm.observed == Observed::Pending {
                     self.report(id, VmCommand::ReportProvisioned).await?;
                 }
-                self.record(id, outcome, VmCommand::ReportStarted, |reason| VmCommand::ReportStartFailed { reason })
-                    .await
+                self.record(id, outcome, VmCommand::ReportStarted, |reason| {
+                    VmCommand::ReportStartFailed { reason }
+                })
+                .await
             }
             // Stopping and removing have no failure to record: whatever went wrong, retry.
             Step::ForceStop => {
-                self.hypervisor.force_stop(id).await.map_err(|e| ProjectionError::Other(e.to_string()))?;
-                self.report(id, VmCommand::ReportStopped { reason: StopReason::Forced }).await
+                self.hypervisor
+                    .force_stop(id)
+                    .await
+                    .map_err(|e| ProjectionError::Other(e.to_string()))?;
+                self.report(
+                    id,
+                    VmCommand::ReportStopped {
+                        reason: StopReason::Forced,
+                    },
+                )
+                .await
             }
             Step::Remove => {
-                self.hypervisor.remove(id).await.map_err(|e| ProjectionError::Other(e.to_string()))?;
+                self.hypervisor
+                    .remove(id)
+                    .await
+                    .map_err(|e| ProjectionError::Other(e.to_string()))?;
                 self.report(id, VmCommand::ReportDeleted).await
             }
         }
@@ -163,7 +186,11 @@ impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R>
         "hypervisor"
     }
 
-    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
         if event.aggregate_type != Vm::TYPE {
             return Ok(());
         }
@@ -194,12 +221,21 @@ mod tests {
     fn steps_follow_the_desired_state() {
         use Desired as D;
         use Observed as O;
-        assert_eq!(next_step(&vm(D::Stopped, O::Pending, None)), Step::Provision);
-        assert_eq!(next_step(&vm(D::Stopped, O::Pending, Some("no disk"))), Step::Nothing);
+        assert_eq!(
+            next_step(&vm(D::Stopped, O::Pending, None)),
+            Step::Provision
+        );
+        assert_eq!(
+            next_step(&vm(D::Stopped, O::Pending, Some("no disk"))),
+            Step::Nothing
+        );
         assert_eq!(next_step(&vm(D::Running, O::Pending, None)), Step::Start);
         assert_eq!(next_step(&vm(D::Running, O::Stopped, None)), Step::Start);
         assert_eq!(next_step(&vm(D::Running, O::Running, None)), Step::Nothing);
-        assert_eq!(next_step(&vm(D::Stopped, O::Running, None)), Step::ForceStop);
+        assert_eq!(
+            next_step(&vm(D::Stopped, O::Running, None)),
+            Step::ForceStop
+        );
         assert_eq!(next_step(&vm(D::Stopped, O::Stopped, None)), Step::Nothing);
         assert_eq!(next_step(&vm(D::Deleted, O::Running, None)), Step::Remove);
         assert_eq!(next_step(&vm(D::Deleted, O::Gone, None)), Step::Nothing);

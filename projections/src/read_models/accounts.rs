@@ -15,13 +15,21 @@ impl Projection for AccountsProjection {
         "accounts"
     }
 
-    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
         if event.aggregate_type != Account::TYPE {
             return Ok(());
         }
         let id = event.aggregate_uuid()?;
         match event.decode::<AccountEvent>()? {
-            AccountEvent::AccountCreated { username, password_hash, policies } => {
+            AccountEvent::AccountCreated {
+                username,
+                password_hash,
+                policies,
+            } => {
                 let policies: Vec<String> = policies.iter().map(String::from).collect();
                 sqlx::query(
                     "INSERT INTO accounts (id, username, password_hash, policies, version, created_at)

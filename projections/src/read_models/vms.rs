@@ -29,7 +29,10 @@ pub struct VmsProjection {
 
 impl VmsProjection {
     pub fn new() -> Self {
-        Self { changes: broadcast::channel(1024).0, pending: Mutex::new(Vec::new()) }
+        Self {
+            changes: broadcast::channel(1024).0,
+            pending: Mutex::new(Vec::new()),
+        }
     }
 
     /// Changes as they commit. A receiver that falls more than 1024 behind is told it lagged.
@@ -50,32 +53,52 @@ impl Projection for VmsProjection {
         "vms"
     }
 
-    async fn apply(&self, tx: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
         if event.aggregate_type != Vm::TYPE {
             return Ok(());
         }
         let id = event.aggregate_uuid()?;
         let decoded: VmEvent = event.decode()?;
         let stored: Option<serde_json::Value> =
-            sqlx::query_scalar("SELECT aggregate FROM vms WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+            sqlx::query_scalar("SELECT aggregate FROM vms WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let mut vm: Vm = match stored {
-            Some(json) => serde_json::from_value(json)
-                .map_err(|source| ProjectionError::Decode { position: event.global_position, source })?,
+            Some(json) => {
+                serde_json::from_value(json).map_err(|source| ProjectionError::Decode {
+                    position: event.global_position,
+                    source,
+                })?
+            }
             None => Vm::default(),
         };
         vm.apply(decoded);
-        self.pending.lock().expect("pending changes").push(VmChange {
-            vm_id: id,
-            state: vm.state(),
-            event: event.event_type.clone(),
-            at: event.recorded_at,
-        });
+        self.pending
+            .lock()
+            .expect("pending changes")
+            .push(VmChange {
+                vm_id: id,
+                state: vm.state(),
+                event: event.event_type.clone(),
+                at: event.recorded_at,
+            });
         if vm.state() == VmState::Deleted {
-            sqlx::query("DELETE FROM vms WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM vms WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             return Ok(());
         }
         let Some(spec) = &vm.spec else {
-            return Err(ProjectionError::Other(format!("event {} precedes VmCreated", event.global_position)));
+            return Err(ProjectionError::Other(format!(
+                "event {} precedes VmCreated",
+                event.global_position
+            )));
         };
         let owner: Uuid = vm.owner.parse().unwrap_or(Uuid::nil());
         sqlx::query(
