@@ -106,6 +106,7 @@ impl App {
         tracing::info!(domain_type = domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");
         let hypervisor = LibvirtHypervisor::new(&config.libvirt_uri, domain_type, config.vms_dir());
 
+        let shutdown_grace = Duration::from_secs(config.shutdown_grace);
         let signal = EventSignal::listen(&pool)
             .await
             .context("cannot LISTEN for events")?;
@@ -114,8 +115,12 @@ impl App {
         let vms_runner = Runner::new(pool.clone(), vms.clone(), options);
         let accounts_runner = Runner::new(pool.clone(), Arc::new(AccountsProjection), options);
         let accounts_progress = accounts_runner.progress();
-        let projector =
-            HypervisorProjector::new(hypervisor.clone(), BusReporter(bus.clone()), images.clone());
+        let projector = HypervisorProjector::new(
+            hypervisor.clone(),
+            BusReporter(bus.clone()),
+            images.clone(),
+            shutdown_grace,
+        );
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
         let reads = Reads::new(pool.clone(), vms_runner.progress());
         let stops = lifecycle::watch(config.libvirt_uri.clone());

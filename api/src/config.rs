@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Seconds a guest has to power off after an ACPI shutdown before the VM is reported as
+    /// not stopping (it keeps running; force stop is a separate command).
+    #[arg(long, env = "DISTRIBOX_SHUTDOWN_GRACE", default_value_t = 120)]
+    pub shutdown_grace: u64,
+
     /// Seconds a console ticket stays valid after it is issued.
     #[arg(long, env = "DISTRIBOX_CONSOLE_TICKET_TTL", default_value_t = 30)]
     pub console_ticket_ttl: u64,

@@ -120,6 +120,7 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
             hypervisor.clone(),
             BusReporter(bus.clone()),
             images.clone(),
+            Duration::from_secs(120),
         ))
     };
     let signal = EventSignal::listen(&db.pool).await.unwrap();

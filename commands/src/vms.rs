@@ -21,7 +21,10 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
     match command {
         VmCommand::Create(_) => Some(Policy::VmsCreate),
         VmCommand::Start => Some(Policy::VmsStart),
-        VmCommand::ForceStop => Some(Policy::VmsStop),
+        VmCommand::ForceStop | VmCommand::Shutdown => Some(Policy::VmsStop),
+        VmCommand::Reboot => Some(Policy::VmsReboot),
+        VmCommand::Pause | VmCommand::Resume => Some(Policy::VmsPause),
+        VmCommand::Rename { .. } => Some(Policy::VmsRename),
         VmCommand::Delete => Some(Policy::VmsDelete),
         // Hypervisor reports: only the system itself.
         VmCommand::ReportProvisioned
@@ -29,6 +32,10 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         | VmCommand::ReportStarted
         | VmCommand::ReportStartFailed { .. }
         | VmCommand::ReportStopped { .. }
+        | VmCommand::ReportShutdownTimedOut { .. }
+        | VmCommand::ReportRebooted
+        | VmCommand::ReportPaused
+        | VmCommand::ReportResumed
         | VmCommand::ReportDeleted => None,
     }
 }

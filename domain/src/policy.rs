@@ -53,6 +53,8 @@ policies! {
     VmsCreate => "vms:create",
     VmsStart => "vms:start",
     VmsStop => "vms:stop",
+    VmsReboot => "vms:reboot",
+    VmsPause => "vms:pause",
     VmsRename => "vms:rename",
     VmsConnect => "vms:connect",
     VmsDelete => "vms:delete",
@@ -126,7 +128,7 @@ mod tests {
         for policy in Policy::ALL {
             assert_eq!(policy.as_str().parse::<Policy>().unwrap(), *policy);
         }
-        assert_eq!(Policy::ALL.len(), 25);
+        assert_eq!(Policy::ALL.len(), 27);
     }
 
     #[test]

@@ -100,6 +100,36 @@ impl MutationRoot {
         self.vm_command(ctx, &id, VmCommand::ForceStop).await
     }
 
+    /// Presses the ACPI power button. The VM shows STOPPING until the guest powers off; if it
+    /// hasn't within the grace period it is RUNNING again, with a `failure` saying so.
+    #[graphql(guard = "Access::policy(Policy::VmsStop)")]
+    async fn shutdown_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::Shutdown).await
+    }
+
+    /// Asks the guest to reboot (ACPI).
+    #[graphql(guard = "Access::policy(Policy::VmsReboot)")]
+    async fn reboot_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::Reboot).await
+    }
+
+    /// Freezes a running VM's vCPUs; memory and devices stay as they are.
+    #[graphql(guard = "Access::policy(Policy::VmsPause)")]
+    async fn pause_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::Pause).await
+    }
+
+    #[graphql(guard = "Access::policy(Policy::VmsPause)")]
+    async fn resume_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::Resume).await
+    }
+
+    /// Changes the display name (any state but deleted).
+    #[graphql(guard = "Access::policy(Policy::VmsRename)")]
+    async fn rename_vm(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::Rename { name }).await
+    }
+
     /// Deletes a stopped VM with its disks. Returns once the deletion is recorded; the VM
     /// disappears when the hypervisor has removed it.
     #[graphql(guard = "Access::policy(Policy::VmsDelete)")]

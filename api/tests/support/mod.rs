@@ -93,6 +93,7 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         domain_type: Some("qemu".parse().unwrap()),
         allowed_origins: vec!["https://lab.example.org".to_owned()],
         console_ticket_ttl: 30,
+        shutdown_grace: 120,
     };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
@@ -342,6 +343,16 @@ impl Console {
             // `42` on a line of its own: the command echo contains `6*7`, never `42`.
             if self.seen.lines().any(|line| line.trim() == "42") {
                 return;
+            }
+        }
+    }
+
+    /// Collects what the guest prints for `duration`.
+    pub async fn read_for(&mut self, duration: Duration) {
+        let deadline = tokio::time::Instant::now() + duration;
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if let Message::Binary(bytes) = message {
+                self.seen.push_str(&String::from_utf8_lossy(&bytes));
             }
         }
     }

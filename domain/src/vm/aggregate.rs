@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::commands::{CreateVm, VmCommand};
 use super::events::{StopReason, VmEvent};
-use super::spec::VmSpec;
+use super::spec::{VmName, VmSpec};
 use super::state::{Desired, Observed, VmState};
 use crate::ports::ImageCatalog;
 use crate::DomainError;
@@ -27,6 +27,9 @@ pub struct Vm {
     pub observed: Observed,
     /// The last failure libvirt reported, cleared by the next success.
     pub failure: Option<String>,
+    /// A reboot was asked for and not yet observed; the hypervisor reboots while it is set.
+    #[serde(default)]
+    pub reboot_pending: bool,
 }
 
 impl Vm {
@@ -77,12 +80,36 @@ impl Vm {
         Ok(events)
     }
 
+    /// Whether the guest is up (running or paused) or on its way up.
+    fn is_on(&self) -> bool {
+        matches!(
+            self.desired,
+            Desired::Running | Desired::Paused | Desired::ShutDown
+        ) || matches!(self.observed, Observed::Running | Observed::Paused)
+    }
+
+    /// Operations on a running guest need it running now and nothing else in progress.
+    fn require_running(&self) -> Result<(), DomainError> {
+        match (self.observed, self.desired) {
+            (Observed::Running, Desired::Running) if !self.reboot_pending => Ok(()),
+            (Observed::Running, Desired::Running) => Err(DomainError::conflict("VM is rebooting")),
+            (Observed::Paused, _) | (_, Desired::Paused) => {
+                Err(DomainError::conflict("VM is paused; resume it first"))
+            }
+            (_, Desired::ShutDown) => Err(DomainError::conflict("VM is shutting down")),
+            (Observed::Running, _) => Err(DomainError::conflict("VM is stopping")),
+            (_, Desired::Running) => Err(DomainError::conflict("VM is still starting")),
+            _ => Err(DomainError::conflict("VM is not running")),
+        }
+    }
+
     fn start(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
         match self.state() {
             VmState::Running | VmState::Starting => {
                 Err(DomainError::conflict("VM is already running"))
             }
+            VmState::Paused => Err(DomainError::conflict("VM is paused; resume it instead")),
             VmState::Stopping => Err(DomainError::conflict(
                 "VM is stopping; start it once it has stopped",
             )),
@@ -92,16 +119,59 @@ impl Vm {
 
     fn force_stop(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
-        if self.desired == Desired::Running || self.observed == Observed::Running {
+        if self.is_on() && self.desired != Desired::Stopped {
             Ok(vec![VmEvent::VmForceStopRequested])
+        } else if self.is_on() {
+            Err(DomainError::conflict("VM is already being stopped"))
         } else {
             Err(DomainError::conflict("VM is not running"))
         }
     }
 
+    fn shutdown(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        self.require_running()?;
+        Ok(vec![VmEvent::VmShutdownRequested])
+    }
+
+    fn reboot(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        self.require_running()?;
+        Ok(vec![VmEvent::VmRebootRequested])
+    }
+
+    fn pause(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        self.require_running()?;
+        Ok(vec![VmEvent::VmPauseRequested])
+    }
+
+    fn resume(&self) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        if self.desired == Desired::Paused
+            || (self.observed == Observed::Paused && self.desired != Desired::Running)
+        {
+            Ok(vec![VmEvent::VmResumeRequested])
+        } else if self.observed == Observed::Paused {
+            Err(DomainError::conflict("VM is already resuming"))
+        } else {
+            Err(DomainError::conflict("VM is not paused"))
+        }
+    }
+
+    /// Renaming to the current name records nothing.
+    fn rename(&self, name: &str) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        let name = VmName::parse(name)?;
+        match &self.spec {
+            Some(spec) if spec.name == name => Ok(vec![]),
+            _ => Ok(vec![VmEvent::VmRenamed { name }]),
+        }
+    }
+
     fn delete(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
-        if self.desired == Desired::Running || self.observed == Observed::Running {
+        if self.is_on() {
             return Err(DomainError::conflict(
                 "VM is running; stop it before deleting it",
             ));
@@ -115,6 +185,7 @@ impl Vm {
         if self.spec.is_none() {
             return Err(DomainError::not_found("VM not found"));
         }
+        let up = matches!(self.observed, Observed::Running | Observed::Paused);
         let events = match command {
             VmCommand::ReportProvisioned if self.observed == Observed::Pending => {
                 vec![VmEvent::VmProvisioned]
@@ -123,21 +194,33 @@ impl Vm {
                 vec![VmEvent::VmProvisionFailed { reason }]
             }
             VmCommand::ReportStarted
-                if self.observed != Observed::Running && self.observed != Observed::Gone =>
+                if matches!(self.observed, Observed::Pending | Observed::Stopped) =>
             {
                 vec![VmEvent::VmStarted]
             }
             VmCommand::ReportStartFailed { reason } if self.desired == Desired::Running => {
                 vec![VmEvent::VmStartFailed { reason }]
             }
-            VmCommand::ReportStopped { reason } if self.observed == Observed::Running => {
+            VmCommand::ReportStopped { reason } if up => {
                 // libvirt reports a destroy without saying who did it: if Distribox wanted the
                 // VM off, it was Distribox's own force stop.
                 let reason = match reason {
-                    StopReason::External if self.desired != Desired::Running => StopReason::Forced,
+                    StopReason::External if self.desired == Desired::Stopped => StopReason::Forced,
                     other => other,
                 };
                 vec![VmEvent::VmStopped { reason }]
+            }
+            VmCommand::ReportShutdownTimedOut { grace_secs }
+                if self.desired == Desired::ShutDown && self.observed == Observed::Running =>
+            {
+                vec![VmEvent::VmShutdownTimedOut { grace_secs }]
+            }
+            VmCommand::ReportRebooted if self.reboot_pending => vec![VmEvent::VmRebooted],
+            VmCommand::ReportPaused if self.observed == Observed::Running => {
+                vec![VmEvent::VmPaused]
+            }
+            VmCommand::ReportResumed if self.observed == Observed::Paused => {
+                vec![VmEvent::VmResumed]
             }
             VmCommand::ReportDeleted if self.observed != Observed::Gone => vec![VmEvent::VmDeleted],
             _ => vec![],
@@ -163,6 +246,11 @@ impl Aggregate for Vm {
             VmCommand::Create(input) => self.create(input, services)?,
             VmCommand::Start => self.start()?,
             VmCommand::ForceStop => self.force_stop()?,
+            VmCommand::Shutdown => self.shutdown()?,
+            VmCommand::Reboot => self.reboot()?,
+            VmCommand::Pause => self.pause()?,
+            VmCommand::Resume => self.resume()?,
+            VmCommand::Rename { name } => self.rename(&name)?,
             VmCommand::Delete => self.delete()?,
             report => self.report(report)?,
         };
@@ -201,14 +289,39 @@ impl Aggregate for Vm {
                 self.desired = Desired::Stopped;
                 self.failure = Some(reason);
             }
-            VmEvent::VmForceStopRequested => self.desired = Desired::Stopped,
+            VmEvent::VmForceStopRequested => {
+                self.desired = Desired::Stopped;
+                self.reboot_pending = false;
+            }
+            VmEvent::VmShutdownRequested => {
+                self.desired = Desired::ShutDown;
+                self.failure = None;
+            }
+            VmEvent::VmShutdownTimedOut { grace_secs } => {
+                self.desired = Desired::Running;
+                self.failure = Some(format!(
+                    "the guest did not shut down within {grace_secs} s; force stop it if it must stop"
+                ));
+            }
             VmEvent::VmStopped { reason } => {
                 self.observed = Observed::Stopped;
-                if self.desired == Desired::Running {
+                self.reboot_pending = false;
+                if self.desired != Desired::Deleted {
                     self.desired = Desired::Stopped;
                 }
-                if reason == StopReason::Crashed {
-                    self.failure = Some("the guest crashed".to_owned());
+                // A clean stop clears an older failure (say, a shutdown that timed out).
+                self.failure =
+                    (reason == StopReason::Crashed).then(|| "the guest crashed".to_owned());
+            }
+            VmEvent::VmRebootRequested => self.reboot_pending = true,
+            VmEvent::VmRebooted => self.reboot_pending = false,
+            VmEvent::VmPauseRequested => self.desired = Desired::Paused,
+            VmEvent::VmPaused => self.observed = Observed::Paused,
+            VmEvent::VmResumeRequested => self.desired = Desired::Running,
+            VmEvent::VmResumed => self.observed = Observed::Running,
+            VmEvent::VmRenamed { name } => {
+                if let Some(spec) = &mut self.spec {
+                    spec.name = name;
                 }
             }
             VmEvent::VmDeleteRequested => self.desired = Desired::Deleted,

@@ -8,12 +8,32 @@ pub enum VmCommand {
     Create(CreateVm),
     Start,
     ForceStop,
+    /// Press the ACPI power button.
+    Shutdown,
+    Reboot,
+    Pause,
+    Resume,
+    Rename {
+        name: String,
+    },
     Delete,
     ReportProvisioned,
-    ReportProvisionFailed { reason: String },
+    ReportProvisionFailed {
+        reason: String,
+    },
     ReportStarted,
-    ReportStartFailed { reason: String },
-    ReportStopped { reason: StopReason },
+    ReportStartFailed {
+        reason: String,
+    },
+    ReportStopped {
+        reason: StopReason,
+    },
+    ReportShutdownTimedOut {
+        grace_secs: u64,
+    },
+    ReportRebooted,
+    ReportPaused,
+    ReportResumed,
     ReportDeleted,
 }
 

@@ -1,7 +1,7 @@
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::spec::VmSpec;
+use super::spec::{VmName, VmSpec};
 
 /// Why a VM stopped running, as observed by the hypervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,8 +37,23 @@ pub enum VmEvent {
         reason: String,
     },
     VmForceStopRequested,
+    /// An ACPI power-button press was asked for; the guest decides whether to stop.
+    VmShutdownRequested,
+    /// The guest was still running when the shutdown grace period ended.
+    VmShutdownTimedOut {
+        grace_secs: u64,
+    },
     VmStopped {
         reason: StopReason,
+    },
+    VmRebootRequested,
+    VmRebooted,
+    VmPauseRequested,
+    VmPaused,
+    VmResumeRequested,
+    VmResumed,
+    VmRenamed {
+        name: VmName,
     },
     VmDeleteRequested,
     VmDeleted,
@@ -54,6 +69,15 @@ impl DomainEvent for VmEvent {
             VmEvent::VmStarted => "VmStarted",
             VmEvent::VmStartFailed { .. } => "VmStartFailed",
             VmEvent::VmForceStopRequested => "VmForceStopRequested",
+            VmEvent::VmShutdownRequested => "VmShutdownRequested",
+            VmEvent::VmShutdownTimedOut { .. } => "VmShutdownTimedOut",
+            VmEvent::VmRebootRequested => "VmRebootRequested",
+            VmEvent::VmRebooted => "VmRebooted",
+            VmEvent::VmPauseRequested => "VmPauseRequested",
+            VmEvent::VmPaused => "VmPaused",
+            VmEvent::VmResumeRequested => "VmResumeRequested",
+            VmEvent::VmResumed => "VmResumed",
+            VmEvent::VmRenamed { .. } => "VmRenamed",
             VmEvent::VmStopped { .. } => "VmStopped",
             VmEvent::VmDeleteRequested => "VmDeleteRequested",
             VmEvent::VmDeleted => "VmDeleted",

@@ -6,9 +6,13 @@ use serde::{Deserialize, Serialize};
 /// What the most recent request wants the VM to be.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Desired {
+    /// Off, by force if need be.
     #[default]
     Stopped,
+    /// Off, by asking the guest (ACPI); it stays running if the guest ignores it.
+    ShutDown,
     Running,
+    Paused,
     Deleted,
 }
 
@@ -20,6 +24,7 @@ pub enum Observed {
     Pending,
     Stopped,
     Running,
+    Paused,
     /// Domain and disks are gone.
     Gone,
 }
@@ -46,12 +51,16 @@ impl VmState {
             (Observed::Pending, _) if failed => VmState::Failed,
             (Observed::Pending, Desired::Deleted) => VmState::Stopping,
             (Observed::Pending, _) => VmState::Pending,
-            (Observed::Running, Desired::Running) => VmState::Running,
+            // Running until the hypervisor says it paused.
+            (Observed::Running, Desired::Running | Desired::Paused) => VmState::Running,
             (Observed::Running, _) => VmState::Stopping,
+            // Paused until the hypervisor says it resumed.
+            (Observed::Paused, Desired::Running | Desired::Paused) => VmState::Paused,
+            (Observed::Paused, _) => VmState::Stopping,
             (Observed::Stopped, Desired::Running) => VmState::Starting,
             (Observed::Stopped, Desired::Deleted) => VmState::Stopping,
-            (Observed::Stopped, Desired::Stopped) if failed => VmState::Failed,
-            (Observed::Stopped, Desired::Stopped) => VmState::Stopped,
+            (Observed::Stopped, _) if failed => VmState::Failed,
+            (Observed::Stopped, _) => VmState::Stopped,
         }
     }
 

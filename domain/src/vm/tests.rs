@@ -321,3 +321,180 @@ fn public_state_follows_the_lifecycle() {
     events.push(VmEvent::VmDeleted);
     assert_eq!(state_after(events), VmState::Deleted);
 }
+
+fn with(mut events: Vec<VmEvent>, more: &[VmEvent]) -> Vec<VmEvent> {
+    events.extend_from_slice(more);
+    events
+}
+
+#[test]
+fn shutdown_asks_the_guest_and_its_power_off_stops_the_vm() {
+    vm().given(running())
+        .when(VmCommand::Shutdown)
+        .then_expect_events(vec![VmEvent::VmShutdownRequested]);
+    let shutting = with(running(), &[VmEvent::VmShutdownRequested]);
+    assert_eq!(state_after(shutting.clone()), VmState::Stopping);
+    vm().given(shutting.clone())
+        .when(VmCommand::Shutdown)
+        .then_expect_error(DomainError::conflict("VM is shutting down"));
+    vm().given(shutting.clone())
+        .when(VmCommand::ReportStopped {
+            reason: StopReason::Guest,
+        })
+        .then_expect_events(vec![VmEvent::VmStopped {
+            reason: StopReason::Guest,
+        }]);
+    // Force stop stays available while the guest takes its time.
+    vm().given(shutting)
+        .when(VmCommand::ForceStop)
+        .then_expect_events(vec![VmEvent::VmForceStopRequested]);
+    vm().given(stopped())
+        .when(VmCommand::Shutdown)
+        .then_expect_error(DomainError::conflict("VM is not running"));
+}
+
+#[test]
+fn a_shutdown_the_guest_ignores_times_out_and_leaves_it_running() {
+    let shutting = with(running(), &[VmEvent::VmShutdownRequested]);
+    vm().given(shutting.clone())
+        .when(VmCommand::ReportShutdownTimedOut { grace_secs: 60 })
+        .then_expect_events(vec![VmEvent::VmShutdownTimedOut { grace_secs: 60 }]);
+    let mut vm_state = Vm::default();
+    for e in with(shutting, &[VmEvent::VmShutdownTimedOut { grace_secs: 60 }]) {
+        cqrs_es::Aggregate::apply(&mut vm_state, e);
+    }
+    assert_eq!(vm_state.state(), VmState::Running);
+    assert_eq!(
+        vm_state.failure.as_deref(),
+        Some("the guest did not shut down within 60 s; force stop it if it must stop")
+    );
+    // Asking again clears the old failure, and a clean stop leaves none behind.
+    let timed_out = with(
+        running(),
+        &[
+            VmEvent::VmShutdownRequested,
+            VmEvent::VmShutdownTimedOut { grace_secs: 60 },
+        ],
+    );
+    assert_eq!(
+        state_after(with(
+            timed_out,
+            &[
+                VmEvent::VmShutdownRequested,
+                VmEvent::VmStopped {
+                    reason: StopReason::Guest
+                }
+            ]
+        )),
+        VmState::Stopped
+    );
+    // A late timeout after the guest did stop records nothing.
+    vm().given(with(
+        running(),
+        &[
+            VmEvent::VmShutdownRequested,
+            VmEvent::VmStopped {
+                reason: StopReason::Guest,
+            },
+        ],
+    ))
+    .when(VmCommand::ReportShutdownTimedOut { grace_secs: 60 })
+    .then_expect_events(vec![]);
+}
+
+#[test]
+fn reboot_is_recorded_once_until_observed() {
+    vm().given(running())
+        .when(VmCommand::Reboot)
+        .then_expect_events(vec![VmEvent::VmRebootRequested]);
+    let rebooting = with(running(), &[VmEvent::VmRebootRequested]);
+    vm().given(rebooting.clone())
+        .when(VmCommand::Reboot)
+        .then_expect_error(DomainError::conflict("VM is rebooting"));
+    vm().given(rebooting)
+        .when(VmCommand::ReportRebooted)
+        .then_expect_events(vec![VmEvent::VmRebooted]);
+    vm().given(running())
+        .when(VmCommand::ReportRebooted)
+        .then_expect_events(vec![]);
+    vm().given(stopped())
+        .when(VmCommand::Reboot)
+        .then_expect_error(DomainError::conflict("VM is not running"));
+}
+
+#[test]
+fn pause_and_resume() {
+    vm().given(running())
+        .when(VmCommand::Pause)
+        .then_expect_events(vec![VmEvent::VmPauseRequested]);
+    let pausing = with(running(), &[VmEvent::VmPauseRequested]);
+    assert_eq!(state_after(pausing.clone()), VmState::Running);
+    vm().given(pausing.clone())
+        .when(VmCommand::ReportPaused)
+        .then_expect_events(vec![VmEvent::VmPaused]);
+    let paused = with(pausing, &[VmEvent::VmPaused]);
+    assert_eq!(state_after(paused.clone()), VmState::Paused);
+    for (command, message) in [
+        (VmCommand::Pause, "VM is paused; resume it first"),
+        (VmCommand::Shutdown, "VM is paused; resume it first"),
+        (VmCommand::Reboot, "VM is paused; resume it first"),
+        (VmCommand::Start, "VM is paused; resume it instead"),
+        (
+            VmCommand::Delete,
+            "VM is running; stop it before deleting it",
+        ),
+    ] {
+        vm().given(paused.clone())
+            .when(command)
+            .then_expect_error(DomainError::conflict(message));
+    }
+    vm().given(paused.clone())
+        .when(VmCommand::ForceStop)
+        .then_expect_events(vec![VmEvent::VmForceStopRequested]);
+    vm().given(paused.clone())
+        .when(VmCommand::Resume)
+        .then_expect_events(vec![VmEvent::VmResumeRequested]);
+    let resuming = with(paused, &[VmEvent::VmResumeRequested]);
+    vm().given(resuming.clone())
+        .when(VmCommand::Resume)
+        .then_expect_error(DomainError::conflict("VM is already resuming"));
+    vm().given(resuming.clone())
+        .when(VmCommand::ReportResumed)
+        .then_expect_events(vec![VmEvent::VmResumed]);
+    assert_eq!(
+        state_after(with(resuming, &[VmEvent::VmResumed])),
+        VmState::Running
+    );
+    vm().given(running())
+        .when(VmCommand::Resume)
+        .then_expect_error(DomainError::conflict("VM is not paused"));
+    vm().given(stopped())
+        .when(VmCommand::Pause)
+        .then_expect_error(DomainError::conflict("VM is not running"));
+}
+
+#[test]
+fn rename_validates_and_is_idempotent() {
+    vm().given(stopped())
+        .when(VmCommand::Rename {
+            name: " db & <cache> ".to_owned(),
+        })
+        .then_expect_events(vec![VmEvent::VmRenamed {
+            name: VmName::parse("db & <cache>").unwrap(),
+        }]);
+    vm().given(running())
+        .when(VmCommand::Rename {
+            name: "web".to_owned(),
+        })
+        .then_expect_events(vec![]);
+    vm().given(stopped())
+        .when(VmCommand::Rename {
+            name: " ".to_owned(),
+        })
+        .then_expect_error(DomainError::bad_input("VM name must not be empty"));
+    vm().given(deleted())
+        .when(VmCommand::Rename {
+            name: "x".to_owned(),
+        })
+        .then_expect_error(DomainError::not_found("VM not found"));
+}

@@ -114,6 +114,13 @@ fn is_missing(err: &virt::error::Error) -> bool {
     err.code().is_known_and(|c| c == ErrorNumber::NoDomain)
 }
 
+fn is_paused(dom: &Domain) -> Result<bool, virt::error::Error> {
+    Ok(dom
+        .state()?
+        .0
+        .is_known_and(|state| state == virt::domain::DomainState::Paused))
+}
+
 fn is_not_running(err: &virt::error::Error) -> bool {
     err.code()
         .is_known_and(|c| c == ErrorNumber::OperationInvalid)
@@ -184,6 +191,21 @@ impl LibvirtHypervisor {
         })
         .await
         .map_err(|e| HypervisorError::Failed(format!("libvirt call panicked: {e}")))?
+    }
+
+    /// Runs `action` on VM `id`'s domain if it is ours and running (or paused); a domain that
+    /// is off or missing needs nothing done.
+    async fn on_active_domain(
+        &self,
+        id: Uuid,
+        action: impl FnOnce(&Domain) -> Result<(), virt::error::Error> + Send + 'static,
+    ) -> Result<(), HypervisorError> {
+        let name = domain_name(id);
+        self.with_conn(move |conn| match owned_domain(conn, &name)? {
+            Some(dom) if dom.is_active()? => Ok(action(&dom)?),
+            _ => Ok(()),
+        })
+        .await
     }
 
     /// Whether libvirt has a domain for VM `id` (defined or running).
@@ -345,6 +367,58 @@ impl Hypervisor for LibvirtHypervisor {
                 _ => Ok(()),
             },
             None => Ok(()),
+        })
+        .await
+    }
+
+    async fn shutdown(&self, id: Uuid) -> Result<(), HypervisorError> {
+        self.on_active_domain(id, |dom| {
+            dom.shutdown_flags(virt::sys::VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+        })
+        .await
+    }
+
+    async fn reboot(&self, id: Uuid) -> Result<(), HypervisorError> {
+        self.on_active_domain(id, |dom| {
+            dom.reboot(virt::sys::VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
+        })
+        .await
+    }
+
+    async fn pause(&self, id: Uuid) -> Result<(), HypervisorError> {
+        self.on_active_domain(id, |dom| {
+            if is_paused(dom)? {
+                Ok(())
+            } else {
+                dom.suspend()
+            }
+        })
+        .await
+    }
+
+    async fn resume(&self, id: Uuid) -> Result<(), HypervisorError> {
+        self.on_active_domain(id, |dom| {
+            if is_paused(dom)? {
+                dom.resume()
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn set_title(&self, id: Uuid, title: &str) -> Result<(), HypervisorError> {
+        let (name, title) = (domain_name(id), title.to_owned());
+        self.with_conn(move |conn| {
+            let Some(dom) = owned_domain(conn, &name)? else {
+                return Ok(());
+            };
+            let mut flags = virt::sys::VIR_DOMAIN_AFFECT_CONFIG;
+            if dom.is_active()? {
+                flags |= virt::sys::VIR_DOMAIN_AFFECT_LIVE;
+            }
+            let kind = virt::sys::VIR_DOMAIN_METADATA_TITLE as i32;
+            Ok(dom.set_metadata(kind, Some(&title), None, None, flags)?)
         })
         .await
     }

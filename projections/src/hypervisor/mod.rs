@@ -47,6 +47,16 @@ pub trait Hypervisor: Send + Sync + 'static {
     async fn start(&self, machine: &Machine) -> Result<(), HypervisorError>;
     /// Powers the domain off at once unless it is already off.
     async fn force_stop(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Presses the ACPI power button (unless the domain is off); the guest decides.
+    async fn shutdown(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Asks the guest to reboot through ACPI.
+    async fn reboot(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Freezes the guest's vCPUs unless already paused.
+    async fn pause(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Lets a paused guest run again unless already running.
+    async fn resume(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Sets the domain's title (the VM's display name), live and in its saved definition.
+    async fn set_title(&self, id: Uuid, title: &str) -> Result<(), HypervisorError>;
     /// Destroys and undefines the domain and removes its disks.
     async fn remove(&self, id: Uuid) -> Result<(), HypervisorError>;
 }

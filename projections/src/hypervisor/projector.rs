@@ -6,6 +6,7 @@
 //! goes back as a `Report*` command; the resulting event triggers the next step.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
@@ -26,8 +27,10 @@ pub trait OutcomeReporter: Send + Sync + 'static {
 
 pub struct HypervisorProjector<H, R> {
     hypervisor: H,
-    reporter: R,
+    reporter: Arc<R>,
     images: Arc<DirImageCatalog>,
+    /// How long a guest has to act on an ACPI shutdown before it is reported as not stopping.
+    shutdown_grace: Duration,
 }
 
 /// What the projector decided to do for one VM.
@@ -37,6 +40,10 @@ enum Step {
     Provision,
     Start,
     ForceStop,
+    Shutdown,
+    Reboot,
+    Pause,
+    Resume,
     Remove,
 }
 
@@ -44,19 +51,29 @@ fn next_step(vm: &Vm) -> Step {
     match (vm.desired, vm.observed) {
         (_, Observed::Gone) => Step::Nothing,
         (Desired::Deleted, _) => Step::Remove,
-        (Desired::Running, Observed::Pending | Observed::Stopped) => Step::Start,
+        (Desired::Running | Desired::Paused, Observed::Pending | Observed::Stopped) => Step::Start,
         (_, Observed::Pending) if vm.failure.is_none() => Step::Provision,
-        (Desired::Stopped, Observed::Running) => Step::ForceStop,
+        (Desired::Stopped, Observed::Running | Observed::Paused) => Step::ForceStop,
+        (Desired::ShutDown, Observed::Running) => Step::Shutdown,
+        (Desired::Paused, Observed::Running) => Step::Pause,
+        (Desired::Running, Observed::Paused) => Step::Resume,
+        (Desired::Running, Observed::Running) if vm.reboot_pending => Step::Reboot,
         _ => Step::Nothing,
     }
 }
 
 impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
-    pub fn new(hypervisor: H, reporter: R, images: Arc<DirImageCatalog>) -> Self {
+    pub fn new(
+        hypervisor: H,
+        reporter: R,
+        images: Arc<DirImageCatalog>,
+        shutdown_grace: Duration,
+    ) -> Self {
         Self {
             hypervisor,
-            reporter,
+            reporter: Arc::new(reporter),
             images,
+            shutdown_grace,
         }
     }
 
@@ -155,12 +172,9 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 })
                 .await
             }
-            // Stopping and removing have no failure to record: whatever went wrong, retry.
+            // The remaining steps have no failure to record: whatever went wrong, retry.
             Step::ForceStop => {
-                self.hypervisor
-                    .force_stop(id)
-                    .await
-                    .map_err(|e| ProjectionError::Other(e.to_string()))?;
+                self.hypervisor.force_stop(id).await.map_err(retry)?;
                 self.report(
                     id,
                     VmCommand::ReportStopped {
@@ -169,15 +183,60 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 )
                 .await
             }
+            Step::Shutdown => {
+                self.hypervisor.shutdown(id).await.map_err(retry)?;
+                // The guest's power-off arrives as a lifecycle event; if it hasn't by the end of
+                // the grace period, say so. A timeout after the VM stopped records nothing.
+                let (reporter, grace) = (self.reporter.clone(), self.shutdown_grace);
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let timed_out = VmCommand::ReportShutdownTimedOut {
+                        grace_secs: grace.as_secs(),
+                    };
+                    if let Err(err) = reporter.report(id, timed_out).await {
+                        tracing::warn!(vm = %id, error = %err, "cannot record the shutdown timeout");
+                    }
+                });
+                Ok(())
+            }
+            Step::Reboot => {
+                self.hypervisor.reboot(id).await.map_err(retry)?;
+                self.report(id, VmCommand::ReportRebooted).await
+            }
+            Step::Pause => {
+                self.hypervisor.pause(id).await.map_err(retry)?;
+                self.report(id, VmCommand::ReportPaused).await
+            }
+            Step::Resume => {
+                self.hypervisor.resume(id).await.map_err(retry)?;
+                self.report(id, VmCommand::ReportResumed).await
+            }
             Step::Remove => {
-                self.hypervisor
-                    .remove(id)
-                    .await
-                    .map_err(|e| ProjectionError::Other(e.to_string()))?;
+                self.hypervisor.remove(id).await.map_err(retry)?;
                 self.report(id, VmCommand::ReportDeleted).await
             }
         }
     }
+
+    /// A new name goes into the domain's title (setting it again is harmless).
+    async fn retitle(&self, id: Uuid, vm: &Vm) -> Result<(), ProjectionError> {
+        let Some(spec) = &vm.spec else {
+            return Ok(());
+        };
+        if matches!(vm.observed, Observed::Pending | Observed::Gone)
+            || vm.desired == Desired::Deleted
+        {
+            return Ok(());
+        }
+        self.hypervisor
+            .set_title(id, spec.name.as_str())
+            .await
+            .map_err(retry)
+    }
+}
+
+fn retry(err: HypervisorError) -> ProjectionError {
+    ProjectionError::Other(err.to_string())
 }
 
 #[async_trait]
@@ -196,6 +255,9 @@ impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R>
         }
         let id = event.aggregate_uuid()?;
         let vm = Self::load(tx, &event.aggregate_id).await?;
+        if event.event_type == "VmRenamed" {
+            self.retitle(id, &vm).await?;
+        }
         self.converge(id, &vm).await
     }
 }
@@ -214,6 +276,7 @@ mod tests {
             desired,
             observed,
             failure: failure.map(str::to_owned),
+            reboot_pending: false,
         }
     }
 
@@ -239,5 +302,19 @@ mod tests {
         assert_eq!(next_step(&vm(D::Stopped, O::Stopped, None)), Step::Nothing);
         assert_eq!(next_step(&vm(D::Deleted, O::Running, None)), Step::Remove);
         assert_eq!(next_step(&vm(D::Deleted, O::Gone, None)), Step::Nothing);
+        assert_eq!(
+            next_step(&vm(D::ShutDown, O::Running, None)),
+            Step::Shutdown
+        );
+        assert_eq!(next_step(&vm(D::ShutDown, O::Stopped, None)), Step::Nothing);
+        assert_eq!(next_step(&vm(D::Paused, O::Running, None)), Step::Pause);
+        assert_eq!(next_step(&vm(D::Paused, O::Paused, None)), Step::Nothing);
+        assert_eq!(next_step(&vm(D::Running, O::Paused, None)), Step::Resume);
+        assert_eq!(next_step(&vm(D::Stopped, O::Paused, None)), Step::ForceStop);
+        let rebooting = Vm {
+            reboot_pending: true,
+            ..vm(D::Running, O::Running, None)
+        };
+        assert_eq!(next_step(&rebooting), Step::Reboot);
     }
 }
