@@ -209,9 +209,14 @@ function loginView(root) {
 // ---------------------------------------------------------------------------------------------
 // Dashboard
 
+// `mutation`: a VM mutation taking `id` and returning the VM.
 const ACTIONS = [
-  { key: 'start', label: 'Start', policy: 'vms:start', states: ['STOPPED', 'FAILED'] },
-  { key: 'stop', label: 'Force stop', policy: 'vms:stop', states: ['RUNNING', 'STARTING'], danger: true },
+  { key: 'start', label: 'Start', policy: 'vms:start', states: ['STOPPED', 'FAILED'], mutation: 'startVm' },
+  { key: 'shutdown', label: 'Shut down', policy: 'vms:stop', states: ['RUNNING'], mutation: 'shutdownVm' },
+  { key: 'reboot', label: 'Reboot', policy: 'vms:reboot', states: ['RUNNING'], mutation: 'rebootVm' },
+  { key: 'pause', label: 'Pause', policy: 'vms:pause', states: ['RUNNING'], mutation: 'pauseVm' },
+  { key: 'resume', label: 'Resume', policy: 'vms:pause', states: ['PAUSED'], mutation: 'resumeVm' },
+  { key: 'stop', label: 'Force stop', policy: 'vms:stop', states: ['RUNNING', 'STARTING', 'STOPPING', 'PAUSED'], danger: true, mutation: 'forceStopVm' },
   { key: 'console', label: 'Console', policy: 'vms:connect', states: ['RUNNING'] },
   { key: 'delete', label: 'Delete', policy: 'vms:delete', states: ['STOPPED', 'FAILED', 'PENDING'], danger: true },
 ];
@@ -372,12 +377,9 @@ function vmRow(id) {
     busy = true;
     update(store.get(vm.id) ?? vm);
     try {
-      if (action.key === 'start') {
-        const data = await gql(`mutation Start($id: ID!) { startVm(id: $id) { ${VM_FIELDS} } }`, { id: vm.id });
-        store.put(data.startVm);
-      } else if (action.key === 'stop') {
-        const data = await gql(`mutation Stop($id: ID!) { forceStopVm(id: $id) { ${VM_FIELDS} } }`, { id: vm.id });
-        store.put(data.forceStopVm);
+      if (action.mutation) {
+        const data = await gql(`mutation Act($id: ID!) { ${action.mutation}(id: $id) { ${VM_FIELDS} } }`, { id: vm.id });
+        store.put(data[action.mutation]);
       } else if (action.key === 'delete') {
         await gql('mutation Delete($id: ID!) { deleteVm(id: $id) }', { id: vm.id });
         // The row goes when the hypervisor has removed the VM and the event says so.
