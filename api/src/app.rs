@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use distribox_commands::{CommandBus, SessionLifetimes};
 use distribox_console_relay::{ConsoleRelay, OriginPolicy, TicketStore};
 use distribox_migrations::MIGRATOR;
-use distribox_projections::hypervisor::{lifecycle, HypervisorProjector, LibvirtHypervisor};
+use distribox_projections::hypervisor::{
+    lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
+};
 use distribox_projections::images::DirImageCatalog;
 use distribox_projections::read_models::{AccountsProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
@@ -126,6 +128,15 @@ impl App {
         let stops = lifecycle::watch(config.libvirt_uri.clone());
         let mut tasks = vec![
             tokio::spawn(lifecycle::report_stops(stops, BusReporter(bus.clone()))),
+            tokio::spawn(
+                Reconciler::new(
+                    pool.clone(),
+                    hypervisor.clone(),
+                    BusReporter(bus.clone()),
+                    images.clone(),
+                )
+                .run(Duration::from_secs(config.reconcile_interval)),
+            ),
             tokio::spawn(vms_runner.run(signal.clone())),
             tokio::spawn(accounts_runner.run(signal.clone())),
             tokio::spawn(hypervisor_runner.run(signal)),

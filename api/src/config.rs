@@ -47,6 +47,10 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_SHUTDOWN_GRACE", default_value_t = 120)]
     pub shutdown_grace: u64,
 
+    /// Seconds between passes comparing libvirt with the log (missing domains, missed stops).
+    #[arg(long, env = "DISTRIBOX_RECONCILE_INTERVAL", default_value_t = 60)]
+    pub reconcile_interval: u64,
+
     /// Seconds a console ticket stays valid after it is issued.
     #[arg(long, env = "DISTRIBOX_CONSOLE_TICKET_TTL", default_value_t = 30)]
     pub console_ticket_ttl: u64,

@@ -98,3 +98,63 @@ async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reas
     app.wait_for_state(&token, &id, None, Duration::from_secs(30))
         .await;
 }
+
+/// Drift no event reports: a stopped VM's domain undefined behind Distribox's back is defined
+/// again from the log by the reconciler, on its existing disk, and the VM still starts.
+#[tokio::test]
+async fn an_undefined_domain_is_defined_again_from_the_log() {
+    let app = support::spawn_app_with(Libvirt::System, |c| c.reconcile_interval = 1).await;
+    let token = app.login().await;
+    let id = app.create_vm(&token, "drift", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    let domain = format!("distribox-{id}");
+    let virsh = |args: &[&str]| {
+        std::process::Command::new("virsh")
+            .args(["-c", "qemu:///system"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(virsh(&["undefine", &domain]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !virsh(&["dominfo", &domain]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "the domain was not defined again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let xml = String::from_utf8(virsh(&["dumpxml", &domain]).stdout).unwrap();
+    assert!(
+        xml.contains(&format!("{id}/disk.qcow2")),
+        "not on its own disk: {xml}"
+    );
+    app.data(
+        &token,
+        "mutation($id: ID!) { startVm(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { forceStopVm(id: $id) { state } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { deleteVm(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, None, Duration::from_secs(30))
+        .await;
+}

@@ -94,6 +94,7 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         allowed_origins: vec!["https://lab.example.org".to_owned()],
         console_ticket_ttl: 30,
         shutdown_grace: 120,
+        reconcile_interval: 60,
     };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();

@@ -5,6 +5,7 @@ mod domain_xml;
 mod libvirt;
 pub mod lifecycle;
 mod projector;
+mod reconciler;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use uuid::Uuid;
 pub use self::libvirt::{DomainType, LibvirtHypervisor, SerialStream};
 pub use domain_xml::domain_name;
 pub use projector::{HypervisorProjector, OutcomeReporter};
+pub use reconciler::{Reconciled, Reconciler};
 
 /// Everything needed to build a VM's disk and libvirt domain.
 #[derive(Debug, Clone, PartialEq, Eq)]

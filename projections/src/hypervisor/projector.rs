@@ -62,6 +62,26 @@ fn next_step(vm: &Vm) -> Step {
     }
 }
 
+/// VM `id`'s current state, folded from its events: the authority on what is wanted now
+/// (read models may lag).
+pub(crate) async fn load_vm(conn: &mut PgConnection, id: &str) -> Result<Vm, ProjectionError> {
+    let payloads: Vec<(serde_json::Value, i64)> = sqlx::query_as(
+        "SELECT payload, global_position FROM events
+          WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+    )
+    .bind(Vm::TYPE)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut vm = Vm::default();
+    for (payload, position) in payloads {
+        let event: VmEvent = serde_json::from_value(payload)
+            .map_err(|source| ProjectionError::Decode { position, source })?;
+        vm.apply(event);
+    }
+    Ok(vm)
+}
+
 impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
     pub fn new(
         hypervisor: H,
@@ -75,24 +95,6 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
             images,
             shutdown_grace,
         }
-    }
-
-    async fn load(tx: &mut PgConnection, id: &str) -> Result<Vm, ProjectionError> {
-        let payloads: Vec<(serde_json::Value, i64)> = sqlx::query_as(
-            "SELECT payload, global_position FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
-        )
-        .bind(Vm::TYPE)
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut vm = Vm::default();
-        for (payload, position) in payloads {
-            let event: VmEvent = serde_json::from_value(payload)
-                .map_err(|source| ProjectionError::Decode { position, source })?;
-            vm.apply(event);
-        }
-        Ok(vm)
     }
 
     fn machine(&self, id: Uuid, vm: &Vm) -> Result<Machine, HypervisorError> {
@@ -254,7 +256,7 @@ impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R>
             return Ok(());
         }
         let id = event.aggregate_uuid()?;
-        let vm = Self::load(tx, &event.aggregate_id).await?;
+        let vm = load_vm(tx, &event.aggregate_id).await?;
         if event.event_type == "VmRenamed" {
             self.retitle(id, &vm).await?;
         }
