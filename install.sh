@@ -64,7 +64,8 @@ missing_packages() {
 
 step "Installing packages"
 VIRT_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev)
-BASE_PACKAGES=(postgresql pkg-config build-essential curl ca-certificates git)
+# genisoimage builds each VM's cloud-init seed ISO.
+BASE_PACKAGES=(postgresql pkg-config build-essential curl ca-certificates git genisoimage)
 if [ -z "$HAS_SYSTEMD" ]; then
     # libvirtd lets the libvirt group in through polkit, which it asks over the system D-Bus;
     # with systemd both are there already, without it we start D-Bus ourselves (see below).

@@ -53,9 +53,19 @@ async fn create_boot_talk_stop_delete() {
     .await;
 
     let started = Instant::now();
+    let input = json!({ "input": {
+        "name": "skeleton <e2e> & 'friends'", "image": "test-guest", "vcpus": 1, "memoryMib": 256, "diskGib": 1,
+        "start": true, "hostname": "e2e-box", "user": "alice", "password": "correct horse",
+        "sshKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"]
+    } });
     let vm = app
-        .create_vm(&token, "skeleton <e2e> & 'friends'", true)
-        .await;
+        .data(
+            &token,
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { id name state } }",
+            input,
+        )
+        .await["createVm"]
+        .clone();
     let id = vm["id"].as_str().unwrap().to_owned();
     assert_eq!(vm["name"], "skeleton <e2e> & 'friends'");
     let running = wait_for_event(&mut events, &id, "RUNNING").await;
@@ -82,6 +92,33 @@ async fn create_boot_talk_stop_delete() {
     let mut console = Console::connect(&app, &url).await;
     console.wait_for_shell(BOOT_TIMEOUT).await;
     let to_shell = started.elapsed();
+    // The guest read its own cloud-init seed from the CD-ROM: unique instance id, hostname, the
+    // user with the key and a password hash (never the password).
+    console.seen.clear();
+    console
+        .type_text("cat /mnt/meta-data /mnt/user-data; echo seed-done\n")
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while console.seen.matches("seed-done").count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no seed on the console: {}",
+            console.seen
+        );
+        console.read_for(Duration::from_millis(300)).await;
+    }
+    assert!(
+        console.seen.contains(&format!("instance-id: iid-{id}")),
+        "{}",
+        console.seen
+    );
+    assert!(
+        console.seen.contains("local-hostname: e2e-box"),
+        "{}",
+        console.seen
+    );
+    assert!(console.seen.contains("\"name\": \"alice\"") && console.seen.contains("alice@laptop"));
+    assert!(console.seen.contains("$6$") && !console.seen.contains("correct horse"));
     console.close().await;
     println!("createVm → RUNNING {to_running:?}; createVm → shell answered {to_shell:?}");
 

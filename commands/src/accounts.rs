@@ -21,7 +21,7 @@ fn wrong_credentials() -> CommandError {
 
 impl CommandBus {
     /// Runs slow password hashing on the blocking pool, a bounded number at a time.
-    async fn password_work<T: Send + 'static>(
+    pub(crate) async fn password_work<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, CommandError> {

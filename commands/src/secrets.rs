@@ -42,6 +42,13 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
+/// The SHA-512 crypt(3) hash (`$6$…`) a guest's `/etc/shadow` takes, for cloud-init.
+pub fn guest_password_hash(password: &str) -> String {
+    let params =
+        sha_crypt::Sha512Params::new(sha_crypt::ROUNDS_DEFAULT).expect("default rounds are valid");
+    sha_crypt::sha512_simple(password, &params).expect("sha512-crypt hashing")
+}
+
 /// Spends the same time as a real verification, so an unknown username can't be told apart
 /// from a wrong password by timing.
 pub fn verify_against_dummy(password: &str) {
@@ -61,6 +68,14 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("correct horsf", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn guest_password_hashes_are_crypt_sha512() {
+        let hash = guest_password_hash("s3cret pass");
+        assert!(hash.starts_with("$6$"), "{hash}");
+        assert!(sha_crypt::sha512_check("s3cret pass", &hash).is_ok());
+        assert!(!hash.contains("s3cret"));
     }
 
     #[test]

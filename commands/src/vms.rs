@@ -1,8 +1,10 @@
 //! VM commands: each states the policy it needs, next to the command it guards.
 
 use distribox_domain::policy::Policy;
-use distribox_domain::vm::{CreateVm, VmCommand};
+use distribox_domain::vm::{CreateVm, SeedInput, VmCommand};
 use uuid::Uuid;
+
+use crate::secrets::guest_password_hash;
 
 use crate::{CommandBus, CommandError, Committed, ErrorCode, RequestContext};
 
@@ -15,7 +17,15 @@ pub struct CreateVmInput {
     pub memory_mib: u64,
     pub disk_gib: u64,
     pub start: bool,
+    /// The guest's hostname (default: derived from the VM id).
+    pub hostname: Option<String>,
+    /// A login user cloud-init creates, with `password` and/or `ssh_keys`.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub ssh_keys: Vec<String>,
 }
+
+const GUEST_PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
 
 fn policy_for(command: &VmCommand) -> Option<Policy> {
     match command {
@@ -56,6 +66,23 @@ impl CommandBus {
             }
         };
         let id = Uuid::new_v4();
+        let password_hash = match input.password {
+            Some(password) if !GUEST_PASSWORD_CHARS.contains(&password.chars().count()) => {
+                return Err(CommandError::refused(
+                    ErrorCode::BadInput,
+                    format!(
+                        "password must be {} to {} characters",
+                        GUEST_PASSWORD_CHARS.start(),
+                        GUEST_PASSWORD_CHARS.end()
+                    ),
+                ));
+            }
+            Some(password) => Some(
+                self.password_work(move || guest_password_hash(&password))
+                    .await?,
+            ),
+            None => None,
+        };
         let command = VmCommand::Create(CreateVm {
             name: input.name,
             image: input.image,
@@ -64,6 +91,13 @@ impl CommandBus {
             disk_gib: input.disk_gib,
             owner: owner.to_string(),
             start: input.start,
+            instance_id: format!("iid-{id}"),
+            seed: SeedInput {
+                hostname: input.hostname,
+                user: input.user,
+                password_hash,
+                ssh_keys: input.ssh_keys,
+            },
         });
         let committed = self.vm_command(ctx, id, command).await?;
         Ok((id, committed))

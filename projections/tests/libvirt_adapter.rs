@@ -36,6 +36,7 @@ fn machine(id: Uuid) -> Machine {
         disk_gib: 1,
         image_path: images_dir().join("test-guest.qcow2"),
         image_format: "qcow2",
+        seed: None,
     }
 }
 

@@ -71,6 +71,10 @@ impl MutationRoot {
             memory_mib: non_negative("memoryMib", input.memory_mib)?.into(),
             disk_gib: non_negative("diskGib", input.disk_gib)?.into(),
             start: input.start,
+            hostname: input.hostname,
+            user: input.user,
+            password: input.password,
+            ssh_keys: input.ssh_keys,
         };
         let (id, committed) = state
             .bus

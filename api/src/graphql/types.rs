@@ -195,4 +195,14 @@ pub struct CreateVmInput {
     /// Start the VM as soon as it is provisioned.
     #[graphql(default = false)]
     pub start: bool,
+    /// The guest's hostname (cloud-init); default derived from the VM id.
+    pub hostname: Option<String>,
+    /// A login user cloud-init creates in the guest; needs `password` and/or `sshKeys`.
+    pub user: Option<String>,
+    /// The user's password (8–256 characters); only a SHA-512 crypt hash is kept.
+    #[graphql(secret)]
+    pub password: Option<String>,
+    /// OpenSSH public keys for the user.
+    #[graphql(default)]
+    pub ssh_keys: Vec<String>,
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::commands::{CreateVm, VmCommand};
 use super::events::{StopReason, VmEvent};
+use super::seed::SeedSpec;
 use super::spec::{VmName, VmSpec};
 use super::state::{Desired, Observed, VmState};
 use crate::ports::ImageCatalog;
@@ -23,6 +24,8 @@ pub struct Vm {
     pub spec: Option<VmSpec>,
     pub image: String,
     pub owner: String,
+    #[serde(default)]
+    pub seed: Option<SeedSpec>,
     pub desired: Desired,
     pub observed: Observed,
     /// The last failure libvirt reported, cleared by the next success.
@@ -69,10 +72,21 @@ impl Vm {
                 image.id
             )));
         }
+        let fallback_hostname = format!(
+            "vm-{}",
+            input
+                .instance_id
+                .trim_start_matches("iid-")
+                .chars()
+                .take(8)
+                .collect::<String>()
+        );
+        let seed = SeedSpec::new(input.instance_id, fallback_hostname, input.seed)?;
         let mut events = vec![VmEvent::VmCreated {
             spec,
             image: image.id,
             owner: input.owner,
+            seed: Some(seed),
         }];
         if input.start {
             events.push(VmEvent::VmStartRequested);
@@ -262,10 +276,16 @@ impl Aggregate for Vm {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            VmEvent::VmCreated { spec, image, owner } => {
+            VmEvent::VmCreated {
+                spec,
+                image,
+                owner,
+                seed,
+            } => {
                 self.spec = Some(spec);
                 self.image = image;
                 self.owner = owner;
+                self.seed = seed;
             }
             VmEvent::VmProvisioned => {
                 self.observed = Observed::Stopped;

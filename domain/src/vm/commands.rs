@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::events::StopReason;
+use super::seed::SeedInput;
 
 /// What a person asks of a VM (the first group) or what the hypervisor reports back (`Report*`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,4 +49,7 @@ pub struct CreateVm {
     pub owner: String,
     /// Start as soon as the VM is provisioned.
     pub start: bool,
+    /// The cloud-init instance id, unique to this VM (derived from its id by the caller).
+    pub instance_id: String,
+    pub seed: SeedInput,
 }

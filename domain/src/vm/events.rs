@@ -1,6 +1,7 @@
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
+use super::seed::SeedSpec;
 use super::spec::{VmName, VmSpec};
 
 /// Why a VM stopped running, as observed by the hypervisor.
@@ -25,6 +26,9 @@ pub enum VmEvent {
         spec: VmSpec,
         image: String,
         owner: String,
+        /// Absent in VMs created before seeds existed.
+        #[serde(default)]
+        seed: Option<SeedSpec>,
     },
     /// Disk overlay and libvirt domain exist.
     VmProvisioned,

@@ -3,12 +3,14 @@
 mod aggregate;
 mod commands;
 mod events;
+mod seed;
 pub mod spec;
 mod state;
 
 pub use aggregate::{Vm, VmServices};
 pub use commands::{CreateVm, VmCommand};
 pub use events::{StopReason, VmEvent};
+pub use seed::{SeedInput, SeedSpec, SeedUser};
 pub use spec::{VmName, VmSpec};
 pub use state::{Desired, Observed, VmState};
 

@@ -35,6 +35,8 @@ fn create(name: &str) -> CreateVm {
         disk_gib: 4,
         owner: "acc-1".to_owned(),
         start: false,
+        instance_id: "iid-0123456789".to_owned(),
+        seed: SeedInput::default(),
     }
 }
 
@@ -43,6 +45,11 @@ fn created() -> VmEvent {
         spec: VmSpec::new("web", 1, 256, 4).unwrap(),
         image: "test-guest".to_owned(),
         owner: "acc-1".to_owned(),
+        seed: Some(SeedSpec {
+            instance_id: "iid-0123456789".to_owned(),
+            hostname: "vm-01234567".to_owned(),
+            user: None,
+        }),
     }
 }
 
@@ -148,6 +155,22 @@ fn create_refuses_bad_input() {
             .when(VmCommand::Create(input))
             .then_expect_error(DomainError::bad_input(message));
     }
+}
+
+#[test]
+fn create_refuses_a_bad_seed() {
+    let input = CreateVm {
+        seed: SeedInput {
+            user: Some("root".to_owned()),
+            ssh_keys: vec![],
+            password_hash: None,
+            hostname: None,
+        },
+        ..create("a")
+    };
+    vm().given_no_previous_events()
+        .when(VmCommand::Create(input))
+        .then_expect_error(DomainError::bad_input("user must not be root"));
 }
 
 #[test]

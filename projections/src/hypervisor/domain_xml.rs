@@ -21,7 +21,28 @@ fn path_text(path: &Path) -> String {
     escape(path.to_string_lossy().as_ref()).into_owned()
 }
 
-pub fn build(machine: &Machine, domain_type: DomainType, disk: &Path) -> String {
+/// A virtio-scsi CD-ROM: the cloud kernel of small images has no AHCI (SATA) driver, and q35
+/// has no IDE.
+fn seed_cdrom(seed: &Path) -> String {
+    format!(
+        "
+    <controller type='scsi' model='virtio-scsi'/>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='{}'/>
+      <target dev='sda' bus='scsi'/>
+      <readonly/>
+    </disk>",
+        path_text(seed)
+    )
+}
+
+pub fn build(
+    machine: &Machine,
+    domain_type: DomainType,
+    disk: &Path,
+    seed: Option<&Path>,
+) -> String {
     let mut xml = String::new();
     let id = machine.id;
     // `write!` into a String cannot fail.
@@ -51,7 +72,7 @@ pub fn build(machine: &Machine, domain_type: DomainType, disk: &Path) -> String 
       <driver name='qemu' type='qcow2'/>
       <source file='{disk}'/>
       <target dev='vda' bus='virtio'/>
-    </disk>
+    </disk>{seed}
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <memballoon model='none'/>
@@ -64,6 +85,7 @@ pub fn build(machine: &Machine, domain_type: DomainType, disk: &Path) -> String 
         memory = machine.memory_mib,
         vcpus = machine.vcpus,
         disk = path_text(disk),
+        seed = seed.map(seed_cdrom).unwrap_or_default(),
     );
     xml
 }
@@ -84,11 +106,23 @@ mod tests {
             disk_gib: 1,
             image_path: PathBuf::from("/img/x.qcow2"),
             image_format: "qcow2",
+            seed: None,
         };
         let xml = build(
             &machine,
             DomainType::Qemu,
             Path::new("/data/vms/x/disk.qcow2"),
+            None,
+        );
+        assert!(!xml.contains("cdrom"));
+        let with_seed = build(
+            &machine,
+            DomainType::Qemu,
+            Path::new("/d/disk.qcow2"),
+            Some(Path::new("/d/seed.iso")),
+        );
+        assert!(
+            with_seed.contains("<source file='/d/seed.iso'/>") && with_seed.contains("virtio-scsi")
         );
         assert!(xml.contains("<name>distribox-00000000-0000-0000-0000-000000000000</name>"));
         assert!(xml.contains(

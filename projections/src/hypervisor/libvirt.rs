@@ -16,6 +16,7 @@ use virt::error::ErrorNumber;
 use virt::stream::Stream;
 
 use super::domain_xml::{self, domain_name};
+use super::seed_iso;
 use super::{Hypervisor, HypervisorError, Machine};
 
 /// libvirt's `<domain type=…>`.
@@ -262,7 +263,16 @@ impl LibvirtHypervisor {
     }
 
     async fn define(&self, machine: &Machine) -> Result<(), HypervisorError> {
-        let xml = domain_xml::build(machine, self.domain_type, &self.disk_path(machine.id));
+        let seed = match &machine.seed {
+            Some(seed) => Some(seed_iso::ensure_seed_iso(&self.vm_dir(machine.id), seed).await?),
+            None => None,
+        };
+        let xml = domain_xml::build(
+            machine,
+            self.domain_type,
+            &self.disk_path(machine.id),
+            seed.as_deref(),
+        );
         let name = domain_name(machine.id);
         self.with_conn(move |conn| {
             owned_domain(conn, &name)?;

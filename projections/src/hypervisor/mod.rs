@@ -6,10 +6,12 @@ mod libvirt;
 pub mod lifecycle;
 mod projector;
 mod reconciler;
+mod seed_iso;
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use distribox_domain::vm::SeedSpec;
 use uuid::Uuid;
 
 pub use self::libvirt::{DomainType, LibvirtHypervisor, SerialStream};
@@ -28,6 +30,8 @@ pub struct Machine {
     pub disk_gib: u64,
     pub image_path: PathBuf,
     pub image_format: &'static str,
+    /// The cloud-init seed, attached as a CD-ROM.
+    pub seed: Option<SeedSpec>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

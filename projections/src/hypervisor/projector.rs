@@ -62,6 +62,31 @@ fn next_step(vm: &Vm) -> Step {
     }
 }
 
+/// Everything the hypervisor needs to build VM `id` as `vm` describes it.
+pub(crate) fn machine_of(
+    id: Uuid,
+    vm: &Vm,
+    images: &DirImageCatalog,
+) -> Result<Machine, HypervisorError> {
+    let spec = vm
+        .spec
+        .as_ref()
+        .ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
+    let image = images.get(&vm.image).ok_or_else(|| {
+        HypervisorError::Failed(format!("image `{}` is no longer available", vm.image))
+    })?;
+    Ok(Machine {
+        id,
+        name: spec.name.as_str().to_owned(),
+        vcpus: spec.vcpus,
+        memory_mib: spec.memory_mib,
+        disk_gib: spec.disk_gib,
+        image_path: image.path,
+        image_format: image.format,
+        seed: vm.seed.clone(),
+    })
+}
+
 /// VM `id`'s current state, folded from its events: the authority on what is wanted now
 /// (read models may lag).
 pub(crate) async fn load_vm(conn: &mut PgConnection, id: &str) -> Result<Vm, ProjectionError> {
@@ -98,22 +123,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
     }
 
     fn machine(&self, id: Uuid, vm: &Vm) -> Result<Machine, HypervisorError> {
-        let spec = vm
-            .spec
-            .as_ref()
-            .ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
-        let image = self.images.get(&vm.image).ok_or_else(|| {
-            HypervisorError::Failed(format!("image `{}` is no longer available", vm.image))
-        })?;
-        Ok(Machine {
-            id,
-            name: spec.name.as_str().to_owned(),
-            vcpus: spec.vcpus,
-            memory_mib: spec.memory_mib,
-            disk_gib: spec.disk_gib,
-            image_path: image.path,
-            image_format: image.format,
-        })
+        machine_of(id, vm, &self.images)
     }
 
     async fn report(&self, id: Uuid, command: VmCommand) -> Result<(), ProjectionError> {
@@ -275,6 +285,7 @@ mod tests {
             spec: Some(VmSpec::new("a", 1, 256, 1).unwrap()),
             image: "img".to_owned(),
             owner: "o".to_owned(),
+            seed: None,
             desired,
             observed,
             failure: failure.map(str::to_owned),

@@ -9,8 +9,8 @@ use distribox_domain::vm::{Desired, Observed, StopReason, Vm, VmCommand};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::projector::{load_vm, OutcomeReporter};
-use super::{Hypervisor, HypervisorError, LibvirtHypervisor, Machine};
+use super::projector::{load_vm, machine_of, OutcomeReporter};
+use super::{Hypervisor, HypervisorError, LibvirtHypervisor};
 use crate::images::DirImageCatalog;
 use crate::ProjectionError;
 
@@ -105,20 +105,7 @@ impl<R: OutcomeReporter> Reconciler<R> {
                 "VM {id} lost both its domain and its disk"
             )));
         }
-        let (Some(spec), Some(image)) = (&vm.spec, self.images.get(&vm.image)) else {
-            return Err(ProjectionError::Other(format!(
-                "VM {id} cannot be redefined: its image is gone"
-            )));
-        };
-        let machine = Machine {
-            id,
-            name: spec.name.as_str().to_owned(),
-            vcpus: spec.vcpus,
-            memory_mib: spec.memory_mib,
-            disk_gib: spec.disk_gib,
-            image_path: image.path,
-            image_format: image.format,
-        };
+        let machine = machine_of(id, vm, &self.images).map_err(unavailable)?;
         tracing::warn!(vm = %id, "domain missing from libvirt; defining it again");
         self.hypervisor
             .provision(&machine)
