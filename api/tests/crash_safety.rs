@@ -42,6 +42,10 @@ fn create(name: &str, start: bool) -> CreateVmInput {
         memory_mib: 256,
         disk_gib: 1,
         start,
+        hostname: None,
+        user: None,
+        password: None,
+        ssh_keys: vec![],
     }
 }
 
