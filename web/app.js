@@ -410,6 +410,10 @@ const FIELD_OF_MESSAGE = [
   [/^vcpus\b/i, 'vcpus'],
   [/^memory/i, 'memory'],
   [/^disk/i, 'disk'],
+  [/^hostname/i, 'hostname'],
+  [/^(a login )?user\b/i, 'user'],
+  [/^password\b|needs? a password/i, 'password'],
+  [/ssh keys?/i, 'sshKeys'],
 ];
 
 function newVmView(root) {
@@ -452,6 +456,10 @@ function newVmView(root) {
   const vcpus = h('input', { type: 'number', min: 1, max: 64, step: 1, value: 1, required: true, inputmode: 'numeric' });
   const memory = h('input', { type: 'number', min: 64, max: 262144, step: 1, value: 1024, required: true, inputmode: 'numeric' });
   const disk = h('input', { type: 'number', min: 1, max: 4096, step: 1, value: 10, required: true, inputmode: 'numeric' });
+  const hostname = h('input', { maxlength: 253, autocomplete: 'off', spellcheck: 'false', placeholder: 'derived from the VM id' });
+  const user = h('input', { maxlength: 32, autocomplete: 'off', spellcheck: 'false', placeholder: 'none' });
+  const password = h('input', { type: 'password', minlength: 8, maxlength: 256, autocomplete: 'new-password' });
+  const sshKeys = h('textarea', { rows: 3, spellcheck: 'false', placeholder: 'ssh-ed25519 AAAA… you@laptop' });
   const start = h('input', { type: 'checkbox', id: 'start', name: 'start', checked: true });
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button primary' }, 'Create VM');
@@ -464,6 +472,12 @@ function newVmView(root) {
       field('vcpus', 'vCPUs', vcpus, '1–64'),
       field('memory', 'Memory (MiB)', memory, '64–262144'),
       field('disk', 'Disk (GiB)', disk, 'At least the image’s size')),
+    h('fieldset', { class: 'stack' },
+      h('legend', null, 'Guest login (cloud-init)'),
+      field('hostname', 'Hostname', hostname),
+      field('user', 'User', user, 'Created in the guest, with the password and/or SSH keys below. Leave empty for none.'),
+      field('password', 'Password', password, '8–256 characters; only a hash is kept.'),
+      field('sshKeys', 'SSH public keys', sshKeys, 'One per line.')),
     h('div', { class: 'field checkbox' }, start, h('label', { for: 'start' }, 'Start it now')),
     formError,
     h('div', { class: 'form-actions' }, submit, cancel));
@@ -510,7 +524,7 @@ function newVmView(root) {
     image.replaceChildren(h('option', { value: '' }, 'Your account may not list images'));
   }
 
-  for (const key of ['name', 'vcpus', 'memory', 'disk']) {
+  for (const key of ['name', 'vcpus', 'memory', 'disk', 'hostname', 'user', 'password', 'sshKeys']) {
     fields[key].input.addEventListener('input', () => setError(key, null));
   }
 
@@ -545,6 +559,10 @@ function newVmView(root) {
       memoryMib: Number(memory.value),
       diskGib: Number(disk.value),
       start: start.checked,
+      hostname: hostname.value.trim() || null,
+      user: user.value.trim() || null,
+      password: password.value || null,
+      sshKeys: sshKeys.value.split('\n').map((k) => k.trim()).filter(Boolean),
     };
     try {
       const data = await gql(`mutation Create($input: CreateVmInput!) { createVm(input: $input) { ${VM_FIELDS} } }`, { input });

@@ -285,19 +285,34 @@ impl LibvirtHypervisor {
     /// caller drops `input`, the stream is aborted, which also ends the reading thread.
     pub async fn open_serial(&self, id: Uuid) -> Result<SerialStream, HypervisorError> {
         let name = domain_name(id);
-        let stream = self
-            .with_conn(move |conn| {
-                let dom = owned_domain(conn, &name)?
+        let uri = self.uri.clone();
+        // A connection of its own per console: a stream blocked in `recv` must never hold up the
+        // management connection the projector uses.
+        let (conn, stream) = tokio::task::spawn_blocking(move || {
+            let conn = Connect::open(Some(&uri))
+                .map_err(|e| HypervisorError::Unavailable(e.message().to_owned()))?;
+            let opened = (|| -> Result<Stream, CallError> {
+                let dom = owned_domain(&conn, &name)?
                     .ok_or_else(|| CallError::Refused("the VM has no domain".to_owned()))?;
-                let stream = Stream::new(conn, 0)?;
+                let stream = Stream::new(&conn, 0)?;
                 // FORCE: a console left open by a crashed session must not lock everyone out.
                 dom.open_console(None, &stream, virt::sys::VIR_DOMAIN_CONSOLE_FORCE)?;
                 Ok(stream)
-            })
-            .await?;
+            })();
+            match opened {
+                Ok(stream) => Ok((Arc::new(conn), stream)),
+                Err(CallError::Refused(reason)) => Err(HypervisorError::Failed(reason)),
+                Err(CallError::Libvirt(err)) => {
+                    Err(HypervisorError::Failed(err.message().to_owned()))
+                }
+            }
+        })
+        .await
+        .map_err(|e| HypervisorError::Failed(format!("libvirt call panicked: {e}")))??;
         let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(64);
         let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
         let reader = stream.clone();
+        let reader_conn = conn.clone();
         std::thread::Builder::new()
             .name(format!("serial-read-{id}"))
             .spawn(move || {
@@ -307,6 +322,8 @@ impl LibvirtHypervisor {
                         break;
                     }
                 }
+                drop(reader);
+                drop(reader_conn);
             })
             .map_err(io_failure)?;
         std::thread::Builder::new()
@@ -323,6 +340,7 @@ impl LibvirtHypervisor {
                     }
                 }
                 let _ = stream.abort();
+                drop(conn);
             })
             .map_err(io_failure)?;
         Ok(SerialStream {
