@@ -162,14 +162,16 @@ impl Vm {
 
     fn resume(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
-        if self.desired == Desired::Paused
-            || (self.observed == Observed::Paused && self.desired != Desired::Running)
-        {
-            Ok(vec![VmEvent::VmResumeRequested])
-        } else if self.observed == Observed::Paused {
-            Err(DomainError::conflict("VM is already resuming"))
-        } else {
-            Err(DomainError::conflict("VM is not paused"))
+        match (self.desired, self.observed) {
+            (Desired::Paused, _) => Ok(vec![VmEvent::VmResumeRequested]),
+            (Desired::Running, Observed::Paused) => {
+                Err(DomainError::conflict("VM is already resuming"))
+            }
+            // Resuming must not undo a stop that is under way.
+            (Desired::Stopped | Desired::ShutDown, Observed::Running | Observed::Paused) => {
+                Err(DomainError::conflict("VM is stopping"))
+            }
+            _ => Err(DomainError::conflict("VM is not paused")),
         }
     }
 

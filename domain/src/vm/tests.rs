@@ -474,6 +474,9 @@ fn pause_and_resume() {
     vm().given(paused.clone())
         .when(VmCommand::ForceStop)
         .then_expect_events(vec![VmEvent::VmForceStopRequested]);
+    vm().given(with(paused.clone(), &[VmEvent::VmForceStopRequested]))
+        .when(VmCommand::Resume)
+        .then_expect_error(DomainError::conflict("VM is stopping"));
     vm().given(paused.clone())
         .when(VmCommand::Resume)
         .then_expect_events(vec![VmEvent::VmResumeRequested]);
