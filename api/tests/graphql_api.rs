@@ -248,6 +248,35 @@ async fn bad_vm_input_is_refused_with_bad_input_and_records_nothing() {
             json!({ "image": "../../etc/passwd" }),
             "unknown image `../../etc/passwd`",
         ),
+        // The cloud-init seed.
+        (
+            json!({ "user": "alice", "password": "short" }),
+            "password must be 8 to 256 characters",
+        ),
+        (
+            json!({ "user": "alice" }),
+            "a login user needs a password or at least one SSH public key",
+        ),
+        (
+            json!({ "password": "long enough" }),
+            "a password or SSH keys need a user name",
+        ),
+        (
+            json!({ "user": "root", "password": "long enough" }),
+            "user must not be root",
+        ),
+        (
+            json!({ "user": "x;reboot", "password": "long enough" }),
+            "user must be up to 32 of a-z, 0-9, '_' or '-', starting with a letter or '_'",
+        ),
+        (
+            json!({ "hostname": "bad_host;rm" }),
+            "hostname must be letters, digits and '-' in dot-separated labels of up to 63",
+        ),
+        (
+            json!({ "user": "alice", "sshKeys": ["ssh-ed25519 AAAA\nssh-rsa BBBB"] }),
+            "ssh keys must be OpenSSH public key lines (`ssh-ed25519 AAAA… comment`)",
+        ),
     ];
     for (overrides, expected) in cases {
         let mut variables = input("ok");
@@ -301,7 +330,14 @@ async fn lifecycle_refusals_are_conflicts_or_not_found_and_record_nothing() {
     let mutation = |name: &str| format!("mutation($id: ID!) {{ {name}(id: $id) {{ state }} }}");
 
     let unknown = uuid::Uuid::new_v4().to_string();
-    for op in ["startVm", "forceStopVm"] {
+    for op in [
+        "startVm",
+        "forceStopVm",
+        "shutdownVm",
+        "rebootVm",
+        "pauseVm",
+        "resumeVm",
+    ] {
         let response = app
             .gql(Some(&token), &mutation(op), json!({ "id": unknown }))
             .await;
@@ -337,6 +373,32 @@ async fn lifecycle_refusals_are_conflicts_or_not_found_and_record_nothing() {
     app.wait_for_state(&token, &id, Some("RUNNING"), Duration::from_secs(20))
         .await;
     let before = vm_event_count(&app).await;
+
+    let rename = "mutation($id: ID!, $name: String!) { renameVm(id: $id, name: $name) { name } }";
+    let response = app
+        .gql(Some(&token), rename, json!({ "id": unknown, "name": "x" }))
+        .await;
+    assert_eq!(code(&response), "NOT_FOUND");
+    for (name, expected) in [
+        ("  ", "VM name must not be empty"),
+        ("tab\there", "VM name must not contain control characters"),
+    ] {
+        let response = app
+            .gql(Some(&token), rename, json!({ "id": id, "name": name }))
+            .await;
+        assert_eq!(
+            (code(&response), message(&response)),
+            ("BAD_INPUT", expected)
+        );
+    }
+    let too_long = app
+        .gql(
+            Some(&token),
+            rename,
+            json!({ "id": id, "name": "n".repeat(65) }),
+        )
+        .await;
+    assert_eq!(code(&too_long), "BAD_INPUT");
 
     let response = app
         .gql(Some(&token), &mutation("startVm"), json!({ "id": id }))

@@ -5,21 +5,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use support::{spawn_app, Console, Libvirt, TestApp};
+use support::{spawn_app, virsh, Console, Libvirt};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
-
-async fn last_stop_reason(app: &TestApp, id: &str) -> String {
-    sqlx::query_scalar(
-        "SELECT payload->'VmStopped'->>'reason' FROM events
-          WHERE aggregate_id = $1 AND event_type = 'VmStopped' ORDER BY sequence DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap()
-}
 
 #[tokio::test]
 async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reason() {
@@ -39,27 +27,14 @@ async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reas
     console.type_text("poweroff\n").await;
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;
-    assert_eq!(last_stop_reason(&app, &id).await, "guest");
+    assert_eq!(app.last_stop_reason(&id).await, "guest");
 
     // Started again, then destroyed with virsh: observed within a second or two.
-    app.data(
-        &token,
-        "mutation($id: ID!) { startVm(id: $id) { state } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.vm_ok(&token, "startVm", &id).await;
     app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
         .await;
     let destroyed = Instant::now();
-    let status = std::process::Command::new("virsh")
-        .args([
-            "-c",
-            "qemu:///system",
-            "destroy",
-            &format!("distribox-{id}"),
-        ])
-        .output()
-        .unwrap();
+    let status = virsh(&["destroy", &format!("distribox-{id}")]);
     assert!(
         status.status.success(),
         "virsh destroy: {}",
@@ -68,35 +43,18 @@ async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reas
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(10))
         .await;
     println!("virsh destroy → STOPPED in {:?}", destroyed.elapsed());
-    assert_eq!(last_stop_reason(&app, &id).await, "external");
+    assert_eq!(app.last_stop_reason(&id).await, "external");
 
     // A stop Distribox asked for is recorded as forced, even though libvirt reports a destroy.
-    app.data(
-        &token,
-        "mutation($id: ID!) { startVm(id: $id) { state } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.vm_ok(&token, "startVm", &id).await;
     app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
         .await;
-    app.data(
-        &token,
-        "mutation($id: ID!) { forceStopVm(id: $id) { state } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.vm_ok(&token, "forceStopVm", &id).await;
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;
-    assert_eq!(last_stop_reason(&app, &id).await, "forced");
+    assert_eq!(app.last_stop_reason(&id).await, "forced");
 
-    app.data(
-        &token,
-        "mutation($id: ID!) { deleteVm(id: $id) }",
-        json!({ "id": id }),
-    )
-    .await;
-    app.wait_for_state(&token, &id, None, Duration::from_secs(30))
-        .await;
+    app.delete_vm(&token, &id).await;
 }
 
 /// Drift no event reports: a stopped VM's domain undefined behind Distribox's back is defined
@@ -112,13 +70,6 @@ async fn an_undefined_domain_is_defined_again_from_the_log() {
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;
     let domain = format!("distribox-{id}");
-    let virsh = |args: &[&str]| {
-        std::process::Command::new("virsh")
-            .args(["-c", "qemu:///system"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
     assert!(virsh(&["undefine", &domain]).status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !virsh(&["dominfo", &domain]).status.success() {
@@ -133,28 +84,11 @@ async fn an_undefined_domain_is_defined_again_from_the_log() {
         xml.contains(&format!("{id}/disk.qcow2")),
         "not on its own disk: {xml}"
     );
-    app.data(
-        &token,
-        "mutation($id: ID!) { startVm(id: $id) { state } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.vm_ok(&token, "startVm", &id).await;
     app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
         .await;
-    app.data(
-        &token,
-        "mutation($id: ID!) { forceStopVm(id: $id) { state } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.vm_ok(&token, "forceStopVm", &id).await;
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;
-    app.data(
-        &token,
-        "mutation($id: ID!) { deleteVm(id: $id) }",
-        json!({ "id": id }),
-    )
-    .await;
-    app.wait_for_state(&token, &id, None, Duration::from_secs(30))
-        .await;
+    app.delete_vm(&token, &id).await;
 }

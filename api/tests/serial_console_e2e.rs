@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use distribox_projections::hypervisor::{DomainType, LibvirtHypervisor};
 use serde_json::{json, Value};
-use support::{spawn_app_with, Console, Libvirt, Subscription, TestApp};
+use support::{spawn_app_with, virsh, Console, Libvirt, Subscription, TestApp};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use uuid::Uuid;
@@ -72,16 +72,7 @@ async fn create_boot_talk_stop_delete() {
     assert_eq!(running["event"], "VmStarted");
     let to_running = started.elapsed();
     // The name reached libvirt as an escaped title, intact.
-    let title = std::process::Command::new("virsh")
-        .args([
-            "-c",
-            "qemu:///system",
-            "desc",
-            "--title",
-            &format!("distribox-{id}"),
-        ])
-        .output()
-        .unwrap();
+    let title = virsh(&["desc", "--title", &format!("distribox-{id}")]);
     assert_eq!(
         String::from_utf8_lossy(&title.stdout).trim(),
         "skeleton <e2e> & 'friends'"
@@ -180,12 +171,7 @@ async fn create_boot_talk_stop_delete() {
         "the disk overlay is still there"
     );
 
-    let history: Vec<String> = app
-        .events_of(&id)
-        .await
-        .into_iter()
-        .map(|(event, _)| event)
-        .collect();
+    let history = app.event_types(&id).await;
     assert_eq!(
         history,
         [

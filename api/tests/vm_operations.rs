@@ -5,41 +5,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use support::{spawn_app_with, Console, Libvirt, TestApp};
+use serde_json::json;
+use support::{spawn_app_with, virsh, Console, Libvirt};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 
-async fn op(app: &TestApp, token: &str, mutation: &str, id: &str) -> Value {
-    app.gql(
-        Some(token),
-        &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ state failure }} }}"),
-        json!({ "id": id }),
-    )
-    .await
-}
-
-async fn ok(app: &TestApp, token: &str, mutation: &str, id: &str) -> Value {
-    let response = op(app, token, mutation, id).await;
-    assert!(response.get("errors").is_none(), "{mutation}: {response}");
-    response["data"][mutation].clone()
-}
-
-fn virsh(args: &[&str]) -> String {
-    let out = std::process::Command::new("virsh")
-        .args(["-c", "qemu:///system"])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
-    app.events_of(id)
-        .await
-        .into_iter()
-        .map(|(event, _)| event)
-        .collect()
+/// virsh's answer, trimmed.
+fn virsh_says(args: &[&str]) -> String {
+    String::from_utf8_lossy(&virsh(args).stdout)
+        .trim()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -58,19 +33,19 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
     console.wait_for_shell(BOOT_TIMEOUT).await;
 
     // Pause and resume: the vCPUs freeze and thaw; the shell answers again afterwards.
-    ok(&app, &token, "pauseVm", &id).await;
+    app.vm_ok(&token, "pauseVm", &id).await;
     app.wait_for_state(&token, &id, Some("PAUSED"), Duration::from_secs(10))
         .await;
-    assert_eq!(virsh(&["domstate", &domain]), "paused");
-    let refused = op(&app, &token, "shutdownVm", &id).await;
+    assert_eq!(virsh_says(&["domstate", &domain]), "paused");
+    let refused = app.vm_op(&token, "shutdownVm", &id).await;
     assert_eq!(
         refused["errors"][0]["extensions"]["code"], "CONFLICT",
         "{refused}"
     );
-    ok(&app, &token, "resumeVm", &id).await;
+    app.vm_ok(&token, "resumeVm", &id).await;
     app.wait_for_state(&token, &id, Some("RUNNING"), Duration::from_secs(10))
         .await;
-    assert_eq!(virsh(&["domstate", &domain]), "running");
+    assert_eq!(virsh_says(&["domstate", &domain]), "running");
     console.seen.clear();
     console.wait_for_shell(Duration::from_secs(20)).await;
 
@@ -84,14 +59,14 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
         .await;
     assert_eq!(renamed["renameVm"]["name"], "ops <renamed>");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while virsh(&["desc", "--title", &domain]) != "ops <renamed>" {
+    while virsh_says(&["desc", "--title", &domain]) != "ops <renamed>" {
         assert!(Instant::now() < deadline, "libvirt's title was not updated");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Reboot: the guest boots again (same QEMU, same console) and the VM stays RUNNING.
     console.seen.clear();
-    ok(&app, &token, "rebootVm", &id).await;
+    app.vm_ok(&token, "rebootVm", &id).await;
     let deadline = Instant::now() + BOOT_TIMEOUT;
     while !console.seen.contains("distribox-test-guest ready") {
         assert!(
@@ -108,7 +83,7 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
     // with a failure saying the shutdown did not happen.
     console.type_text("killall acpid\n").await;
     console.read_for(Duration::from_millis(500)).await;
-    ok(&app, &token, "shutdownVm", &id).await;
+    app.vm_ok(&token, "shutdownVm", &id).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let vm = app
@@ -135,12 +110,13 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
     // A guest that honours it: STOPPED, with the guest as the reason.
     console.type_text("acpid -c /etc/acpi\n").await;
     console.read_for(Duration::from_millis(500)).await;
-    ok(&app, &token, "shutdownVm", &id).await;
+    app.vm_ok(&token, "shutdownVm", &id).await;
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;
     console.close().await;
+    assert_eq!(app.last_stop_reason(&id).await, "guest");
 
-    let events = event_types(&app, &id).await;
+    let events = app.event_types(&id).await;
     for expected in [
         "VmPauseRequested",
         "VmPaused",
@@ -172,26 +148,13 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
     // Stopped: the running-only operations are refused and record nothing.
     let before = events.len();
     for mutation in ["pauseVm", "resumeVm", "rebootVm", "shutdownVm"] {
-        let refused = op(&app, &token, mutation, &id).await;
+        let refused = app.vm_op(&token, mutation, &id).await;
         assert_eq!(
             refused["errors"][0]["extensions"]["code"], "CONFLICT",
             "{mutation}: {refused}"
         );
     }
-    assert_eq!(event_types(&app, &id).await.len(), before);
+    assert_eq!(app.event_types(&id).await.len(), before);
 
-    ok_bool(&app, &token, &id).await;
-    app.wait_for_state(&token, &id, None, Duration::from_secs(30))
-        .await;
-}
-
-async fn ok_bool(app: &TestApp, token: &str, id: &str) {
-    let deleted = app
-        .data(
-            token,
-            "mutation($id: ID!) { deleteVm(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(deleted["deleteVm"], true);
+    app.delete_vm(&token, &id).await;
 }

@@ -75,18 +75,20 @@ impl RequestContext {
     }
 
     /// The audit metadata stored with every event.
+    /// Who acted, as the audit log names them: `account:<id>`, `system` or `anonymous`.
+    pub fn actor_label(&self) -> String {
+        match &self.actor {
+            Actor::Account { id, .. } => format!("account:{id}"),
+            Actor::System => "system".to_owned(),
+            Actor::Anonymous => "anonymous".to_owned(),
+        }
+    }
+
     pub fn metadata(&self) -> HashMap<String, String> {
         let mut meta = HashMap::new();
-        let (actor, name) = match &self.actor {
-            Actor::Account { id, username, .. } => {
-                (format!("account:{id}"), Some(username.clone()))
-            }
-            Actor::System => ("system".to_owned(), None),
-            Actor::Anonymous => ("anonymous".to_owned(), None),
-        };
-        meta.insert("actor".to_owned(), actor);
-        if let Some(name) = name {
-            meta.insert("actor_name".to_owned(), name);
+        meta.insert("actor".to_owned(), self.actor_label());
+        if let Actor::Account { username, .. } = &self.actor {
+            meta.insert("actor_name".to_owned(), username.clone());
         }
         meta.insert("request_id".to_owned(), self.request_id.clone());
         if let Some(addr) = &self.client_addr {

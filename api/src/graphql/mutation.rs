@@ -174,7 +174,7 @@ impl MutationRoot {
             )
             .into());
         }
-        let principal = request(ctx)?.metadata().remove("actor").unwrap_or_default();
+        let principal = request(ctx)?.actor_label();
         let issued = state.relay.tickets.issue(Ticket {
             vm_id: id,
             kind,

@@ -276,6 +276,54 @@ async fn next_json(ws: &mut Ws) -> Value {
 }
 
 impl TestApp {
+    /// Runs the VM mutation `name(id:)` (one returning the VM) and returns the whole response.
+    pub async fn vm_op(&self, token: &str, name: &str, id: &str) -> Value {
+        let query = format!("mutation($id: ID!) {{ {name}(id: $id) {{ state failure }} }}");
+        self.gql(Some(token), &query, json!({ "id": id })).await
+    }
+
+    /// Like `vm_op`, but panics on errors and returns the VM.
+    pub async fn vm_ok(&self, token: &str, name: &str, id: &str) -> Value {
+        let response = self.vm_op(token, name, id).await;
+        assert!(response.get("errors").is_none(), "{name}: {response}");
+        response["data"][name].clone()
+    }
+
+    /// Deletes VM `id` and waits until it is gone.
+    pub async fn delete_vm(&self, token: &str, id: &str) {
+        let deleted = self
+            .data(
+                token,
+                "mutation($id: ID!) { deleteVm(id: $id) }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(deleted["deleteVm"], true);
+        self.wait_for_state(token, id, None, Duration::from_secs(30))
+            .await;
+    }
+
+    /// The types of VM `id`'s events, in order.
+    pub async fn event_types(&self, id: &str) -> Vec<String> {
+        self.events_of(id)
+            .await
+            .into_iter()
+            .map(|(event, _)| event)
+            .collect()
+    }
+
+    /// The reason of VM `id`'s latest `VmStopped` event.
+    pub async fn last_stop_reason(&self, id: &str) -> String {
+        sqlx::query_scalar(
+            "SELECT payload->'VmStopped'->>'reason' FROM events
+              WHERE aggregate_id = $1 AND event_type = 'VmStopped' ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
     /// A console ticket URL for VM `vm`.
     pub async fn open_console(&self, token: &str, vm: &str) -> String {
         let data = self
@@ -361,4 +409,13 @@ impl Console {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+}
+
+/// `virsh -c qemu:///system ARGS…`, as a person would type it behind Distribox's back.
+pub fn virsh(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("virsh")
+        .args(["-c", "qemu:///system"])
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -4,6 +4,7 @@
 //! behind a mutex: that also means two libvirt actions never race on one domain. A broken
 //! connection is dropped and reopened on the next call.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -205,6 +206,19 @@ impl LibvirtHypervisor {
         self.with_conn(move |conn| match owned_domain(conn, &name)? {
             Some(dom) if dom.is_active()? => Ok(action(&dom)?),
             _ => Ok(()),
+        })
+        .await
+    }
+
+    /// Every domain libvirt has, by name, with whether it is active: one call for a whole
+    /// reconciliation pass.
+    pub async fn domain_activity(&self) -> Result<HashMap<String, bool>, HypervisorError> {
+        self.with_conn(|conn| {
+            let mut domains = HashMap::new();
+            for dom in conn.list_all_domains(0)? {
+                domains.insert(dom.name()?, dom.is_active()?);
+            }
+            Ok(domains)
         })
         .await
     }

@@ -267,7 +267,7 @@ impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R>
         }
         let id = event.aggregate_uuid()?;
         let vm = load_vm(tx, &event.aggregate_id).await?;
-        if event.event_type == "VmRenamed" {
+        if let VmEvent::VmRenamed { .. } = event.decode()? {
             self.retitle(id, &vm).await?;
         }
         self.converge(id, &vm).await

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::projector::{load_vm, machine_of, OutcomeReporter};
-use super::{Hypervisor, HypervisorError, LibvirtHypervisor};
+use super::{domain_name, Hypervisor, HypervisorError, LibvirtHypervisor};
 use crate::images::DirImageCatalog;
 use crate::ProjectionError;
 
@@ -59,38 +59,42 @@ impl<R: OutcomeReporter> Reconciler<R> {
         }
     }
 
-    /// Compares every provisioned VM with its domain and repairs what drifted.
+    /// Compares every provisioned VM with its domain and repairs what drifted. One libvirt
+    /// listing and the read model find candidates; the log confirms each before anything is
+    /// done, since the read model may lag.
     pub async fn pass(&self) -> Result<Reconciled, ProjectionError> {
-        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM vms")
+        let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as("SELECT id, aggregate FROM vms")
             .fetch_all(&self.pool)
             .await?;
+        let domains = self
+            .hypervisor
+            .domain_activity()
+            .await
+            .map_err(unavailable)?;
         let mut done = Reconciled::default();
         let mut conn = self.pool.acquire().await?;
-        for id in ids {
-            // The read model only says which VMs exist; what they want comes from the log.
-            let vm = load_vm(&mut conn, &id.to_string()).await?;
-            // Not provisioned yet, or on its way out: the projector owns those.
-            if matches!(vm.observed, Observed::Pending | Observed::Gone)
-                || vm.desired == Desired::Deleted
-            {
+        for (id, aggregate) in rows {
+            let domain = domains.get(&domain_name(id)).copied();
+            let seen: Vm = serde_json::from_value(aggregate)
+                .map_err(|e| ProjectionError::Other(e.to_string()))?;
+            if drift(&seen, domain).is_none() {
                 continue;
             }
-            let up = matches!(vm.observed, Observed::Running | Observed::Paused);
-            if !self
-                .hypervisor
-                .domain_exists(id)
-                .await
-                .map_err(unavailable)?
-            {
-                self.redefine(id, &vm).await?;
-                done.redefined.push(id);
-                if up {
+            let vm = load_vm(&mut conn, &id.to_string()).await?;
+            match drift(&vm, domain) {
+                Some(Drift::Missing { was_up }) => {
+                    self.redefine(id, &vm).await?;
+                    done.redefined.push(id);
+                    if was_up {
+                        self.report_stopped(id).await?;
+                        done.found_stopped.push(id);
+                    }
+                }
+                Some(Drift::NotRunning) => {
                     self.report_stopped(id).await?;
                     done.found_stopped.push(id);
                 }
-            } else if up && !self.hypervisor.is_running(id).await.map_err(unavailable)? {
-                self.report_stopped(id).await?;
-                done.found_stopped.push(id);
+                None => {}
             }
         }
         Ok(done)
@@ -124,6 +128,70 @@ impl<R: OutcomeReporter> Reconciler<R> {
     }
 }
 
+/// How a VM and its domain (`Some(active)`, or `None` if libvirt has none) disagree.
+#[derive(Debug, PartialEq, Eq)]
+enum Drift {
+    Missing { was_up: bool },
+    NotRunning,
+}
+
+fn drift(vm: &Vm, domain: Option<bool>) -> Option<Drift> {
+    // Not provisioned yet, or on its way out: the projector owns those.
+    if matches!(vm.observed, Observed::Pending | Observed::Gone) || vm.desired == Desired::Deleted {
+        return None;
+    }
+    let up = matches!(vm.observed, Observed::Running | Observed::Paused);
+    match domain {
+        None => Some(Drift::Missing { was_up: up }),
+        Some(false) if up => Some(Drift::NotRunning),
+        Some(_) => None,
+    }
+}
+
 fn unavailable(err: HypervisorError) -> ProjectionError {
     ProjectionError::Other(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use distribox_domain::vm::VmSpec;
+
+    use super::*;
+
+    fn vm(desired: Desired, observed: Observed) -> Vm {
+        Vm {
+            spec: Some(VmSpec::new("a", 1, 256, 1).unwrap()),
+            desired,
+            observed,
+            ..Vm::default()
+        }
+    }
+
+    #[test]
+    fn drift_is_a_missing_domain_or_a_running_vm_whose_domain_is_off() {
+        use Desired as D;
+        use Observed as O;
+        assert_eq!(
+            drift(&vm(D::Stopped, O::Stopped), None),
+            Some(Drift::Missing { was_up: false })
+        );
+        assert_eq!(
+            drift(&vm(D::Running, O::Running), None),
+            Some(Drift::Missing { was_up: true })
+        );
+        assert_eq!(
+            drift(&vm(D::Running, O::Running), Some(false)),
+            Some(Drift::NotRunning)
+        );
+        assert_eq!(
+            drift(&vm(D::Paused, O::Paused), Some(false)),
+            Some(Drift::NotRunning)
+        );
+        assert_eq!(drift(&vm(D::Running, O::Running), Some(true)), None);
+        assert_eq!(drift(&vm(D::Stopped, O::Stopped), Some(false)), None);
+        // The projector's business: not provisioned yet, being deleted, gone.
+        assert_eq!(drift(&vm(D::Running, O::Pending), None), None);
+        assert_eq!(drift(&vm(D::Deleted, O::Stopped), None), None);
+        assert_eq!(drift(&vm(D::Stopped, O::Gone), None), None);
+    }
 }
