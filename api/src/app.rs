@@ -36,6 +36,7 @@ pub struct AppState {
     pub vms: Arc<VmsProjection>,
     pub relay: Arc<ConsoleRelay>,
     pub origins: OriginPolicy,
+    pub hypervisor: LibvirtHypervisor,
 }
 
 /// A running Distribox. Dropping it stops the server and the projections.
@@ -125,9 +126,13 @@ impl App {
         );
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
         let reads = Reads::new(pool.clone(), vms_runner.progress());
-        let stops = lifecycle::watch(config.libvirt_uri.clone());
+        let watcher = lifecycle::watch(config.libvirt_uri.clone(), hypervisor.health());
         let mut tasks = vec![
-            tokio::spawn(lifecycle::report_stops(stops, BusReporter(bus.clone()))),
+            tokio::spawn(lifecycle::report_changes(
+                watcher.changes,
+                BusReporter(bus.clone()),
+                hypervisor.starts(),
+            )),
             tokio::spawn(
                 Reconciler::new(
                     pool.clone(),
@@ -135,7 +140,10 @@ impl App {
                     BusReporter(bus.clone()),
                     images.clone(),
                 )
-                .run(Duration::from_secs(config.reconcile_interval)),
+                .run(
+                    Duration::from_secs(config.reconcile_interval),
+                    watcher.reconnected,
+                ),
             ),
             tokio::spawn(vms_runner.run(signal.clone())),
             tokio::spawn(accounts_runner.run(signal.clone())),
@@ -152,7 +160,7 @@ impl App {
         let relay = Arc::new(ConsoleRelay::new(
             TicketStore::new(Duration::from_secs(config.console_ticket_ttl)),
             origins.clone(),
-            Arc::new(LibvirtConsoles(hypervisor)),
+            Arc::new(LibvirtConsoles(hypervisor.clone())),
         ));
         let state = AppState {
             pool,
@@ -162,6 +170,7 @@ impl App {
             vms,
             relay,
             origins,
+            hypervisor,
         };
         let schema = graphql::schema(state.clone());
 

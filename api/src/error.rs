@@ -3,6 +3,7 @@
 
 use async_graphql::ErrorExtensions;
 use distribox_commands::{CommandError, ErrorCode};
+use distribox_projections::hypervisor::HypervisorError;
 
 /// Deliberately not `Display`: async-graphql turns any `Display` error into a GraphQL error
 /// verbatim, so resolvers must convert lower-layer errors (whose `Display` may carry internal
@@ -42,6 +43,23 @@ impl From<CommandError> for ApiError {
             CommandError::Internal(cause) => tracing::error!(%cause, "command failed"),
         }
         Self::new(err.code(), err.public_message())
+    }
+}
+
+/// A hypervisor call made on behalf of a request (a screenshot): libvirt's refusal is shown, an
+/// unreachable daemon is `UNAVAILABLE`.
+impl From<HypervisorError> for ApiError {
+    fn from(err: HypervisorError) -> Self {
+        match err {
+            HypervisorError::Unavailable(cause) => {
+                tracing::warn!(%cause, "hypervisor unavailable");
+                Self::new(
+                    ErrorCode::Unavailable,
+                    "the hypervisor is unavailable; try again",
+                )
+            }
+            HypervisorError::Failed(reason) => Self::new(ErrorCode::Conflict, reason),
+        }
     }
 }
 

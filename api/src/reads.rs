@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use distribox_domain::vm::Vm as DomainVm;
 use distribox_projections::runner::Checkpoint;
+use sqlx::types::Json;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -27,10 +29,13 @@ pub struct VmRow {
     pub failure: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
+    /// The whole aggregate, for the details that have no column of their own (snapshots,
+    /// keyboard layout, …).
+    pub aggregate: Json<DomainVm>,
 }
 
-const VM_COLUMNS: &str =
-    "id, name, image, owner, vcpus, memory_mib, disk_gib, state, failure, version, created_at";
+const VM_COLUMNS: &str = "id, name, image, owner, vcpus, memory_mib, disk_gib, state, failure, \
+                          version, created_at, aggregate";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {

@@ -359,6 +359,8 @@ async fn concurrent_writers_lose_and_duplicate_nothing() {
                 vcpus: 1,
                 memory_mib: 256,
                 disk_gib: 1,
+                keyboard_layout: None,
+                autostart: false,
                 start: false,
                 hostname: None,
                 user: None,

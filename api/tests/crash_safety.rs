@@ -41,6 +41,8 @@ fn create(name: &str, start: bool) -> CreateVmInput {
         vcpus: 1,
         memory_mib: 256,
         disk_gib: 1,
+        keyboard_layout: None,
+        autostart: false,
         start,
         hostname: None,
         user: None,
@@ -102,7 +104,9 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     bus.vm_command(&ctx, gone, VmCommand::ForceStop)
         .await
         .unwrap();
-    bus.vm_command(&ctx, gone, VmCommand::Delete).await.unwrap();
+    bus.vm_command(&ctx, gone, VmCommand::Delete { force: false })
+        .await
+        .unwrap();
     let (idle, _) = bus
         .create_vm(&ctx, create("stays off", false))
         .await

@@ -416,8 +416,76 @@ async fn lifecycle_refusals_are_conflicts_or_not_found_and_record_nothing() {
         .await;
     assert_eq!(
         (code(&response), message(&response)),
-        ("CONFLICT", "VM is running; stop it before deleting it")
+        (
+            "CONFLICT",
+            "VM is running; stop it first or delete it with force"
+        )
     );
+    for (query, variables, expected) in [
+        (
+            RESIZE,
+            json!({ "id": id, "vcpus": 2, "memoryMib": 256, "diskGib": 1 }),
+            ("CONFLICT", "VM is not stopped; stop it before resizing it"),
+        ),
+        (
+            RESIZE,
+            json!({ "id": unknown, "vcpus": 2, "memoryMib": 256, "diskGib": 1 }),
+            ("NOT_FOUND", "VM not found"),
+        ),
+        (
+            RESIZE,
+            json!({ "id": id, "vcpus": -1, "memoryMib": 256, "diskGib": 1 }),
+            ("BAD_INPUT", "vcpus must not be negative"),
+        ),
+        (
+            CLONE,
+            json!({ "id": id, "name": "copy" }),
+            ("CONFLICT", "VM is not stopped; stop it before cloning it"),
+        ),
+        (
+            CLONE,
+            json!({ "id": unknown, "name": "copy" }),
+            ("NOT_FOUND", "VM not found"),
+        ),
+        (
+            TAKE,
+            json!({ "id": id, "name": " " }),
+            ("BAD_INPUT", "snapshot name must not be empty"),
+        ),
+        (
+            TAKE,
+            json!({ "id": unknown, "name": "s" }),
+            ("NOT_FOUND", "VM not found"),
+        ),
+        (
+            REVERT,
+            json!({ "id": id, "snapshot": unknown }),
+            ("NOT_FOUND", "snapshot not found"),
+        ),
+        (
+            REVERT,
+            json!({ "id": id, "snapshot": "nope" }),
+            ("NOT_FOUND", "snapshot not found"),
+        ),
+        (
+            DELETE_SNAPSHOT,
+            json!({ "id": id, "snapshot": unknown }),
+            ("NOT_FOUND", "snapshot not found"),
+        ),
+        (
+            SCREENSHOT,
+            json!({ "id": id, "width": 8 }),
+            ("BAD_INPUT", "maxWidth must be between 16 and 640"),
+        ),
+        (
+            SCREENSHOT,
+            json!({ "id": unknown, "width": 64 }),
+            ("NOT_FOUND", "VM not found"),
+        ),
+    ] {
+        let response = app.gql(Some(&token), query, variables).await;
+        assert_eq!((code(&response), message(&response)), expected, "{query}");
+    }
     assert_eq!(
         vm_event_count(&app).await,
         before,
@@ -447,8 +515,48 @@ async fn lifecycle_refusals_are_conflicts_or_not_found_and_record_nothing() {
         (code(&response), message(&response)),
         ("CONFLICT", "VM is not running")
     );
+    for (query, variables, expected) in [
+        (
+            RESIZE,
+            json!({ "id": id, "vcpus": 1, "memoryMib": 256, "diskGib": 0 }),
+            ("BAD_INPUT", "diskGib must be between 1 and 4096, got 0"),
+        ),
+        (
+            RESIZE,
+            json!({ "id": id, "vcpus": 1, "memoryMib": 32, "diskGib": 1 }),
+            (
+                "BAD_INPUT",
+                "memoryMib must be between 64 and 262144, got 32",
+            ),
+        ),
+        (
+            SCREENSHOT,
+            json!({ "id": id, "width": 64 }),
+            ("CONFLICT", "VM is not running"),
+        ),
+        (
+            CLONE,
+            json!({ "id": id, "name": "\u{1}" }),
+            ("BAD_INPUT", "VM name must not contain control characters"),
+        ),
+    ] {
+        let response = app.gql(Some(&token), query, variables).await;
+        assert_eq!((code(&response), message(&response)), expected, "{query}");
+    }
     assert_eq!(vm_event_count(&app).await, before);
 }
+
+const RESIZE: &str = "mutation($id: ID!, $vcpus: Int!, $memoryMib: Int!, $diskGib: Int!) {
+    resizeVm(id: $id, vcpus: $vcpus, memoryMib: $memoryMib, diskGib: $diskGib) { state } }";
+const CLONE: &str = "mutation($id: ID!, $name: String!) { cloneVm(id: $id, name: $name) { id } }";
+const TAKE: &str =
+    "mutation($id: ID!, $name: String!) { takeSnapshot(vmId: $id, name: $name) { id } }";
+const REVERT: &str =
+    "mutation($id: ID!, $snapshot: ID!) { revertSnapshot(vmId: $id, snapshotId: $snapshot) }";
+const DELETE_SNAPSHOT: &str =
+    "mutation($id: ID!, $snapshot: ID!) { deleteSnapshot(vmId: $id, snapshotId: $snapshot) }";
+const SCREENSHOT: &str =
+    "query($id: ID!, $width: Int!) { vmScreenshot(id: $id, maxWidth: $width) }";
 
 #[tokio::test]
 async fn vms_are_paginated_in_creation_order() {

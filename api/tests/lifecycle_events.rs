@@ -1,5 +1,6 @@
 //! What happens to a guest outside Distribox's own actions reaches the log from libvirt's
-//! lifecycle events: the guest powering itself off, and `virsh destroy` behind Distribox's back.
+//! lifecycle events: the guest powering itself off, and `virsh destroy` and `virsh start` behind
+//! Distribox's back.
 
 mod support;
 
@@ -45,10 +46,28 @@ async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reas
     println!("virsh destroy → STOPPED in {:?}", destroyed.elapsed());
     assert_eq!(app.last_stop_reason(&id).await, "external");
 
-    // A stop Distribox asked for is recorded as forced, even though libvirt reports a destroy.
-    app.vm_ok(&token, "startVm", &id).await;
-    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
+    // `virsh start` behind Distribox's back: the VM is running, and wanted running from now on
+    // (the projector must not stop it again).
+    let status = virsh(&["start", &format!("distribox-{id}")]);
+    assert!(
+        status.status.success(),
+        "virsh start: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    app.wait_for_state(&token, &id, Some("RUNNING"), Duration::from_secs(10))
         .await;
+    let events = app.event_types(&id).await;
+    assert_eq!(events.last().map(String::as_str), Some("VmStartedOutside"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.vm_state(&token, &id).await.as_deref(), Some("RUNNING"));
+    // Distribox's own starts are never mistaken for outside ones.
+    assert_eq!(
+        events.iter().filter(|e| *e == "VmStartedOutside").count(),
+        1,
+        "{events:?}"
+    );
+
+    // A stop Distribox asked for is recorded as forced, even though libvirt reports a destroy.
     app.vm_ok(&token, "forceStopVm", &id).await;
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;

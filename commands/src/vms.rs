@@ -1,7 +1,10 @@
 //! VM commands: each states the policy it needs, next to the command it guards.
 
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateContext, EventStore};
 use distribox_domain::policy::Policy;
-use distribox_domain::vm::{CreateVm, SeedInput, VmCommand};
+use distribox_domain::vm::{CloneVm, CreateVm, SeedInput, Vm, VmCommand};
+use postgres_es::PostgresEventRepository;
 use uuid::Uuid;
 
 use crate::secrets::guest_password_hash;
@@ -16,6 +19,8 @@ pub struct CreateVmInput {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
+    pub keyboard_layout: Option<String>,
+    pub autostart: bool,
     pub start: bool,
     /// The guest's hostname (default: derived from the VM id).
     pub hostname: Option<String>,
@@ -35,11 +40,22 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         VmCommand::Reboot => Some(Policy::VmsReboot),
         VmCommand::Pause | VmCommand::Resume => Some(Policy::VmsPause),
         VmCommand::Rename { .. } => Some(Policy::VmsRename),
-        VmCommand::Delete => Some(Policy::VmsDelete),
+        VmCommand::Resize { .. } => Some(Policy::VmsResize),
+        VmCommand::Clone(_) => Some(Policy::VmsDuplicate),
+        VmCommand::TakeSnapshot { .. } => Some(Policy::VmsSnapshotsCreate),
+        VmCommand::RevertSnapshot { .. } => Some(Policy::VmsSnapshotsRevert),
+        VmCommand::DeleteSnapshot { .. } => Some(Policy::VmsSnapshotsDelete),
+        VmCommand::Delete { .. } => Some(Policy::VmsDelete),
         // Hypervisor reports: only the system itself.
         VmCommand::ReportProvisioned
         | VmCommand::ReportProvisionFailed { .. }
         | VmCommand::ReportStarted
+        | VmCommand::ReportStartedOutside
+        | VmCommand::ReportSnapshotTaken { .. }
+        | VmCommand::ReportSnapshotFailed { .. }
+        | VmCommand::ReportSnapshotReverted { .. }
+        | VmCommand::ReportSnapshotRevertFailed { .. }
+        | VmCommand::ReportSnapshotDeleted { .. }
         | VmCommand::ReportStartFailed { .. }
         | VmCommand::ReportStopped { .. }
         | VmCommand::ReportShutdownTimedOut { .. }
@@ -56,15 +72,7 @@ impl CommandBus {
         ctx: &RequestContext,
         input: CreateVmInput,
     ) -> Result<(Uuid, Committed), CommandError> {
-        let owner = match ctx.account_id() {
-            Some(id) => id,
-            None => {
-                return Err(CommandError::refused(
-                    ErrorCode::Unauthenticated,
-                    "log in first",
-                ))
-            }
-        };
+        let owner = owner(ctx)?;
         let id = Uuid::new_v4();
         let password_hash = match input.password {
             Some(password) if !GUEST_PASSWORD_CHARS.contains(&password.chars().count()) => {
@@ -89,6 +97,8 @@ impl CommandBus {
             vcpus: input.vcpus,
             memory_mib: input.memory_mib,
             disk_gib: input.disk_gib,
+            keyboard_layout: input.keyboard_layout,
+            autostart: input.autostart,
             owner: owner.to_string(),
             start: input.start,
             instance_id: format!("iid-{id}"),
@@ -101,6 +111,57 @@ impl CommandBus {
         });
         let committed = self.vm_command(ctx, id, command).await?;
         Ok((id, committed))
+    }
+
+    /// Creates a new VM from stopped VM `source`: the caller owns the copy.
+    pub async fn clone_vm(
+        &self,
+        ctx: &RequestContext,
+        source_id: Uuid,
+        name: String,
+    ) -> Result<(Uuid, Committed), CommandError> {
+        ctx.authorize(Policy::VmsDuplicate)?;
+        let owner = owner(ctx)?;
+        let source = self.load_vm(source_id).await?;
+        let id = Uuid::new_v4();
+        let command = VmCommand::Clone(CloneVm {
+            source_id,
+            source: Box::new(source),
+            name,
+            owner: owner.to_string(),
+            instance_id: format!("iid-{id}"),
+        });
+        let committed = self.execute_vm(ctx, &id.to_string(), command).await?;
+        Ok((id, committed))
+    }
+
+    /// Asks for a snapshot of VM `vm`; answers with the new snapshot's id.
+    pub async fn take_snapshot(
+        &self,
+        ctx: &RequestContext,
+        vm: Uuid,
+        name: String,
+    ) -> Result<(Uuid, Committed), CommandError> {
+        let id = Uuid::new_v4();
+        let command = VmCommand::TakeSnapshot {
+            id,
+            name,
+            at: chrono::Utc::now(),
+        };
+        let committed = self.vm_command(ctx, vm, command).await?;
+        Ok((id, committed))
+    }
+
+    /// VM `id` as its events leave it (a default, never-created VM if it has none).
+    async fn load_vm(&self, id: Uuid) -> Result<Vm, CommandError> {
+        let store = PersistedEventStore::<PostgresEventRepository, Vm>::new_event_store(
+            PostgresEventRepository::new(self.pool.clone()),
+        );
+        let mut context = store
+            .load_aggregate(&id.to_string())
+            .await
+            .map_err(|err| CommandError::Internal(err.to_string().into()))?;
+        Ok(context.aggregate().clone())
     }
 
     /// Runs one command against VM `id` after checking the policy it needs.
@@ -116,4 +177,10 @@ impl CommandBus {
         }
         self.execute_vm(ctx, &id.to_string(), command).await
     }
+}
+
+/// The account a new VM belongs to: whoever creates it.
+fn owner(ctx: &RequestContext) -> Result<Uuid, CommandError> {
+    ctx.account_id()
+        .ok_or_else(|| CommandError::refused(ErrorCode::Unauthenticated, "log in first"))
 }

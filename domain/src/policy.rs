@@ -56,6 +56,11 @@ policies! {
     VmsReboot => "vms:reboot",
     VmsPause => "vms:pause",
     VmsRename => "vms:rename",
+    VmsResize => "vms:resize",
+    VmsSnapshotsCreate => "vms:snapshots:create",
+    VmsSnapshotsRevert => "vms:snapshots:revert",
+    VmsSnapshotsDelete => "vms:snapshots:delete",
+    VmsRecover => "vms:recover",
     VmsConnect => "vms:connect",
     VmsDelete => "vms:delete",
     VmsScreenshot => "vms:screenshot",
@@ -128,7 +133,7 @@ mod tests {
         for policy in Policy::ALL {
             assert_eq!(policy.as_str().parse::<Policy>().unwrap(), *policy);
         }
-        assert_eq!(Policy::ALL.len(), 27);
+        assert_eq!(Policy::ALL.len(), 32);
     }
 
     #[test]

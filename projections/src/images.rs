@@ -38,6 +38,15 @@ pub struct Image {
     pub firmware: Option<String>,
 }
 
+impl Image {
+    /// Whether the image boots only with UEFI firmware (`"firmware": "uefi"` in its metadata).
+    pub fn needs_uefi(&self) -> bool {
+        self.firmware.as_deref().is_some_and(|firmware| {
+            firmware.eq_ignore_ascii_case("uefi") || firmware.eq_ignore_ascii_case("efi")
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DirImageCatalog {
     dir: PathBuf,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use distribox_domain::vm::KeyboardLayout;
 use distribox_projections::hypervisor::{
     DomainType, Hypervisor, HypervisorError, LibvirtHypervisor, Machine,
 };
@@ -37,7 +38,97 @@ fn machine(id: Uuid) -> Machine {
         image_path: images_dir().join("test-guest.qcow2"),
         image_format: "qcow2",
         seed: None,
+        keyboard: KeyboardLayout::default(),
+        autostart: false,
+        uefi: false,
+        cloned_from: None,
     }
+}
+
+fn domain_xml(id: Uuid) -> String {
+    let conn = virt::connect::Connect::open(Some(URI)).unwrap();
+    let dom = conn
+        .lookup_domain_by_name(&format!("distribox-{id}"))
+        .unwrap();
+    dom.xml_desc(0).unwrap()
+}
+
+#[tokio::test]
+async fn snapshots_resizes_and_clones_are_idempotent() {
+    let vms = vms_dir();
+    let hypervisor = LibvirtHypervisor::new(URI, DomainType::Qemu, &vms);
+    let id = Uuid::new_v4();
+    hypervisor.provision(&machine(id)).await.unwrap();
+
+    // Resize: a bigger spec redefines the domain and grows the disk of a stopped VM.
+    let bigger = Machine {
+        vcpus: 2,
+        memory_mib: 192,
+        disk_gib: 2,
+        autostart: true,
+        ..machine(id)
+    };
+    hypervisor.provision(&bigger).await.unwrap();
+    hypervisor.provision(&bigger).await.unwrap();
+    let xml = domain_xml(id);
+    assert!(xml.contains("<vcpu placement='static'>2</vcpu>"), "{xml}");
+    assert!(xml.contains("<memory unit='KiB'>196608</memory>"), "{xml}");
+    let conn = virt::connect::Connect::open(Some(URI)).unwrap();
+    let dom = conn
+        .lookup_domain_by_name(&format!("distribox-{id}"))
+        .unwrap();
+    assert!(dom.autostart().unwrap());
+    let network = conn.lookup_network_by_name("default").unwrap();
+    assert!(network.is_active().unwrap() && network.autostart().unwrap());
+    let disk = vms.join(id.to_string()).join("disk.qcow2");
+    let info = std::process::Command::new("qemu-img")
+        .args(["info", "--output=json", "-U"])
+        .arg(&disk)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["virtual-size"], 2u64 << 30);
+
+    // Snapshots of a stopped domain, each step twice.
+    let snapshot = Uuid::new_v4();
+    hypervisor
+        .take_snapshot(id, snapshot, "before <upgrade> & after")
+        .await
+        .unwrap();
+    hypervisor
+        .take_snapshot(id, snapshot, "before <upgrade> & after")
+        .await
+        .unwrap();
+    assert_eq!(dom.num_snapshots(0).unwrap(), 1);
+    assert!(!hypervisor.revert_snapshot(id, snapshot).await.unwrap());
+    let missing = hypervisor
+        .revert_snapshot(id, Uuid::new_v4())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, HypervisorError::Failed(ref m) if m.contains("gone")),
+        "{missing}"
+    );
+    hypervisor.delete_snapshot(id, snapshot).await.unwrap();
+    hypervisor.delete_snapshot(id, snapshot).await.unwrap();
+    assert_eq!(dom.num_snapshots(0).unwrap(), 0);
+
+    // A clone copies the stopped source's disk.
+    let copy = Uuid::new_v4();
+    let clone = Machine {
+        id: copy,
+        cloned_from: Some(id),
+        ..bigger.clone()
+    };
+    hypervisor.provision(&clone).await.unwrap();
+    let copy_disk = vms.join(copy.to_string()).join("disk.qcow2");
+    assert!(copy_disk.exists());
+    assert!(domain_xml(copy).contains(&copy_disk.to_string_lossy().to_string()));
+
+    for vm in [id, copy] {
+        hypervisor.remove(vm).await.unwrap();
+    }
+    std::fs::remove_dir_all(vms).unwrap();
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::access::{request, Access};
 use super::query::parse_id;
-use super::types::{ConsoleKind, ConsoleTicket, CreateVmInput, LoginResult, Vm, VmState};
+use super::types::{ConsoleKind, ConsoleTicket, CreateVmInput, LoginResult, Snapshot, Vm, VmState};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -71,6 +71,8 @@ impl MutationRoot {
             memory_mib: non_negative("memoryMib", input.memory_mib)?.into(),
             disk_gib: non_negative("diskGib", input.disk_gib)?.into(),
             start: input.start,
+            keyboard_layout: input.keyboard_layout,
+            autostart: input.autostart,
             hostname: input.hostname,
             user: input.user,
             password: input.password,
@@ -134,15 +136,96 @@ impl MutationRoot {
         self.vm_command(ctx, &id, VmCommand::Rename { name }).await
     }
 
-    /// Deletes a stopped VM with its disks. Returns once the deletion is recorded; the VM
+    /// New vCPUs and memory, and a disk at least as large, for a stopped VM. A disk with
+    /// snapshots can't grow.
+    #[graphql(guard = "Access::policy(Policy::VmsResize)")]
+    async fn resize_vm(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        vcpus: i32,
+        memory_mib: i32,
+        disk_gib: i32,
+    ) -> Result<Vm> {
+        let command = VmCommand::Resize {
+            vcpus: non_negative("vcpus", vcpus)?,
+            memory_mib: non_negative("memoryMib", memory_mib)?.into(),
+            disk_gib: non_negative("diskGib", disk_gib)?.into(),
+        };
+        self.vm_command(ctx, &id, command).await
+    }
+
+    /// A new VM with a copy of a stopped VM's disk: same resources and guest login, a new
+    /// identity (id, hostname, cloud-init instance id). The caller owns the copy.
+    #[graphql(guard = "Access::policy(Policy::VmsDuplicate)")]
+    async fn clone_vm(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Vm> {
+        let source = parse_id(&id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        let (id, committed) = state
+            .bus
+            .clone_vm(request(ctx)?, source, name)
+            .await
+            .map_err(ApiError::from)?;
+        let row = state.reads.vm_at_least(id, committed.version).await?;
+        Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+
+    /// Snapshots a stopped VM's disk, or a running VM's disk and memory. The snapshot is
+    /// `TAKING` until the hypervisor has taken it.
+    #[graphql(guard = "Access::policy(Policy::VmsSnapshotsCreate)")]
+    async fn take_snapshot(&self, ctx: &Context<'_>, vm_id: ID, name: String) -> Result<Snapshot> {
+        let vm = parse_id(&vm_id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        let (snapshot, committed) = state
+            .bus
+            .take_snapshot(request(ctx)?, vm, name)
+            .await
+            .map_err(ApiError::from)?;
+        let row = state
+            .reads
+            .vm_at_least(vm, committed.version)
+            .await?
+            .ok_or_else(|| ApiError::not_found("VM"))?;
+        let id = ID(snapshot.to_string());
+        Vm::from(row)
+            .snapshots
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| ApiError::not_found("snapshot").into())
+    }
+
+    /// Returns a stopped VM to a snapshot. A snapshot with memory leaves it running.
+    #[graphql(guard = "Access::policy(Policy::VmsSnapshotsRevert)")]
+    async fn revert_snapshot(&self, ctx: &Context<'_>, vm_id: ID, snapshot_id: ID) -> Result<bool> {
+        let id = parse_id(&snapshot_id, "snapshot")?;
+        self.vm_command(ctx, &vm_id, VmCommand::RevertSnapshot { id })
+            .await
+            .map(|_| true)
+    }
+
+    #[graphql(guard = "Access::policy(Policy::VmsSnapshotsDelete)")]
+    async fn delete_snapshot(&self, ctx: &Context<'_>, vm_id: ID, snapshot_id: ID) -> Result<bool> {
+        let id = parse_id(&snapshot_id, "snapshot")?;
+        self.vm_command(ctx, &vm_id, VmCommand::DeleteSnapshot { id })
+            .await
+            .map(|_| true)
+    }
+
+    /// Deletes a VM with its disks, snapshots and seed. A running VM is refused unless `force`
+    /// is set, which powers it off first. Returns once the deletion is recorded; the VM
     /// disappears when the hypervisor has removed it.
     #[graphql(guard = "Access::policy(Policy::VmsDelete)")]
-    async fn delete_vm(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+    async fn delete_vm(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = false)] force: bool,
+    ) -> Result<bool> {
         let id = parse_id(&id, "VM")?;
         let state = ctx.data::<AppState>()?;
         state
             .bus
-            .vm_command(request(ctx)?, id, VmCommand::Delete)
+            .vm_command(request(ctx)?, id, VmCommand::Delete { force })
             .await
             .map_err(ApiError::from)?;
         Ok(true)

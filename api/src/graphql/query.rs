@@ -1,14 +1,15 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, Result, ID};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use distribox_commands::{Actor, ErrorCode};
 use distribox_domain::policy::Policy;
+use distribox_projections::hypervisor::TILE_MAX_WIDTH;
 use uuid::Uuid;
 
 use super::access::{request, Access};
-use super::types::{Account, Image, Vm};
+use super::types::{Account, Host, Hypervisor, Image, Vm, VmState};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -85,6 +86,56 @@ impl QueryRoot {
                 .map(|row| Edge::new(encode_cursor(row.created_at, row.id), row.into())),
         );
         Ok(connection)
+    }
+
+    /// The host Distribox runs on.
+    #[graphql(guard = "Access::policy(Policy::HostGet)")]
+    async fn host(&self, ctx: &Context<'_>) -> Result<Host> {
+        let state = ctx.data::<AppState>()?;
+        let unavailable = state.hypervisor.health().unavailable();
+        Ok(Host {
+            hypervisor: Hypervisor {
+                available: unavailable.is_none(),
+                unavailable_since: unavailable.as_ref().map(|u| u.since),
+                error: unavailable.map(|u| u.error),
+            },
+        })
+    }
+
+    /// A running VM's screen as a base64 PNG, scaled down to at most `maxWidth` pixels wide
+    /// (a dashboard tile).
+    #[graphql(guard = "Access::policy(Policy::VmsScreenshot)")]
+    async fn vm_screenshot(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = 320)] max_width: i32,
+    ) -> Result<String> {
+        let max_width = u32::try_from(max_width)
+            .ok()
+            .filter(|w| (16..=TILE_MAX_WIDTH).contains(w))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::BadInput,
+                    format!("maxWidth must be between 16 and {TILE_MAX_WIDTH}"),
+                )
+            })?;
+        let id = parse_id(&id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        let vm = state
+            .reads
+            .vm(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("VM"))?;
+        if Vm::from(vm).state != VmState::Running {
+            return Err(ApiError::new(ErrorCode::Conflict, "VM is not running").into());
+        }
+        let png = state
+            .hypervisor
+            .screenshot(id, max_width)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(STANDARD.encode(png))
     }
 
     /// One VM, or null if there is none with this id.

@@ -2,7 +2,9 @@
 
 use async_graphql::{ComplexObject, Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use distribox_domain::vm::{VmName, VmState as DomainVmState};
+use distribox_domain::vm::{
+    KeyboardLayout, Snapshot as DomainSnapshot, VmName, VmState as DomainVmState,
+};
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
 
@@ -44,8 +46,18 @@ pub struct Vm {
     /// Why the last start or provisioning failed, as libvirt said it.
     pub failure: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The keyboard layout of the graphical console and the guest (a QEMU keymap name).
+    pub keyboard_layout: String,
+    /// Whether libvirt starts the VM when the host boots.
+    pub autostart: bool,
+    /// Snapshot work is under way: lifecycle operations wait until it is done.
+    pub busy: bool,
+    /// Oldest first.
+    pub snapshots: Vec<Snapshot>,
     #[graphql(skip)]
     pub owner: uuid::Uuid,
+    #[graphql(skip)]
+    pub cloned_from: Option<uuid::Uuid>,
 }
 
 #[ComplexObject]
@@ -53,6 +65,41 @@ impl Vm {
     /// The account that created the VM.
     async fn owner_id(&self) -> ID {
         ID(self.owner.to_string())
+    }
+
+    /// The VM this one was cloned from.
+    async fn cloned_from_id(&self) -> Option<ID> {
+        self.cloned_from.map(|id| ID(id.to_string()))
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "distribox_domain::vm::SnapshotStatus")]
+pub enum SnapshotStatus {
+    Taking,
+    Ready,
+    Deleting,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Snapshot {
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Taken while running: reverting resumes the guest where it was.
+    pub with_memory: bool,
+    pub status: SnapshotStatus,
+}
+
+impl From<DomainSnapshot> for Snapshot {
+    fn from(snapshot: DomainSnapshot) -> Self {
+        Self {
+            id: ID(snapshot.id.to_string()),
+            name: snapshot.name,
+            created_at: snapshot.taken_at,
+            with_memory: snapshot.with_memory,
+            status: snapshot.status.into(),
+        }
     }
 }
 
@@ -76,7 +123,15 @@ impl Vm {
             disk_gib: input.disk_gib as i64,
             failure: None,
             created_at: Utc::now(),
+            keyboard_layout: input
+                .keyboard_layout
+                .clone()
+                .unwrap_or_else(|| KeyboardLayout::default().as_str().to_owned()),
+            autostart: input.autostart,
+            busy: false,
+            snapshots: Vec::new(),
             owner,
+            cloned_from: None,
         }
     }
 }
@@ -93,7 +148,27 @@ impl From<VmRow> for Vm {
             disk_gib: row.disk_gib,
             failure: row.failure,
             created_at: row.created_at,
+            keyboard_layout: row
+                .aggregate
+                .spec
+                .as_ref()
+                .map(|spec| spec.keyboard.as_str().to_owned())
+                .unwrap_or_default(),
+            autostart: row
+                .aggregate
+                .spec
+                .as_ref()
+                .is_some_and(|spec| spec.autostart),
+            busy: row.aggregate.snapshot_busy(),
+            snapshots: row
+                .aggregate
+                .snapshots
+                .iter()
+                .cloned()
+                .map(Snapshot::from)
+                .collect(),
             owner: row.owner,
+            cloned_from: row.aggregate.cloned_from,
         }
     }
 }
@@ -195,6 +270,11 @@ pub struct CreateVmInput {
     /// Start the VM as soon as it is provisioned.
     #[graphql(default = false)]
     pub start: bool,
+    /// A QEMU keymap name (`en-us`, `de`, `fr-ch`, …) for the console and the guest.
+    pub keyboard_layout: Option<String>,
+    /// Start the VM when the host boots.
+    #[graphql(default = false)]
+    pub autostart: bool,
     /// The guest's hostname (cloud-init); default derived from the VM id.
     pub hostname: Option<String>,
     /// A login user cloud-init creates in the guest; needs `password` and/or `sshKeys`.
@@ -205,4 +285,19 @@ pub struct CreateVmInput {
     /// OpenSSH public keys for the user.
     #[graphql(default)]
     pub ssh_keys: Vec<String>,
+}
+
+/// What libvirt is doing for Distribox.
+#[derive(SimpleObject)]
+pub struct Hypervisor {
+    /// Whether libvirtd answers. While it doesn't, queries answer from the read models and
+    /// commands are recorded and carried out when it is back.
+    pub available: bool,
+    pub unavailable_since: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Host {
+    pub hypervisor: Hypervisor,
 }

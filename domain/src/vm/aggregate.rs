@@ -3,11 +3,13 @@ use std::sync::Arc;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::commands::{CreateVm, VmCommand};
+use super::commands::{CloneVm, CreateVm, VmCommand};
 use super::events::{StopReason, VmEvent};
 use super::seed::SeedSpec;
-use super::spec::{VmName, VmSpec};
+use super::snapshot::{parse_snapshot_name, Snapshot, SnapshotStatus, MAX_SNAPSHOTS};
+use super::spec::{KeyboardLayout, VmName, VmSpec};
 use super::state::{Desired, Observed, VmState};
 use crate::ports::ImageCatalog;
 use crate::DomainError;
@@ -33,6 +35,14 @@ pub struct Vm {
     /// A reboot was asked for and not yet observed; the hypervisor reboots while it is set.
     #[serde(default)]
     pub reboot_pending: bool,
+    /// The VM whose disk this one's was copied from.
+    #[serde(default)]
+    pub cloned_from: Option<Uuid>,
+    #[serde(default)]
+    pub snapshots: Vec<Snapshot>,
+    /// A revert to this snapshot was asked for and not yet done.
+    #[serde(default)]
+    pub reverting_to: Option<Uuid>,
 }
 
 impl Vm {
@@ -56,11 +66,46 @@ impl Vm {
         }
     }
 
+    /// Snapshot work in progress: the VM waits for it before anything else happens to it.
+    pub fn snapshot_busy(&self) -> bool {
+        self.reverting_to.is_some()
+            || self
+                .snapshots
+                .iter()
+                .any(|snapshot| snapshot.status != SnapshotStatus::Ready)
+    }
+
+    fn require_not_busy(&self) -> Result<(), DomainError> {
+        if self.snapshot_busy() {
+            Err(DomainError::conflict(
+                "VM is busy with a snapshot; try again when it is done",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Stopped, with nothing asked of it: the state resizing, cloning and reverting need.
+    fn is_at_rest_stopped(&self) -> bool {
+        self.observed == Observed::Stopped && self.desired == Desired::Stopped
+    }
+
+    fn snapshot(&self, id: Uuid) -> Result<&Snapshot, DomainError> {
+        self.snapshots
+            .iter()
+            .find(|snapshot| snapshot.id == id)
+            .ok_or_else(|| DomainError::not_found("snapshot not found"))
+    }
+
     fn create(&self, input: CreateVm, services: &VmServices) -> Result<Vec<VmEvent>, DomainError> {
         if self.spec.is_some() {
             return Err(DomainError::conflict("a VM with this id already exists"));
         }
-        let spec = VmSpec::new(&input.name, input.vcpus, input.memory_mib, input.disk_gib)?;
+        let mut spec = VmSpec::new(&input.name, input.vcpus, input.memory_mib, input.disk_gib)?;
+        if let Some(layout) = &input.keyboard_layout {
+            spec.keyboard = KeyboardLayout::parse(layout)?;
+        }
+        spec.autostart = input.autostart;
         let image = services
             .images
             .find(&input.image)
@@ -72,16 +117,8 @@ impl Vm {
                 image.id
             )));
         }
-        let fallback_hostname = format!(
-            "vm-{}",
-            input
-                .instance_id
-                .trim_start_matches("iid-")
-                .chars()
-                .take(8)
-                .collect::<String>()
-        );
-        let seed = SeedSpec::new(input.instance_id, fallback_hostname, input.seed)?;
+        let hostname = fallback_hostname(&input.instance_id);
+        let seed = SeedSpec::new(input.instance_id, hostname, input.seed)?;
         let mut events = vec![VmEvent::VmCreated {
             spec,
             image: image.id,
@@ -92,6 +129,46 @@ impl Vm {
             events.push(VmEvent::VmStartRequested);
         }
         Ok(events)
+    }
+
+    /// A new VM whose disk will be a copy of a stopped VM's: same resources, image and guest
+    /// login, its own name, hostname and cloud-init instance id.
+    fn create_clone(&self, input: CloneVm) -> Result<Vec<VmEvent>, DomainError> {
+        if self.spec.is_some() {
+            return Err(DomainError::conflict("a VM with this id already exists"));
+        }
+        let source = &input.source;
+        let Some(source_spec) = source.spec.as_ref().filter(|_| source.exists()) else {
+            return Err(DomainError::not_found("VM not found"));
+        };
+        source.require_exists()?;
+        source.require_not_busy()?;
+        if !source.is_at_rest_stopped() {
+            return Err(DomainError::conflict(
+                "VM is not stopped; stop it before cloning it",
+            ));
+        }
+        let spec = VmSpec {
+            name: VmName::parse(&input.name)?,
+            autostart: false,
+            ..source_spec.clone()
+        };
+        let seed = SeedSpec {
+            hostname: fallback_hostname(&input.instance_id),
+            instance_id: input.instance_id,
+            user: source.seed.as_ref().and_then(|seed| seed.user.clone()),
+        };
+        Ok(vec![
+            VmEvent::VmCreated {
+                spec,
+                image: source.image.clone(),
+                owner: input.owner,
+                seed: Some(seed),
+            },
+            VmEvent::VmCloned {
+                from: input.source_id,
+            },
+        ])
     }
 
     /// Whether the guest is up (running or paused) or on its way up.
@@ -119,6 +196,7 @@ impl Vm {
 
     fn start(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
+        self.require_not_busy()?;
         match self.state() {
             VmState::Running | VmState::Starting => {
                 Err(DomainError::conflict("VM is already running"))
@@ -133,6 +211,7 @@ impl Vm {
 
     fn force_stop(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
+        self.require_not_busy()?;
         if self.is_on() && self.desired != Desired::Stopped {
             Ok(vec![VmEvent::VmForceStopRequested])
         } else if self.is_on() {
@@ -144,24 +223,28 @@ impl Vm {
 
     fn shutdown(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
+        self.require_not_busy()?;
         self.require_running()?;
         Ok(vec![VmEvent::VmShutdownRequested])
     }
 
     fn reboot(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
+        self.require_not_busy()?;
         self.require_running()?;
         Ok(vec![VmEvent::VmRebootRequested])
     }
 
     fn pause(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
+        self.require_not_busy()?;
         self.require_running()?;
         Ok(vec![VmEvent::VmPauseRequested])
     }
 
     fn resume(&self) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
+        self.require_not_busy()?;
         match (self.desired, self.observed) {
             (Desired::Paused, _) => Ok(vec![VmEvent::VmResumeRequested]),
             (Desired::Running, Observed::Paused) => {
@@ -185,14 +268,111 @@ impl Vm {
         }
     }
 
-    fn delete(&self) -> Result<Vec<VmEvent>, DomainError> {
+    fn resize(
+        &self,
+        vcpus: u32,
+        memory_mib: u64,
+        disk_gib: u64,
+    ) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
-        if self.is_on() {
+        let spec = self.spec.as_ref().expect("an existing VM has a spec");
+        let resized = spec.resized(vcpus, memory_mib, disk_gib)?;
+        self.require_not_busy()?;
+        if !self.is_at_rest_stopped() {
             return Err(DomainError::conflict(
-                "VM is running; stop it before deleting it",
+                "VM is not stopped; stop it before resizing it",
             ));
         }
+        if resized.disk_gib > spec.disk_gib && !self.snapshots.is_empty() {
+            // qcow2 cannot grow a disk that holds internal snapshots.
+            return Err(DomainError::conflict(
+                "the disk has snapshots; delete them before growing it",
+            ));
+        }
+        if &resized == spec {
+            return Ok(vec![]);
+        }
+        Ok(vec![VmEvent::VmResized {
+            vcpus,
+            memory_mib,
+            disk_gib,
+        }])
+    }
+
+    fn take_snapshot(
+        &self,
+        id: Uuid,
+        name: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        let name = parse_snapshot_name(name)?;
+        self.require_not_busy()?;
+        if self.snapshots.iter().any(|snapshot| snapshot.name == name) {
+            return Err(DomainError::conflict(format!(
+                "a snapshot named `{name}` already exists"
+            )));
+        }
+        if self.snapshots.iter().any(|snapshot| snapshot.id == id) {
+            return Err(DomainError::conflict(
+                "a snapshot with this id already exists",
+            ));
+        }
+        if self.snapshots.len() >= MAX_SNAPSHOTS {
+            return Err(DomainError::conflict(format!(
+                "a VM keeps at most {MAX_SNAPSHOTS} snapshots; delete one first"
+            )));
+        }
+        let with_memory = if self.is_at_rest_stopped() {
+            false
+        } else {
+            self.require_running()?;
+            true
+        };
+        Ok(vec![VmEvent::VmSnapshotRequested {
+            id,
+            name,
+            taken_at: at,
+            with_memory,
+        }])
+    }
+
+    fn revert_snapshot(&self, id: Uuid) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        self.snapshot(id)?;
+        self.require_not_busy()?;
+        if !self.is_at_rest_stopped() {
+            return Err(DomainError::conflict(
+                "VM is not stopped; stop it before reverting it",
+            ));
+        }
+        Ok(vec![VmEvent::VmSnapshotRevertRequested { id }])
+    }
+
+    fn delete_snapshot(&self, id: Uuid) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        self.snapshot(id)?;
+        self.require_not_busy()?;
+        Ok(vec![VmEvent::VmSnapshotDeleteRequested { id }])
+    }
+
+    fn delete(&self, force: bool) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        if !force {
+            self.require_not_busy()?;
+            if self.is_on() {
+                return Err(DomainError::conflict(
+                    "VM is running; stop it first or delete it with force",
+                ));
+            }
+        }
         Ok(vec![VmEvent::VmDeleteRequested])
+    }
+
+    fn has_snapshot(&self, id: Uuid, status: SnapshotStatus) -> bool {
+        self.snapshots
+            .iter()
+            .any(|snapshot| snapshot.id == id && snapshot.status == status)
     }
 
     /// Hypervisor reports are idempotent: a report that matches what is already known (a replay
@@ -213,6 +393,15 @@ impl Vm {
                 if matches!(self.observed, Observed::Pending | Observed::Stopped) =>
             {
                 vec![VmEvent::VmStarted]
+            }
+            // Distribox may have started it and only heard of it first from libvirt.
+            VmCommand::ReportStartedOutside
+                if self.observed == Observed::Stopped && self.desired == Desired::Running =>
+            {
+                vec![VmEvent::VmStarted]
+            }
+            VmCommand::ReportStartedOutside if self.observed == Observed::Stopped => {
+                vec![VmEvent::VmStartedOutside]
             }
             VmCommand::ReportStartFailed { reason } if self.desired == Desired::Running => {
                 vec![VmEvent::VmStartFailed { reason }]
@@ -239,10 +428,51 @@ impl Vm {
                 vec![VmEvent::VmResumed]
             }
             VmCommand::ReportDeleted if self.observed != Observed::Gone => vec![VmEvent::VmDeleted],
+            VmCommand::ReportSnapshotTaken { id }
+                if self.has_snapshot(id, SnapshotStatus::Taking) =>
+            {
+                vec![VmEvent::VmSnapshotTaken { id }]
+            }
+            VmCommand::ReportSnapshotFailed { id, reason }
+                if self.has_snapshot(id, SnapshotStatus::Taking) =>
+            {
+                vec![VmEvent::VmSnapshotFailed { id, reason }]
+            }
+            VmCommand::ReportSnapshotReverted { id, running } if self.reverting_to == Some(id) => {
+                vec![VmEvent::VmSnapshotReverted { id, running }]
+            }
+            VmCommand::ReportSnapshotRevertFailed { id, reason }
+                if self.reverting_to == Some(id) =>
+            {
+                vec![VmEvent::VmSnapshotRevertFailed { id, reason }]
+            }
+            VmCommand::ReportSnapshotDeleted { id }
+                if self.snapshots.iter().any(|snapshot| snapshot.id == id) =>
+            {
+                vec![VmEvent::VmSnapshotDeleted { id }]
+            }
             _ => vec![],
         };
         Ok(events)
     }
+}
+
+impl Vm {
+    fn set_snapshot_status(&mut self, id: Uuid, status: SnapshotStatus) {
+        if let Some(snapshot) = self.snapshots.iter_mut().find(|snapshot| snapshot.id == id) {
+            snapshot.status = status;
+        }
+    }
+}
+
+/// `vm-` and the first eight characters of the VM id: a hostname that tells VMs apart.
+fn fallback_hostname(instance_id: &str) -> String {
+    let id: String = instance_id
+        .trim_start_matches("iid-")
+        .chars()
+        .take(8)
+        .collect();
+    format!("vm-{id}")
 }
 
 impl Aggregate for Vm {
@@ -267,7 +497,16 @@ impl Aggregate for Vm {
             VmCommand::Pause => self.pause()?,
             VmCommand::Resume => self.resume()?,
             VmCommand::Rename { name } => self.rename(&name)?,
-            VmCommand::Delete => self.delete()?,
+            VmCommand::Resize {
+                vcpus,
+                memory_mib,
+                disk_gib,
+            } => self.resize(vcpus, memory_mib, disk_gib)?,
+            VmCommand::Clone(input) => self.create_clone(input)?,
+            VmCommand::TakeSnapshot { id, name, at } => self.take_snapshot(id, &name, at)?,
+            VmCommand::RevertSnapshot { id } => self.revert_snapshot(id)?,
+            VmCommand::DeleteSnapshot { id } => self.delete_snapshot(id)?,
+            VmCommand::Delete { force } => self.delete(force)?,
             report => self.report(report)?,
         };
         for event in events {
@@ -345,6 +584,62 @@ impl Aggregate for Vm {
                 if let Some(spec) = &mut self.spec {
                     spec.name = name;
                 }
+            }
+            VmEvent::VmResized {
+                vcpus,
+                memory_mib,
+                disk_gib,
+            } => {
+                if let Some(spec) = &mut self.spec {
+                    spec.vcpus = vcpus;
+                    spec.memory_mib = memory_mib;
+                    spec.disk_gib = disk_gib;
+                }
+            }
+            VmEvent::VmCloned { from } => self.cloned_from = Some(from),
+            VmEvent::VmStartedOutside => {
+                self.observed = Observed::Running;
+                self.desired = Desired::Running;
+                self.failure = None;
+            }
+            VmEvent::VmSnapshotRequested {
+                id,
+                name,
+                taken_at,
+                with_memory,
+            } => self.snapshots.push(Snapshot {
+                id,
+                name,
+                taken_at,
+                with_memory,
+                status: SnapshotStatus::Taking,
+            }),
+            VmEvent::VmSnapshotTaken { id } => self.set_snapshot_status(id, SnapshotStatus::Ready),
+            VmEvent::VmSnapshotFailed { id, reason } => {
+                self.snapshots.retain(|snapshot| snapshot.id != id);
+                self.failure = Some(format!("the snapshot could not be taken: {reason}"));
+            }
+            VmEvent::VmSnapshotRevertRequested { id } => self.reverting_to = Some(id),
+            VmEvent::VmSnapshotReverted { running, .. } => {
+                self.reverting_to = None;
+                let (desired, observed) = if running {
+                    (Desired::Running, Observed::Running)
+                } else {
+                    (Desired::Stopped, Observed::Stopped)
+                };
+                self.desired = desired;
+                self.observed = observed;
+                self.failure = None;
+            }
+            VmEvent::VmSnapshotRevertFailed { reason, .. } => {
+                self.reverting_to = None;
+                self.failure = Some(format!("the snapshot could not be restored: {reason}"));
+            }
+            VmEvent::VmSnapshotDeleteRequested { id } => {
+                self.set_snapshot_status(id, SnapshotStatus::Deleting)
+            }
+            VmEvent::VmSnapshotDeleted { id } => {
+                self.snapshots.retain(|snapshot| snapshot.id != id)
             }
             VmEvent::VmDeleteRequested => self.desired = Desired::Deleted,
             VmEvent::VmDeleted => self.observed = Observed::Gone,

@@ -1,5 +1,8 @@
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
+use super::aggregate::Vm;
 use super::events::StopReason;
 use super::seed::SeedInput;
 
@@ -17,12 +20,36 @@ pub enum VmCommand {
     Rename {
         name: String,
     },
-    Delete,
+    /// New vCPUs and memory, and a disk at least as large; only while stopped.
+    Resize {
+        vcpus: u32,
+        memory_mib: u64,
+        disk_gib: u64,
+    },
+    /// Create this (new) VM as a copy of a stopped one.
+    Clone(CloneVm),
+    TakeSnapshot {
+        id: Uuid,
+        name: String,
+        at: DateTime<Utc>,
+    },
+    RevertSnapshot {
+        id: Uuid,
+    },
+    DeleteSnapshot {
+        id: Uuid,
+    },
+    /// Removes the VM and its disks; `force` powers a running one off first.
+    Delete {
+        force: bool,
+    },
     ReportProvisioned,
     ReportProvisionFailed {
         reason: String,
     },
     ReportStarted,
+    /// The domain started and Distribox did not start it (`virsh start`, libvirt's autostart).
+    ReportStartedOutside,
     ReportStartFailed {
         reason: String,
     },
@@ -36,6 +63,25 @@ pub enum VmCommand {
     ReportPaused,
     ReportResumed,
     ReportDeleted,
+    ReportSnapshotTaken {
+        id: Uuid,
+    },
+    ReportSnapshotFailed {
+        id: Uuid,
+        reason: String,
+    },
+    /// `running`: the snapshot held memory, so the guest runs again where it was.
+    ReportSnapshotReverted {
+        id: Uuid,
+        running: bool,
+    },
+    ReportSnapshotRevertFailed {
+        id: Uuid,
+        reason: String,
+    },
+    ReportSnapshotDeleted {
+        id: Uuid,
+    },
 }
 
 /// Unvalidated creation input; the aggregate validates it.
@@ -46,10 +92,25 @@ pub struct CreateVm {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
+    /// A QEMU keymap name; `en-us` when absent.
+    pub keyboard_layout: Option<String>,
+    pub autostart: bool,
     pub owner: String,
     /// Start as soon as the VM is provisioned.
     pub start: bool,
     /// The cloud-init instance id, unique to this VM (derived from its id by the caller).
     pub instance_id: String,
     pub seed: SeedInput,
+}
+
+/// A clone's identity and its source as the caller loaded it; the new VM's aggregate checks the
+/// source may be copied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloneVm {
+    pub source_id: Uuid,
+    pub source: Box<Vm>,
+    pub name: String,
+    pub owner: String,
+    /// The clone's own cloud-init instance id, so the guest re-runs its first-boot setup.
+    pub instance_id: String,
 }

@@ -1,5 +1,7 @@
+use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::seed::SeedSpec;
 use super::spec::{VmName, VmSpec};
@@ -59,6 +61,47 @@ pub enum VmEvent {
     VmRenamed {
         name: VmName,
     },
+    VmResized {
+        vcpus: u32,
+        memory_mib: u64,
+        disk_gib: u64,
+    },
+    /// Follows `VmCreated` in a clone: its disk is a copy of `from`'s.
+    VmCloned {
+        from: Uuid,
+    },
+    /// The domain started without Distribox asking; the VM is now wanted running.
+    VmStartedOutside,
+    VmSnapshotRequested {
+        id: Uuid,
+        name: String,
+        taken_at: DateTime<Utc>,
+        with_memory: bool,
+    },
+    VmSnapshotTaken {
+        id: Uuid,
+    },
+    VmSnapshotFailed {
+        id: Uuid,
+        reason: String,
+    },
+    VmSnapshotRevertRequested {
+        id: Uuid,
+    },
+    VmSnapshotReverted {
+        id: Uuid,
+        running: bool,
+    },
+    VmSnapshotRevertFailed {
+        id: Uuid,
+        reason: String,
+    },
+    VmSnapshotDeleteRequested {
+        id: Uuid,
+    },
+    VmSnapshotDeleted {
+        id: Uuid,
+    },
     VmDeleteRequested,
     VmDeleted,
 }
@@ -83,6 +126,17 @@ impl DomainEvent for VmEvent {
             VmEvent::VmResumed => "VmResumed",
             VmEvent::VmRenamed { .. } => "VmRenamed",
             VmEvent::VmStopped { .. } => "VmStopped",
+            VmEvent::VmResized { .. } => "VmResized",
+            VmEvent::VmCloned { .. } => "VmCloned",
+            VmEvent::VmStartedOutside => "VmStartedOutside",
+            VmEvent::VmSnapshotRequested { .. } => "VmSnapshotRequested",
+            VmEvent::VmSnapshotTaken { .. } => "VmSnapshotTaken",
+            VmEvent::VmSnapshotFailed { .. } => "VmSnapshotFailed",
+            VmEvent::VmSnapshotRevertRequested { .. } => "VmSnapshotRevertRequested",
+            VmEvent::VmSnapshotReverted { .. } => "VmSnapshotReverted",
+            VmEvent::VmSnapshotRevertFailed { .. } => "VmSnapshotRevertFailed",
+            VmEvent::VmSnapshotDeleteRequested { .. } => "VmSnapshotDeleteRequested",
+            VmEvent::VmSnapshotDeleted { .. } => "VmSnapshotDeleted",
             VmEvent::VmDeleteRequested => "VmDeleteRequested",
             VmEvent::VmDeleted => "VmDeleted",
         };

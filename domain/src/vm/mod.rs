@@ -4,14 +4,16 @@ mod aggregate;
 mod commands;
 mod events;
 mod seed;
+pub mod snapshot;
 pub mod spec;
 mod state;
 
 pub use aggregate::{Vm, VmServices};
-pub use commands::{CreateVm, VmCommand};
+pub use commands::{CloneVm, CreateVm, VmCommand};
 pub use events::{StopReason, VmEvent};
 pub use seed::{SeedInput, SeedSpec, SeedUser};
-pub use spec::{VmName, VmSpec};
+pub use snapshot::{Snapshot, SnapshotStatus};
+pub use spec::{KeyboardLayout, VmName, VmSpec};
 pub use state::{Desired, Observed, VmState};
 
 #[cfg(test)]

@@ -14,6 +14,31 @@ pub const MEMORY_MIB: RangeInclusive<u64> = 64..=262_144;
 pub const DISK_GIB: RangeInclusive<u64> = 1..=4_096;
 pub const NAME_MAX_CHARS: usize = 64;
 
+/// A name people give something (a VM, a snapshot), trimmed: any printable text up to
+/// [`NAME_MAX_CHARS`] characters. `what` starts the refusal message.
+pub(crate) fn display_name(what: &str, raw: &str) -> Result<String, DomainError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(DomainError::bad_input(format!("{what} must not be empty")));
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(DomainError::bad_input(format!(
+            "{what} must be at most {NAME_MAX_CHARS} characters"
+        )));
+    }
+    // Control characters and the two noncharacters XML 1.0 forbids (names end up in libvirt's
+    // XML).
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+    {
+        return Err(DomainError::bad_input(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
 /// A VM's display name. Any printable text, including quotes, `<`, `&` and `;`: it is stored and
 /// shown verbatim and never becomes part of a libvirt name, a path or a command line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,30 +47,94 @@ pub struct VmName(String);
 
 impl VmName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(DomainError::bad_input("VM name must not be empty"));
-        }
-        if name.chars().count() > NAME_MAX_CHARS {
-            return Err(DomainError::bad_input(format!(
-                "VM name must be at most {NAME_MAX_CHARS} characters"
-            )));
-        }
-        // Control characters and the two noncharacters XML 1.0 forbids (the name becomes a
-        // domain's title in libvirt's XML).
-        if name
-            .chars()
-            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
-        {
-            return Err(DomainError::bad_input(
-                "VM name must not contain control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        display_name("VM name", raw).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The keyboard layouts a VM can have: QEMU's keymap name (`qemu-system-x86_64 -k help`), which
+/// the graphical console speaks, and the XKB layout and variant the guest is configured with.
+const LAYOUTS: &[(&str, &str, &str)] = &[
+    ("ar", "ara", ""),
+    ("bepo", "fr", "bepo"),
+    ("cz", "cz", ""),
+    ("da", "dk", ""),
+    ("de", "de", ""),
+    ("de-ch", "ch", "de"),
+    ("en-gb", "gb", ""),
+    ("en-us", "us", ""),
+    ("es", "es", ""),
+    ("et", "ee", ""),
+    ("fi", "fi", ""),
+    ("fo", "fo", ""),
+    ("fr", "fr", ""),
+    ("fr-be", "be", ""),
+    ("fr-ca", "ca", ""),
+    ("fr-ch", "ch", "fr"),
+    ("hr", "hr", ""),
+    ("hu", "hu", ""),
+    ("is", "is", ""),
+    ("it", "it", ""),
+    ("ja", "jp", ""),
+    ("lt", "lt", ""),
+    ("lv", "lv", ""),
+    ("mk", "mk", ""),
+    ("nl", "nl", ""),
+    ("no", "no", ""),
+    ("pl", "pl", ""),
+    ("pt", "pt", ""),
+    ("pt-br", "br", ""),
+    ("ru", "ru", ""),
+    ("sl", "si", ""),
+    ("sv", "se", ""),
+    ("th", "th", ""),
+    ("tr", "tr", ""),
+];
+
+/// One of the keyboard layouts Distribox knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyboardLayout(String);
+
+impl KeyboardLayout {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if LAYOUTS.iter().any(|(qemu, _, _)| *qemu == raw) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            let names: Vec<&str> = Self::names().collect();
+            Err(DomainError::bad_input(format!(
+                "keyboardLayout `{raw}` is not one of {}",
+                names.join(", ")
+            )))
+        }
+    }
+
+    /// Every layout's name, as accepted by [`KeyboardLayout::parse`].
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        LAYOUTS.iter().map(|(qemu, _, _)| *qemu)
+    }
+
+    /// The QEMU keymap name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The guest's XKB layout and variant (empty for none).
+    pub fn xkb(&self) -> (&'static str, &'static str) {
+        LAYOUTS
+            .iter()
+            .find(|(qemu, _, _)| *qemu == self.0)
+            .map(|(_, layout, variant)| (*layout, *variant))
+            .unwrap_or(("us", ""))
+    }
+}
+
+impl Default for KeyboardLayout {
+    fn default() -> Self {
+        Self("en-us".to_owned())
     }
 }
 
@@ -56,6 +145,12 @@ pub struct VmSpec {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
+    /// Absent in VMs created before layouts could be chosen.
+    #[serde(default)]
+    pub keyboard: KeyboardLayout,
+    /// Start the VM when the host boots (libvirt's autostart).
+    #[serde(default)]
+    pub autostart: bool,
 }
 
 impl VmSpec {
@@ -70,7 +165,27 @@ impl VmSpec {
             vcpus: in_range("vcpus", vcpus, VCPUS)?,
             memory_mib: in_range("memoryMib", memory_mib, MEMORY_MIB)?,
             disk_gib: in_range("diskGib", disk_gib, DISK_GIB)?,
+            keyboard: KeyboardLayout::default(),
+            autostart: false,
         })
+    }
+
+    /// The same VM with other resources, validated like a new one. Disks only grow: shrinking
+    /// one would cut off whatever the guest keeps at its end.
+    pub fn resized(&self, vcpus: u32, memory_mib: u64, disk_gib: u64) -> Result<Self, DomainError> {
+        let resized = Self {
+            vcpus: in_range("vcpus", vcpus, VCPUS)?,
+            memory_mib: in_range("memoryMib", memory_mib, MEMORY_MIB)?,
+            disk_gib: in_range("diskGib", disk_gib, DISK_GIB)?,
+            ..self.clone()
+        };
+        if resized.disk_gib < self.disk_gib {
+            return Err(DomainError::bad_input(format!(
+                "diskGib can only grow: the disk has {} GiB",
+                self.disk_gib
+            )));
+        }
+        Ok(resized)
     }
 
     pub fn disk_bytes(&self) -> u64 {
@@ -137,5 +252,35 @@ mod tests {
             .starts_with("diskGib"));
         assert!(VmSpec::new("a", 1, 512, 4097).is_err());
         assert!(VmSpec::new("a", 64, 262_144, 4_096).is_ok());
+    }
+
+    #[test]
+    fn resizing_validates_like_creation_and_never_shrinks_the_disk() {
+        let spec = VmSpec::new("a", 1, 512, 4).unwrap();
+        let bigger = spec.resized(2, 1024, 8).unwrap();
+        assert_eq!(
+            (bigger.vcpus, bigger.memory_mib, bigger.disk_gib),
+            (2, 1024, 8)
+        );
+        assert_eq!(bigger.name, spec.name);
+        assert_eq!(spec.resized(1, 256, 4).unwrap().memory_mib, 256);
+        assert_eq!(
+            spec.resized(1, 512, 3).unwrap_err().message,
+            "diskGib can only grow: the disk has 4 GiB"
+        );
+        assert!(spec.resized(0, 512, 4).is_err());
+        assert!(spec.resized(1, 10, 4).is_err());
+    }
+
+    #[test]
+    fn keyboard_layouts_are_qemu_keymaps() {
+        assert_eq!(KeyboardLayout::parse("de-ch").unwrap().as_str(), "de-ch");
+        assert_eq!(KeyboardLayout::default().as_str(), "en-us");
+        assert_eq!(KeyboardLayout::default().xkb(), ("us", ""));
+        assert_eq!(KeyboardLayout::parse("fr-ch").unwrap().xkb(), ("ch", "fr"));
+        let err = KeyboardLayout::parse("../../etc/passwd").unwrap_err();
+        assert!(err
+            .message
+            .starts_with("keyboardLayout `../../etc/passwd` is not one of ar,"));
     }
 }

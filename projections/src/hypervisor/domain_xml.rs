@@ -10,6 +10,19 @@ use uuid::Uuid;
 use super::libvirt::DomainType;
 use super::Machine;
 
+/// The libvirt NAT network every VM is plugged into.
+pub const NETWORK: &str = "default";
+
+/// libvirt's stock `default` network (NAT on virbr0), for hosts where it was removed.
+pub const DEFAULT_NETWORK: &str = "<network>
+  <name>default</name>
+  <forward mode='nat'/>
+  <bridge name='virbr0' stp='on' delay='0'/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp>
+  </ip>
+</network>";
+
 /// The namespace of the metadata element that marks a domain as Distribox's.
 pub const METADATA_NS: &str = "https://distribox.dev/xmlns/vm/1";
 
@@ -37,6 +50,15 @@ fn seed_cdrom(seed: &Path) -> String {
     )
 }
 
+/// `<os>`: UEFI firmware when the image needs it (libvirt picks the OVMF build), BIOS otherwise.
+fn os(machine: &Machine) -> &'static str {
+    if machine.uefi {
+        "<os firmware='efi'>"
+    } else {
+        "<os>"
+    }
+}
+
 pub fn build(
     machine: &Machine,
     domain_type: DomainType,
@@ -59,7 +81,7 @@ pub fn build(
   </metadata>
   <memory unit='MiB'>{memory}</memory>
   <vcpu>{vcpus}</vcpu>
-  <os>
+  {os}
     <type arch='x86_64' machine='q35'>hvm</type>
     <boot dev='hd'/>
   </os>
@@ -73,13 +95,23 @@ pub fn build(
       <source file='{disk}'/>
       <target dev='vda' bus='virtio'/>
     </disk>{seed}
+    <interface type='network'>
+      <source network='{NETWORK}'/>
+      <model type='virtio'/>
+    </interface>
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
+    <graphics type='vnc' keymap='{keymap}' sharePolicy='allow-exclusive'>
+      <listen type='socket'/>
+    </graphics>
+    <video><model type='vga'/></video>
     <memballoon model='none'/>
   </devices>
 </domain>
 ",
         domain_type = domain_type.as_str(),
+        os = os(machine),
+        keymap = machine.keyboard.as_str(),
         name = domain_name(id),
         title = escape(machine.name.as_str()),
         memory = machine.memory_mib,
@@ -94,6 +126,8 @@ pub fn build(
 mod tests {
     use std::path::PathBuf;
 
+    use distribox_domain::vm::KeyboardLayout;
+
     use super::*;
 
     #[test]
@@ -107,6 +141,10 @@ mod tests {
             image_path: PathBuf::from("/img/x.qcow2"),
             image_format: "qcow2",
             seed: None,
+            keyboard: KeyboardLayout::parse("de-ch").unwrap(),
+            autostart: false,
+            uefi: false,
+            cloned_from: None,
         };
         let xml = build(
             &machine,
@@ -132,5 +170,20 @@ mod tests {
         assert!(xml.starts_with("<domain type='qemu'>"));
         assert!(xml.contains("<memory unit='MiB'>256</memory>") && xml.contains("<vcpu>2</vcpu>"));
         assert!(xml.contains(METADATA_NS));
+        // Graphics only on a unix socket (never TCP), the chosen keymap, and the NAT network.
+        assert!(xml.contains("<graphics type='vnc' keymap='de-ch'"));
+        assert!(xml.contains("<listen type='socket'/>") && !xml.contains("autoport"));
+        assert!(xml.contains("<source network='default'/>"));
+        assert!(xml.contains("  <os>\n"));
+        let uefi = build(
+            &Machine {
+                uefi: true,
+                ..machine
+            },
+            DomainType::Kvm,
+            Path::new("/d/disk.qcow2"),
+            None,
+        );
+        assert!(uefi.contains("<os firmware='efi'>") && uefi.starts_with("<domain type='kvm'>"));
     }
 }

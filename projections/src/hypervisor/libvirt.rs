@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -16,6 +17,7 @@ use virt::domain::Domain;
 use virt::error::ErrorNumber;
 use virt::stream::Stream;
 
+use super::disk::{self, DiskSource};
 use super::domain_xml::{self, domain_name};
 use super::seed_iso;
 use super::{Hypervisor, HypervisorError, Machine};
@@ -80,10 +82,92 @@ pub struct LibvirtHypervisor {
     domain_type: DomainType,
     vms_dir: PathBuf,
     conn: Arc<Mutex<Option<Connect>>>,
+    starts: StartLedger,
+    health: HypervisorHealth,
+}
+
+/// Starts Distribox itself made whose libvirt start event has not arrived yet. libvirt's start
+/// events don't say who started a domain; the first one after a start recorded here is ours.
+#[derive(Clone, Default)]
+pub struct StartLedger(Arc<Mutex<HashMap<Uuid, Instant>>>);
+
+impl StartLedger {
+    /// An entry older than this lost its event (say, to a libvirtd restart) and is dropped.
+    const MEMORY: Duration = Duration::from_secs(60);
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Instant>> {
+        let mut starts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        starts.retain(|_, at| at.elapsed() < Self::MEMORY);
+        starts
+    }
+
+    pub(super) fn record(&self, id: Uuid) {
+        self.entries().insert(id, Instant::now());
+    }
+
+    pub(super) fn forget(&self, id: Uuid) {
+        self.entries().remove(&id);
+    }
+
+    /// Whether a start of VM `id`'s domain by Distribox is still waiting for its event.
+    pub fn pending(&self, id: Uuid) -> bool {
+        self.entries().contains_key(&id)
+    }
+
+    /// Whether the start event just seen for VM `id` is Distribox's own; consumes the entry, so
+    /// a later start from outside is recognised as such.
+    pub fn take(&self, id: Uuid) -> bool {
+        self.entries().remove(&id).is_some()
+    }
+}
+
+/// Whether libvirtd answered the last call, shared with the API so it can tell people.
+#[derive(Clone, Default)]
+pub struct HypervisorHealth(Arc<Mutex<Option<Unavailable>>>);
+
+/// Since when, and why, libvirtd has not been answering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub error: String,
+}
+
+impl HypervisorHealth {
+    /// `None` while libvirtd answers.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set(&self, result: Result<(), &str>) {
+        let mut state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match (result, state.as_ref()) {
+            (Ok(()), Some(_)) => {
+                tracing::info!("libvirt is reachable again");
+                *state = None;
+            }
+            (Err(error), None) => {
+                tracing::warn!(%error, "libvirt is unavailable");
+                *state = Some(Unavailable {
+                    since: chrono::Utc::now(),
+                    error: error.to_owned(),
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Why a libvirt call did not do what was asked.
-enum CallError {
+pub(super) enum CallError {
     Libvirt(virt::error::Error),
     /// Distribox refused on its own, e.g. to touch a domain it does not own.
     Refused(String),
@@ -97,7 +181,7 @@ impl From<virt::error::Error> for CallError {
 
 /// VM `name`'s domain if it exists. A domain of that name without Distribox's metadata element
 /// is someone else's: refused, never modified (DESIGN.md §6).
-fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>, CallError> {
+pub(super) fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>, CallError> {
     let dom = match conn.lookup_domain_by_name(name) {
         Ok(dom) => dom,
         Err(err) if is_missing(&err) => return Ok(None),
@@ -112,7 +196,7 @@ fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>, CallError>
     }
 }
 
-fn is_missing(err: &virt::error::Error) -> bool {
+pub(super) fn is_missing(err: &virt::error::Error) -> bool {
     err.code().is_known_and(|c| c == ErrorNumber::NoDomain)
 }
 
@@ -141,7 +225,17 @@ impl LibvirtHypervisor {
             domain_type,
             vms_dir: vms_dir.into(),
             conn: Arc::new(Mutex::new(None)),
+            starts: StartLedger::default(),
+            health: HypervisorHealth::default(),
         }
+    }
+
+    pub fn starts(&self) -> StartLedger {
+        self.starts.clone()
+    }
+
+    pub fn health(&self) -> HypervisorHealth {
+        self.health.clone()
     }
 
     pub fn domain_type(&self) -> DomainType {
@@ -153,19 +247,20 @@ impl LibvirtHypervisor {
         self.vms_dir.join(id.to_string())
     }
 
-    fn disk_path(&self, id: Uuid) -> PathBuf {
+    pub(super) fn disk_path(&self, id: Uuid) -> PathBuf {
         self.vm_dir(id).join("disk.qcow2")
     }
 
     /// Runs `f` with the shared connection on the blocking pool. libvirt's own refusals come back
     /// as `Failed`; a dead connection as `Unavailable`, after which it is reopened next time.
-    async fn with_conn<T: Send + 'static>(
+    pub(super) async fn with_conn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connect) -> Result<T, CallError> + Send + 'static,
     ) -> Result<T, HypervisorError> {
         let conn = self.conn.clone();
         let uri = self.uri.clone();
-        tokio::task::spawn_blocking(move || {
+        let health = self.health.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if guard
                 .as_ref()
@@ -192,7 +287,12 @@ impl LibvirtHypervisor {
             }
         })
         .await
-        .map_err(|e| HypervisorError::Failed(format!("libvirt call panicked: {e}")))?
+        .map_err(|e| HypervisorError::Failed(format!("libvirt call panicked: {e}")))?;
+        match &outcome {
+            Err(HypervisorError::Unavailable(cause)) => health.set(Err(cause)),
+            _ => health.set(Ok(())),
+        }
+        outcome
     }
 
     /// Runs `action` on VM `id`'s domain if it is ours and running (or paused); a domain that
@@ -245,52 +345,70 @@ impl LibvirtHypervisor {
         .await
     }
 
-    async fn create_overlay(&self, machine: &Machine) -> Result<(), HypervisorError> {
-        let disk = self.disk_path(machine.id);
-        if tokio::fs::try_exists(&disk).await.unwrap_or(false) {
-            return Ok(());
-        }
-        let dir = self.vm_dir(machine.id);
-        create_dir_readable(&dir).await?;
-        // Build beside the final name and rename, so a crash never leaves a half-made disk that
-        // a retry would take as finished.
-        let partial = dir.join("disk.qcow2.partial");
-        let output = tokio::process::Command::new("qemu-img")
-            .arg("create")
-            .args(["-q", "-f", "qcow2", "-F", machine.image_format, "-b"])
-            .arg(&machine.image_path)
-            .arg(&partial)
-            .arg(format!("{}G", machine.disk_gib))
-            .output()
-            .await
-            .map_err(|e| HypervisorError::Failed(format!("cannot run qemu-img: {e}")))?;
-        if !output.status.success() {
-            return Err(HypervisorError::Failed(format!(
-                "qemu-img create failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        tokio::fs::rename(&partial, &disk)
-            .await
-            .map_err(io_failure)?;
-        Ok(())
+    /// Creates VM `machine`'s disk if it has none: an overlay on its image, or for a clone a
+    /// copy of the source VM's disk.
+    async fn ensure_disk(&self, machine: &Machine) -> Result<(), HypervisorError> {
+        create_dir_readable(&self.vm_dir(machine.id)).await?;
+        let source_disk = machine.cloned_from.map(|source| self.disk_path(source));
+        let source = match &source_disk {
+            Some(disk) => DiskSource::Copy {
+                disk,
+                image: &machine.image_path,
+                image_format: machine.image_format,
+            },
+            None => DiskSource::Image {
+                path: &machine.image_path,
+                format: machine.image_format,
+            },
+        };
+        disk::ensure(&self.disk_path(machine.id), source, machine.disk_gib).await
     }
 
+    /// Defines (or redefines) the domain from `machine`, with its seed ISO and autostart flag.
+    /// Grows the disk first if the VM asks for more and the domain is off.
     async fn define(&self, machine: &Machine) -> Result<(), HypervisorError> {
         let seed = match &machine.seed {
-            Some(seed) => Some(seed_iso::ensure_seed_iso(&self.vm_dir(machine.id), seed).await?),
+            Some(seed) => Some(
+                seed_iso::ensure_seed_iso(&self.vm_dir(machine.id), seed, &machine.keyboard)
+                    .await?,
+            ),
             None => None,
         };
-        let xml = domain_xml::build(
-            machine,
-            self.domain_type,
-            &self.disk_path(machine.id),
-            seed.as_deref(),
-        );
-        let name = domain_name(machine.id);
+        let disk_path = self.disk_path(machine.id);
+        if !self.is_running(machine.id).await? {
+            disk::grow(&disk_path, machine.disk_gib).await?;
+        }
+        let xml = domain_xml::build(machine, self.domain_type, &disk_path, seed.as_deref());
+        let (name, autostart) = (domain_name(machine.id), machine.autostart);
         self.with_conn(move |conn| {
             owned_domain(conn, &name)?;
-            Ok(conn.define_domain_xml(&xml).map(drop)?)
+            let dom = conn.define_domain_xml(&xml)?;
+            if dom.autostart()? != autostart {
+                dom.set_autostart(autostart)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes sure the NAT network VMs plug into exists, runs and comes back after a reboot.
+    async fn ensure_network(&self) -> Result<(), HypervisorError> {
+        self.with_conn(|conn| {
+            let network = match conn.lookup_network_by_name(domain_xml::NETWORK) {
+                Ok(network) => network,
+                Err(err) if err.code().is_known_and(|c| c == ErrorNumber::NoNetwork) => {
+                    tracing::info!("defining libvirt's `default` NAT network");
+                    conn.define_network_xml(domain_xml::DEFAULT_NETWORK)?
+                }
+                Err(err) => return Err(err.into()),
+            };
+            if !network.is_active()? {
+                network.create()?;
+            }
+            if !network.autostart()? {
+                network.set_autostart(true)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -380,21 +498,23 @@ async fn create_dir_readable(dir: &Path) -> Result<(), HypervisorError> {
 #[async_trait]
 impl Hypervisor for LibvirtHypervisor {
     async fn provision(&self, machine: &Machine) -> Result<(), HypervisorError> {
-        self.create_overlay(machine).await?;
+        self.ensure_network().await?;
+        self.ensure_disk(machine).await?;
         self.define(machine).await
     }
 
+    /// Redefines the domain first, so it always boots with the VM's current spec (a resize, a
+    /// domain lost behind Distribox's back).
     async fn start(&self, machine: &Machine) -> Result<(), HypervisorError> {
-        if !self.domain_exists(machine.id).await? {
-            self.provision(machine).await?;
-        }
-        let name = domain_name(machine.id);
+        self.provision(machine).await?;
+        let (name, starts, id) = (domain_name(machine.id), self.starts.clone(), machine.id);
         self.with_conn(move |conn| {
             let dom = owned_domain(conn, &name)?.ok_or_else(|| {
                 CallError::Refused("the domain disappeared while starting".to_owned())
             })?;
             if !dom.is_active()? {
-                dom.create()?;
+                starts.record(id);
+                dom.create().inspect_err(|_| starts.forget(id))?;
             }
             Ok(())
         })
@@ -487,5 +607,22 @@ impl Hypervisor for LibvirtHypervisor {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(io_failure(err)),
             _ => Ok(()),
         }
+    }
+
+    async fn take_snapshot(
+        &self,
+        id: Uuid,
+        snapshot: Uuid,
+        description: &str,
+    ) -> Result<(), HypervisorError> {
+        self.snapshot_take(id, snapshot, description).await
+    }
+
+    async fn revert_snapshot(&self, id: Uuid, snapshot: Uuid) -> Result<bool, HypervisorError> {
+        self.snapshot_revert(id, snapshot).await
+    }
+
+    async fn delete_snapshot(&self, id: Uuid, snapshot: Uuid) -> Result<(), HypervisorError> {
+        self.snapshot_delete(id, snapshot).await
     }
 }

@@ -1,5 +1,6 @@
 //! libvirt lifecycle events, so what happens to a domain outside Distribox's own actions — the
-//! guest powering itself off, a crash, `virsh destroy` — reaches the log within a second.
+//! guest powering itself off, a crash, `virsh destroy`, `virsh start` — reaches the log within a
+//! second.
 //!
 //! The `virt` crate has no safe wrapper for domain events, so the FFI lives here and only here:
 //! libvirt's default event loop runs on a dedicated thread, one dedicated connection registers a
@@ -7,22 +8,30 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use distribox_domain::vm::{StopReason, VmCommand};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 use virt::connect::Connect;
 use virt::sys;
 
+use super::libvirt::{HypervisorHealth, StartLedger};
 use super::projector::OutcomeReporter;
 
-/// A domain stopped, with the reason libvirt gave.
+/// A domain started or stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainStopped {
+pub struct DomainChange {
     pub domain: String,
-    pub reason: StopReason,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Started,
+    /// With the reason libvirt gave.
+    Stopped(StopReason),
 }
 
 /// Maps a `VIR_DOMAIN_EVENT_STOPPED` detail to why the VM stopped. A destroy is reported as
@@ -67,12 +76,14 @@ unsafe extern "C" fn on_lifecycle(
     detail: c_int,
     opaque: *mut c_void,
 ) -> c_int {
-    if event as sys::virDomainEventType != sys::VIR_DOMAIN_EVENT_STOPPED {
-        return 0;
-    }
+    let change = match event as sys::virDomainEventType {
+        sys::VIR_DOMAIN_EVENT_STOPPED => Change::Stopped(stop_reason(detail)),
+        sys::VIR_DOMAIN_EVENT_STARTED => Change::Started,
+        _ => return 0,
+    };
     // SAFETY: libvirt passes back the pointer registered in `watch_connection`, which stays
     // alive until `free_sender` runs; the domain and its name are valid during the callback.
-    let sender = unsafe { &*(opaque as *const mpsc::UnboundedSender<DomainStopped>) };
+    let sender = unsafe { &*(opaque as *const mpsc::UnboundedSender<DomainChange>) };
     let name = unsafe { sys::virDomainGetName(dom) };
     if name.is_null() {
         return 0;
@@ -80,22 +91,19 @@ unsafe extern "C" fn on_lifecycle(
     let domain = unsafe { CStr::from_ptr(name) }
         .to_string_lossy()
         .into_owned();
-    let _ = sender.send(DomainStopped {
-        domain,
-        reason: stop_reason(detail),
-    });
+    let _ = sender.send(DomainChange { domain, change });
     0
 }
 
 unsafe extern "C" fn free_sender(opaque: *mut c_void) {
     // SAFETY: `opaque` came from `Box::into_raw` in `watch_connection`; libvirt frees it once.
-    drop(unsafe { Box::from_raw(opaque as *mut mpsc::UnboundedSender<DomainStopped>) });
+    drop(unsafe { Box::from_raw(opaque as *mut mpsc::UnboundedSender<DomainChange>) });
 }
 
 /// Registers the callback on `conn`, then blocks while the connection lives.
 fn watch_connection(
     conn: &Connect,
-    sender: &mpsc::UnboundedSender<DomainStopped>,
+    sender: &mpsc::UnboundedSender<DomainChange>,
 ) -> Result<(), String> {
     type Lifecycle = unsafe extern "C" fn(
         sys::virConnectPtr,
@@ -138,25 +146,45 @@ fn watch_connection(
     Ok(())
 }
 
-/// Watches `uri` for domains that stop, reconnecting with backoff when libvirtd goes away.
-/// Stops when the receiver is dropped.
-pub fn watch(uri: String) -> mpsc::UnboundedReceiver<DomainStopped> {
-    let (sender, receiver) = mpsc::unbounded_channel();
+/// What the watcher hands the rest of Distribox.
+pub struct Watcher {
+    pub changes: mpsc::UnboundedReceiver<DomainChange>,
+    /// Signalled each time the watcher gets back to libvirtd after losing it: whatever happened
+    /// meanwhile sent no event, so it is time to reconcile.
+    pub reconnected: Arc<Notify>,
+}
+
+/// Watches `uri` for domains that start or stop, reconnecting with backoff when libvirtd goes
+/// away and keeping `health` up to date. Stops when the receiver is dropped.
+pub fn watch(uri: String, health: HypervisorHealth) -> Watcher {
+    let (sender, changes) = mpsc::unbounded_channel();
+    let reconnected = Arc::new(Notify::new());
+    let notify = reconnected.clone();
     ensure_event_loop();
     let spawned = std::thread::Builder::new().name("libvirt-lifecycle".to_owned()).spawn(move || {
         let mut backoff = Duration::from_millis(500);
+        let mut connected_before = false;
         while !sender.is_closed() {
             match Connect::open(Some(&uri)) {
                 Ok(conn) => {
                     // Keepalive makes a dead daemon show up as a dead connection.
                     let _ = conn.set_keep_alive(5, 3);
                     backoff = Duration::from_millis(500);
+                    health.set(Ok(()));
+                    if connected_before {
+                        notify.notify_one();
+                    }
+                    connected_before = true;
                     if let Err(err) = watch_connection(&conn, &sender) {
                         tracing::warn!(error = %err, "cannot watch libvirt lifecycle events");
                     }
                     drop(conn);
+                    health.set(Err("the connection to libvirtd was lost"));
                 }
-                Err(err) => tracing::warn!(error = %err.message(), "libvirt unreachable; lifecycle events paused"),
+                Err(err) => {
+                    health.set(Err(err.message()));
+                    tracing::debug!(error = %err.message(), "libvirt unreachable; lifecycle events paused");
+                }
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -165,41 +193,42 @@ pub fn watch(uri: String) -> mpsc::UnboundedReceiver<DomainStopped> {
     if let Err(err) = spawned {
         tracing::error!(error = %err, "cannot start the lifecycle watcher");
     }
-    receiver
+    Watcher {
+        changes,
+        reconnected,
+    }
 }
 
 const REPORT_ATTEMPTS: u32 = 6;
 
-/// Reports every stop of a Distribox domain (`distribox-<uuid>`) as an observation; other
-/// domains are none of Distribox's business.
-pub async fn report_stops(
-    mut stops: mpsc::UnboundedReceiver<DomainStopped>,
+/// Reports every start and stop of a Distribox domain (`distribox-<uuid>`) as an observation,
+/// except starts Distribox made itself (the projector reports those); other domains are none of
+/// Distribox's business.
+pub async fn report_changes(
+    mut changes: mpsc::UnboundedReceiver<DomainChange>,
     reporter: impl OutcomeReporter,
+    starts: StartLedger,
 ) {
-    while let Some(stop) = stops.recv().await {
-        let Some(id) = stop
-            .domain
+    while let Some(DomainChange { domain, change }) = changes.recv().await {
+        let Some(id) = domain
             .strip_prefix("distribox-")
             .and_then(|id| id.parse::<Uuid>().ok())
         else {
             continue;
         };
-        tracing::info!(vm = %id, reason = ?stop.reason, "domain stopped");
+        let command = match change {
+            Change::Started if starts.take(id) => continue,
+            Change::Started => VmCommand::ReportStartedOutside,
+            Change::Stopped(reason) => VmCommand::ReportStopped { reason },
+        };
+        tracing::info!(vm = %id, ?change, "domain changed");
         // A short database hiccup must not lose the observation.
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=REPORT_ATTEMPTS {
-            match reporter
-                .report(
-                    id,
-                    VmCommand::ReportStopped {
-                        reason: stop.reason,
-                    },
-                )
-                .await
-            {
+            match reporter.report(id, command.clone()).await {
                 Ok(()) => break,
                 Err(err) if attempt == REPORT_ATTEMPTS => {
-                    tracing::error!(vm = %id, error = %err, "cannot record that the domain stopped")
+                    tracing::error!(vm = %id, error = %err, ?change, "cannot record a domain change")
                 }
                 Err(_) => {
                     tokio::time::sleep(delay).await;

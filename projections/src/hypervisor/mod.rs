@@ -1,23 +1,29 @@
 //! The hypervisor side: the [`HypervisorProjector`] follows VM events and makes libvirt match the
 //! desired state; what it observes goes back into the log as commands.
 
+mod disk;
 mod domain_xml;
 mod libvirt;
 pub mod lifecycle;
 mod projector;
 mod reconciler;
+mod screenshot;
 mod seed_iso;
+mod snapshots;
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use distribox_domain::vm::SeedSpec;
+use distribox_domain::vm::{KeyboardLayout, SeedSpec};
 use uuid::Uuid;
 
-pub use self::libvirt::{DomainType, LibvirtHypervisor, SerialStream};
+pub use self::libvirt::{
+    DomainType, HypervisorHealth, LibvirtHypervisor, SerialStream, StartLedger, Unavailable,
+};
 pub use domain_xml::domain_name;
 pub use projector::{HypervisorProjector, OutcomeReporter};
 pub use reconciler::{Reconciled, Reconciler};
+pub use screenshot::TILE_MAX_WIDTH;
 
 /// Everything needed to build a VM's disk and libvirt domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,13 @@ pub struct Machine {
     pub image_format: &'static str,
     /// The cloud-init seed, attached as a CD-ROM.
     pub seed: Option<SeedSpec>,
+    pub keyboard: KeyboardLayout,
+    /// Started by libvirt when the host boots.
+    pub autostart: bool,
+    /// The image needs UEFI firmware.
+    pub uefi: bool,
+    /// The VM whose disk the new disk copies (a clone).
+    pub cloned_from: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,4 +78,15 @@ pub trait Hypervisor: Send + Sync + 'static {
     async fn set_title(&self, id: Uuid, title: &str) -> Result<(), HypervisorError>;
     /// Destroys and undefines the domain and removes its disks.
     async fn remove(&self, id: Uuid) -> Result<(), HypervisorError>;
+    /// Takes snapshot `snapshot` unless it exists; `description` is the name people gave it.
+    async fn take_snapshot(
+        &self,
+        id: Uuid,
+        snapshot: Uuid,
+        description: &str,
+    ) -> Result<(), HypervisorError>;
+    /// Reverts to `snapshot`; answers whether the domain is running afterwards.
+    async fn revert_snapshot(&self, id: Uuid, snapshot: Uuid) -> Result<bool, HypervisorError>;
+    /// Deletes `snapshot` unless it is already gone.
+    async fn delete_snapshot(&self, id: Uuid, snapshot: Uuid) -> Result<(), HypervisorError>;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
-use distribox_domain::vm::{Desired, Observed, StopReason, Vm, VmCommand, VmEvent};
+use distribox_domain::vm::{Desired, Observed, SnapshotStatus, StopReason, Vm, VmCommand, VmEvent};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -45,12 +45,31 @@ enum Step {
     Pause,
     Resume,
     Remove,
+    TakeSnapshot(Uuid),
+    RevertSnapshot(Uuid),
+    DeleteSnapshot(Uuid),
 }
 
+/// Snapshot work comes before the lifecycle: the aggregate refuses lifecycle commands while it
+/// is pending, so whatever the log asks next was asked after it.
 fn next_step(vm: &Vm) -> Step {
+    if vm.observed == Observed::Gone {
+        return Step::Nothing;
+    }
+    if vm.desired == Desired::Deleted {
+        return Step::Remove;
+    }
+    if let Some(id) = vm.reverting_to {
+        return Step::RevertSnapshot(id);
+    }
+    for snapshot in &vm.snapshots {
+        match snapshot.status {
+            SnapshotStatus::Taking => return Step::TakeSnapshot(snapshot.id),
+            SnapshotStatus::Deleting => return Step::DeleteSnapshot(snapshot.id),
+            SnapshotStatus::Ready => {}
+        }
+    }
     match (vm.desired, vm.observed) {
-        (_, Observed::Gone) => Step::Nothing,
-        (Desired::Deleted, _) => Step::Remove,
         (Desired::Running | Desired::Paused, Observed::Pending | Observed::Stopped) => Step::Start,
         (_, Observed::Pending) if vm.failure.is_none() => Step::Provision,
         (Desired::Stopped, Observed::Running | Observed::Paused) => Step::ForceStop,
@@ -81,9 +100,13 @@ pub(crate) fn machine_of(
         vcpus: spec.vcpus,
         memory_mib: spec.memory_mib,
         disk_gib: spec.disk_gib,
+        uefi: image.needs_uefi(),
         image_path: image.path,
         image_format: image.format,
         seed: vm.seed.clone(),
+        keyboard: spec.keyboard.clone(),
+        autostart: spec.autostart,
+        cloned_from: vm.cloned_from,
     })
 }
 
@@ -140,7 +163,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         id: Uuid,
         outcome: Result<(), HypervisorError>,
         success: VmCommand,
-        failure: fn(String) -> VmCommand,
+        failure: impl FnOnce(String) -> VmCommand,
     ) -> Result<(), ProjectionError> {
         match outcome {
             Ok(()) => self.report(id, success).await,
@@ -227,7 +250,70 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 self.hypervisor.remove(id).await.map_err(retry)?;
                 self.report(id, VmCommand::ReportDeleted).await
             }
+            Step::TakeSnapshot(snapshot) => {
+                let name = vm
+                    .snapshots
+                    .iter()
+                    .find(|s| s.id == snapshot)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                let outcome = self.hypervisor.take_snapshot(id, snapshot, &name).await;
+                self.record(
+                    id,
+                    outcome,
+                    VmCommand::ReportSnapshotTaken { id: snapshot },
+                    move |reason| VmCommand::ReportSnapshotFailed {
+                        id: snapshot,
+                        reason,
+                    },
+                )
+                .await
+            }
+            Step::RevertSnapshot(snapshot) => {
+                match self.hypervisor.revert_snapshot(id, snapshot).await {
+                    Ok(running) => {
+                        self.report(
+                            id,
+                            VmCommand::ReportSnapshotReverted {
+                                id: snapshot,
+                                running,
+                            },
+                        )
+                        .await
+                    }
+                    Err(HypervisorError::Failed(reason)) => {
+                        tracing::warn!(vm = %id, %reason, "revert refused");
+                        self.report(
+                            id,
+                            VmCommand::ReportSnapshotRevertFailed {
+                                id: snapshot,
+                                reason,
+                            },
+                        )
+                        .await
+                    }
+                    Err(err) => Err(retry(err)),
+                }
+            }
+            Step::DeleteSnapshot(snapshot) => {
+                self.hypervisor
+                    .delete_snapshot(id, snapshot)
+                    .await
+                    .map_err(retry)?;
+                self.report(id, VmCommand::ReportSnapshotDeleted { id: snapshot })
+                    .await
+            }
         }
+    }
+
+    /// A resized VM is stopped: define it anew and grow its disk now, so what the host shows
+    /// matches at once (a start would do the same).
+    async fn reshape(&self, id: Uuid, vm: &Vm) -> Result<(), ProjectionError> {
+        if vm.observed != Observed::Stopped || vm.desired == Desired::Deleted {
+            return Ok(());
+        }
+        let machine = self.machine(id, vm).map_err(retry)?;
+        self.hypervisor.provision(&machine).await.map_err(retry)
     }
 
     /// A new name goes into the domain's title (setting it again is harmless).
@@ -267,8 +353,10 @@ impl<H: Hypervisor, R: OutcomeReporter> Projection for HypervisorProjector<H, R>
         }
         let id = event.aggregate_uuid()?;
         let vm = load_vm(tx, &event.aggregate_id).await?;
-        if let VmEvent::VmRenamed { .. } = event.decode()? {
-            self.retitle(id, &vm).await?;
+        match event.decode()? {
+            VmEvent::VmRenamed { .. } => self.retitle(id, &vm).await?,
+            VmEvent::VmResized { .. } => self.reshape(id, &vm).await?,
+            _ => {}
         }
         self.converge(id, &vm).await
     }
@@ -289,7 +377,7 @@ mod tests {
             desired,
             observed,
             failure: failure.map(str::to_owned),
-            reboot_pending: false,
+            ..Vm::default()
         }
     }
 
@@ -329,5 +417,46 @@ mod tests {
             ..vm(D::Running, O::Running, None)
         };
         assert_eq!(next_step(&rebooting), Step::Reboot);
+    }
+
+    #[test]
+    fn snapshot_work_comes_before_the_lifecycle_and_deletion_before_all() {
+        use distribox_domain::vm::Snapshot;
+        let snapshot = |status| Snapshot {
+            id: Uuid::from_u128(9),
+            name: "s".to_owned(),
+            taken_at: chrono::DateTime::UNIX_EPOCH,
+            with_memory: false,
+            status,
+        };
+        let taking = Vm {
+            snapshots: vec![
+                snapshot(SnapshotStatus::Ready),
+                snapshot(SnapshotStatus::Taking),
+            ],
+            ..vm(Desired::Running, Observed::Stopped, None)
+        };
+        assert_eq!(next_step(&taking), Step::TakeSnapshot(Uuid::from_u128(9)));
+        let deleting = Vm {
+            snapshots: vec![snapshot(SnapshotStatus::Deleting)],
+            ..vm(Desired::Stopped, Observed::Stopped, None)
+        };
+        assert_eq!(
+            next_step(&deleting),
+            Step::DeleteSnapshot(Uuid::from_u128(9))
+        );
+        let reverting = Vm {
+            reverting_to: Some(Uuid::from_u128(9)),
+            ..vm(Desired::Stopped, Observed::Stopped, None)
+        };
+        assert_eq!(
+            next_step(&reverting),
+            Step::RevertSnapshot(Uuid::from_u128(9))
+        );
+        let removing = Vm {
+            desired: Desired::Deleted,
+            ..taking
+        };
+        assert_eq!(next_step(&removing), Step::Remove);
     }
 }

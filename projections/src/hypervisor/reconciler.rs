@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use distribox_domain::vm::{Desired, Observed, StopReason, Vm, VmCommand};
 use sqlx::PgPool;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::projector::{load_vm, machine_of, OutcomeReporter};
@@ -21,6 +22,8 @@ pub struct Reconciled {
     pub redefined: Vec<Uuid>,
     /// VMs recorded as running whose domain was not.
     pub found_stopped: Vec<Uuid>,
+    /// VMs recorded as stopped whose domain was running: started outside Distribox.
+    pub found_running: Vec<Uuid>,
 }
 
 pub struct Reconciler<R> {
@@ -45,8 +48,8 @@ impl<R: OutcomeReporter> Reconciler<R> {
         }
     }
 
-    /// A pass now, then one every `interval`, forever.
-    pub async fn run(self, interval: Duration) {
+    /// A pass now, then one every `interval` and whenever `reconnected` is signalled, forever.
+    pub async fn run(self, interval: Duration, reconnected: Arc<Notify>) {
         loop {
             match self.pass().await {
                 Ok(done) if done != Reconciled::default() => {
@@ -55,7 +58,10 @@ impl<R: OutcomeReporter> Reconciler<R> {
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "reconciliation pass failed"),
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = reconnected.notified() => tracing::info!("libvirt is back; reconciling"),
+            }
         }
     }
 
@@ -77,7 +83,8 @@ impl<R: OutcomeReporter> Reconciler<R> {
             let domain = domains.get(&domain_name(id)).copied();
             let seen: Vm = serde_json::from_value(aggregate)
                 .map_err(|e| ProjectionError::Other(e.to_string()))?;
-            if drift(&seen, domain).is_none() {
+            // A domain Distribox itself just started is on its way to being recorded.
+            if drift(&seen, domain).is_none() || self.hypervisor.starts().pending(id) {
                 continue;
             }
             let vm = load_vm(&mut conn, &id.to_string()).await?;
@@ -93,6 +100,10 @@ impl<R: OutcomeReporter> Reconciler<R> {
                 Some(Drift::NotRunning) => {
                     self.report_stopped(id).await?;
                     done.found_stopped.push(id);
+                }
+                Some(Drift::Running) => {
+                    self.report(id, VmCommand::ReportStartedOutside).await?;
+                    done.found_running.push(id);
                 }
                 None => {}
             }
@@ -121,8 +132,12 @@ impl<R: OutcomeReporter> Reconciler<R> {
         let stopped = VmCommand::ReportStopped {
             reason: StopReason::External,
         };
+        self.report(id, stopped).await
+    }
+
+    async fn report(&self, id: Uuid, command: VmCommand) -> Result<(), ProjectionError> {
         self.reporter
-            .report(id, stopped)
+            .report(id, command)
             .await
             .map_err(ProjectionError::Other)
     }
@@ -131,8 +146,12 @@ impl<R: OutcomeReporter> Reconciler<R> {
 /// How a VM and its domain (`Some(active)`, or `None` if libvirt has none) disagree.
 #[derive(Debug, PartialEq, Eq)]
 enum Drift {
-    Missing { was_up: bool },
+    Missing {
+        was_up: bool,
+    },
     NotRunning,
+    /// Recorded as stopped, but the domain runs.
+    Running,
 }
 
 fn drift(vm: &Vm, domain: Option<bool>) -> Option<Drift> {
@@ -144,6 +163,7 @@ fn drift(vm: &Vm, domain: Option<bool>) -> Option<Drift> {
     match domain {
         None => Some(Drift::Missing { was_up: up }),
         Some(false) if up => Some(Drift::NotRunning),
+        Some(true) if vm.observed == Observed::Stopped => Some(Drift::Running),
         Some(_) => None,
     }
 }
@@ -189,6 +209,10 @@ mod tests {
         );
         assert_eq!(drift(&vm(D::Running, O::Running), Some(true)), None);
         assert_eq!(drift(&vm(D::Stopped, O::Stopped), Some(false)), None);
+        assert_eq!(
+            drift(&vm(D::Stopped, O::Stopped), Some(true)),
+            Some(Drift::Running)
+        );
         // The projector's business: not provisioned yet, being deleted, gone.
         assert_eq!(drift(&vm(D::Running, O::Pending), None), None);
         assert_eq!(drift(&vm(D::Deleted, O::Stopped), None), None);

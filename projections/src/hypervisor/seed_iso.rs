@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use distribox_domain::vm::SeedSpec;
+use distribox_domain::vm::{KeyboardLayout, SeedSpec};
 use serde_json::json;
 
 use super::HypervisorError;
@@ -18,8 +18,13 @@ pub fn meta_data(seed: &SeedSpec) -> String {
     )
 }
 
-pub fn user_data(seed: &SeedSpec) -> String {
-    let mut config = json!({ "hostname": seed.hostname, "preserve_hostname": false });
+pub fn user_data(seed: &SeedSpec, keyboard: &KeyboardLayout) -> String {
+    let (layout, variant) = keyboard.xkb();
+    let mut config = json!({
+        "hostname": seed.hostname,
+        "preserve_hostname": false,
+        "keyboard": { "layout": layout, "variant": variant },
+    });
     if let Some(user) = &seed.user {
         let mut entry = json!({
             "name": user.name,
@@ -39,7 +44,11 @@ pub fn user_data(seed: &SeedSpec) -> String {
 }
 
 /// Writes `<dir>/seed.iso` unless it exists, and returns its path.
-pub async fn ensure_seed_iso(dir: &Path, seed: &SeedSpec) -> Result<PathBuf, HypervisorError> {
+pub async fn ensure_seed_iso(
+    dir: &Path,
+    seed: &SeedSpec,
+    keyboard: &KeyboardLayout,
+) -> Result<PathBuf, HypervisorError> {
     let iso = dir.join("seed.iso");
     if tokio::fs::try_exists(&iso).await.unwrap_or(false) {
         return Ok(iso);
@@ -52,7 +61,7 @@ pub async fn ensure_seed_iso(dir: &Path, seed: &SeedSpec) -> Result<PathBuf, Hyp
     tokio::fs::write(files.join("meta-data"), meta_data(seed))
         .await
         .map_err(failure)?;
-    tokio::fs::write(files.join("user-data"), user_data(seed))
+    tokio::fs::write(files.join("user-data"), user_data(seed, keyboard))
         .await
         .map_err(failure)?;
     let partial = dir.join("seed.iso.partial");
@@ -93,7 +102,7 @@ mod tests {
                 ssh_keys: vec!["ssh-ed25519 AAAA alice".to_owned()],
             }),
         };
-        let text = user_data(&seed);
+        let text = user_data(&seed, &KeyboardLayout::parse("de").unwrap());
         let (header, body) = text.split_once('\n').unwrap();
         assert_eq!(header, "#cloud-config");
         let config: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -101,13 +110,17 @@ mod tests {
         assert_eq!(config["users"][0]["passwd"], "$6$salt$hash");
         assert_eq!(config["users"][0]["lock_passwd"], false);
         assert_eq!(config["ssh_pwauth"], true);
+        assert_eq!(config["keyboard"]["layout"], "de");
         assert_eq!(
             meta_data(&seed),
             "instance-id: iid-1\nlocal-hostname: box\n"
         );
         let no_user = SeedSpec { user: None, ..seed };
         assert!(serde_json::from_str::<serde_json::Value>(
-            user_data(&no_user).split_once('\n').unwrap().1
+            user_data(&no_user, &KeyboardLayout::default())
+                .split_once('\n')
+                .unwrap()
+                .1
         )
         .unwrap()
         .get("users")

@@ -8,6 +8,8 @@ use super::*;
 use crate::ports::{ImageCatalog, ImageSummary};
 use crate::DomainError;
 
+mod reshaping;
+
 struct OneImage;
 
 impl ImageCatalog for OneImage {
@@ -20,19 +22,21 @@ impl ImageCatalog for OneImage {
     }
 }
 
-fn vm() -> TestFramework<Vm> {
+pub(super) fn vm() -> TestFramework<Vm> {
     TestFramework::with(VmServices {
         images: Arc::new(OneImage),
     })
 }
 
-fn create(name: &str) -> CreateVm {
+pub(super) fn create(name: &str) -> CreateVm {
     CreateVm {
         name: name.to_owned(),
         image: "test-guest".to_owned(),
         vcpus: 1,
         memory_mib: 256,
         disk_gib: 4,
+        keyboard_layout: None,
+        autostart: false,
         owner: "acc-1".to_owned(),
         start: false,
         instance_id: "iid-0123456789".to_owned(),
@@ -40,7 +44,7 @@ fn create(name: &str) -> CreateVm {
     }
 }
 
-fn created() -> VmEvent {
+pub(super) fn created() -> VmEvent {
     VmEvent::VmCreated {
         spec: VmSpec::new("web", 1, 256, 4).unwrap(),
         image: "test-guest".to_owned(),
@@ -53,7 +57,7 @@ fn created() -> VmEvent {
     }
 }
 
-fn running() -> Vec<VmEvent> {
+pub(super) fn running() -> Vec<VmEvent> {
     vec![
         created(),
         VmEvent::VmProvisioned,
@@ -62,11 +66,11 @@ fn running() -> Vec<VmEvent> {
     ]
 }
 
-fn stopped() -> Vec<VmEvent> {
+pub(super) fn stopped() -> Vec<VmEvent> {
     vec![created(), VmEvent::VmProvisioned]
 }
 
-fn deleted() -> Vec<VmEvent> {
+pub(super) fn deleted() -> Vec<VmEvent> {
     vec![
         created(),
         VmEvent::VmProvisioned,
@@ -75,7 +79,7 @@ fn deleted() -> Vec<VmEvent> {
     ]
 }
 
-fn state_after(events: Vec<VmEvent>) -> VmState {
+pub(super) fn state_after(events: Vec<VmEvent>) -> VmState {
     let mut vm = Vm::default();
     for e in events {
         cqrs_es::Aggregate::apply(&mut vm, e);
@@ -185,7 +189,7 @@ fn commands_on_an_unknown_vm_are_not_found() {
     for command in [
         VmCommand::Start,
         VmCommand::ForceStop,
-        VmCommand::Delete,
+        VmCommand::Delete { force: false },
         VmCommand::ReportStarted,
     ] {
         vm().given_no_previous_events()
@@ -196,14 +200,22 @@ fn commands_on_an_unknown_vm_are_not_found() {
 
 #[test]
 fn commands_on_a_deleted_vm_are_not_found() {
-    for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete] {
+    for command in [
+        VmCommand::Start,
+        VmCommand::ForceStop,
+        VmCommand::Delete { force: false },
+    ] {
         vm().given(deleted())
             .when(command)
             .then_expect_error(DomainError::not_found("VM not found"));
     }
     let mut deleting = stopped();
     deleting.push(VmEvent::VmDeleteRequested);
-    for command in [VmCommand::Start, VmCommand::ForceStop, VmCommand::Delete] {
+    for command in [
+        VmCommand::Start,
+        VmCommand::ForceStop,
+        VmCommand::Delete { force: false },
+    ] {
         vm().given(deleting.clone())
             .when(command)
             .then_expect_error(DomainError::conflict("VM is being deleted"));
@@ -246,12 +258,12 @@ fn force_stop_only_when_running_or_starting() {
 #[test]
 fn delete_refused_while_running() {
     vm().given(running())
-        .when(VmCommand::Delete)
+        .when(VmCommand::Delete { force: false })
         .then_expect_error(DomainError::conflict(
-            "VM is running; stop it before deleting it",
+            "VM is running; stop it first or delete it with force",
         ));
     vm().given(stopped())
-        .when(VmCommand::Delete)
+        .when(VmCommand::Delete { force: false })
         .then_expect_events(vec![VmEvent::VmDeleteRequested]);
 }
 
@@ -345,7 +357,7 @@ fn public_state_follows_the_lifecycle() {
     assert_eq!(state_after(events), VmState::Deleted);
 }
 
-fn with(mut events: Vec<VmEvent>, more: &[VmEvent]) -> Vec<VmEvent> {
+pub(super) fn with(mut events: Vec<VmEvent>, more: &[VmEvent]) -> Vec<VmEvent> {
     events.extend_from_slice(more);
     events
 }
@@ -463,8 +475,8 @@ fn pause_and_resume() {
         (VmCommand::Reboot, "VM is paused; resume it first"),
         (VmCommand::Start, "VM is paused; resume it instead"),
         (
-            VmCommand::Delete,
-            "VM is running; stop it before deleting it",
+            VmCommand::Delete { force: false },
+            "VM is running; stop it first or delete it with force",
         ),
     ] {
         vm().given(paused.clone())
