@@ -6,6 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use support::{spawn_app, virsh, Console, Libvirt};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -110,4 +111,120 @@ async fn an_undefined_domain_is_defined_again_from_the_log() {
     app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
         .await;
     app.delete_vm(&token, &id).await;
+}
+
+/// Domains Distribox made but has no history of (here: a second database pointed at the same
+/// host and data folder) are listed as recoverable and left alone until someone adopts or
+/// discards them.
+#[tokio::test]
+async fn domains_without_history_are_recoverable_adoptable_and_discardable() {
+    let before = spawn_app(Libvirt::System).await;
+    let token = before.login().await;
+    let stopped = before.create_vm(&token, "found stopped", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running = before.create_vm(&token, "found running", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    before
+        .wait_for_state(&token, &stopped, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    before
+        .wait_for_state(&token, &running, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+    let data_dir = before.data_dir.clone();
+    drop(before);
+
+    let app = support::spawn_app_with(Libvirt::System, |c| {
+        c.data_dir = data_dir.clone();
+        c.reconcile_interval = 1;
+    })
+    .await;
+    let token = app.login().await;
+    let list = "{ recoverableVms { domainName title vcpus memoryMib diskGib image running } }";
+    let found = app.data(&token, list, json!({})).await["recoverableVms"].clone();
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    let stopped_domain = format!("distribox-{stopped}");
+    let running_domain = format!("distribox-{running}");
+    let entry = found
+        .iter()
+        .find(|f| f["domainName"] == stopped_domain.as_str())
+        .unwrap();
+    assert_eq!(
+        entry,
+        &json!({ "domainName": stopped_domain, "title": "found stopped", "vcpus": 1,
+                 "memoryMib": 256, "diskGib": 1, "image": "test-guest", "running": false })
+    );
+    // The reconciler leaves them alone: nothing recorded, both domains as they were.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(app.event_types(&stopped).await.is_empty());
+    assert!(virsh(&["domstate", &running_domain]).status.success());
+
+    let adopted = app
+        .data(
+            &token,
+            "mutation($d: String!) { adoptVm(domainName: $d) { id name state diskGib } }",
+            json!({ "d": stopped_domain }),
+        )
+        .await["adoptVm"]
+        .clone();
+    assert_eq!(
+        adopted,
+        json!({ "id": stopped, "name": "found stopped", "state": "STOPPED", "diskGib": 1 })
+    );
+    app.vm_ok(&token, "startVm", &stopped).await;
+    app.wait_for_state(&token, &stopped, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+
+    let discarded = app
+        .data(
+            &token,
+            "mutation($d: String!) { discardRecoverableVm(domainName: $d) }",
+            json!({ "d": running_domain }),
+        )
+        .await;
+    assert_eq!(discarded["discardRecoverableVm"], true);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while virsh(&["dominfo", &running_domain]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "the discarded domain is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_for_state(&token, &running, None, Duration::from_secs(10))
+        .await;
+    assert!(!data_dir.join("vms").join(&running).exists());
+    let events = app.event_types(&running).await;
+    assert_eq!(
+        &events[..3],
+        ["VmCreated", "VmAdopted", "VmDeleteRequested"],
+        "{events:?}"
+    );
+
+    let left = app.data(&token, list, json!({})).await["recoverableVms"].clone();
+    assert_eq!(left, json!([]));
+    let again = app
+        .gql(
+            Some(&token),
+            "mutation($d: String!) { adoptVm(domainName: $d) { id } }",
+            json!({ "d": stopped_domain }),
+        )
+        .await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{again}"
+    );
+
+    app.data(
+        &token,
+        "mutation($id: ID!) { deleteVm(id: $id, force: true) }",
+        json!({ "id": stopped }),
+    )
+    .await;
+    app.wait_for_state(&token, &stopped, None, Duration::from_secs(30))
+        .await;
 }

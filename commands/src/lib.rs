@@ -16,4 +16,4 @@ pub use bus::{CommandBus, Committed};
 pub use context::{Actor, RequestContext};
 pub use error::{CommandError, ErrorCode};
 pub use sessions::SessionLifetimes;
-pub use vms::CreateVmInput;
+pub use vms::{CreateVmInput, FoundVm};

@@ -3,7 +3,7 @@
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateContext, EventStore};
 use distribox_domain::policy::Policy;
-use distribox_domain::vm::{CloneVm, CreateVm, SeedInput, Vm, VmCommand};
+use distribox_domain::vm::{AdoptVm, CloneVm, CreateVm, SeedInput, Vm, VmCommand};
 use postgres_es::PostgresEventRepository;
 use uuid::Uuid;
 
@@ -30,6 +30,17 @@ pub struct CreateVmInput {
     pub ssh_keys: Vec<String>,
 }
 
+/// A domain as libvirt shows it, to be adopted.
+#[derive(Debug, Clone)]
+pub struct FoundVm {
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub image: Option<String>,
+    pub running: bool,
+}
+
 const GUEST_PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
 
 fn policy_for(command: &VmCommand) -> Option<Policy> {
@@ -42,6 +53,7 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         VmCommand::Rename { .. } => Some(Policy::VmsRename),
         VmCommand::Resize { .. } => Some(Policy::VmsResize),
         VmCommand::Clone(_) => Some(Policy::VmsDuplicate),
+        VmCommand::Adopt(_) => Some(Policy::VmsRecover),
         VmCommand::TakeSnapshot { .. } => Some(Policy::VmsSnapshotsCreate),
         VmCommand::RevertSnapshot { .. } => Some(Policy::VmsSnapshotsRevert),
         VmCommand::DeleteSnapshot { .. } => Some(Policy::VmsSnapshotsDelete),
@@ -133,6 +145,28 @@ impl CommandBus {
         });
         let committed = self.execute_vm(ctx, &id.to_string(), command).await?;
         Ok((id, committed))
+    }
+
+    /// Gives domain `id`, which has no history, one: adopted as found (the caller owns it), or
+    /// adopted only to be deleted when `discard` is set.
+    pub async fn adopt_vm(
+        &self,
+        ctx: &RequestContext,
+        id: Uuid,
+        found: FoundVm,
+        discard: bool,
+    ) -> Result<Committed, CommandError> {
+        let command = VmCommand::Adopt(AdoptVm {
+            name: found.name,
+            vcpus: found.vcpus,
+            memory_mib: found.memory_mib,
+            disk_gib: found.disk_gib,
+            image: found.image,
+            owner: owner(ctx)?.to_string(),
+            running: found.running,
+            discard,
+        });
+        self.vm_command(ctx, id, command).await
     }
 
     /// Asks for a snapshot of VM `vm`; answers with the new snapshot's id.

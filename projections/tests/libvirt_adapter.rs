@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use distribox_domain::vm::KeyboardLayout;
 use distribox_projections::hypervisor::{
-    DomainType, Hypervisor, HypervisorError, LibvirtHypervisor, Machine,
+    BaseImage, DomainType, Hypervisor, HypervisorError, LibvirtHypervisor, Machine,
 };
 use uuid::Uuid;
 
@@ -35,8 +35,11 @@ fn machine(id: Uuid) -> Machine {
         vcpus: 1,
         memory_mib: 128,
         disk_gib: 1,
-        image_path: images_dir().join("test-guest.qcow2"),
-        image_format: "qcow2",
+        image: Some(BaseImage {
+            id: "test-guest".to_owned(),
+            path: images_dir().join("test-guest.qcow2"),
+            format: "qcow2",
+        }),
         seed: None,
         keyboard: KeyboardLayout::default(),
         autostart: false,

@@ -1,9 +1,11 @@
 use async_graphql::{Context, Object, Result, ID};
-use distribox_commands::{CreateVmInput as CreateVmCommand, ErrorCode};
+use distribox_commands::{Committed, CreateVmInput as CreateVmCommand, ErrorCode, FoundVm};
 use distribox_console_relay::Ticket;
 use distribox_domain::console::ConsoleKind as DomainConsoleKind;
 use distribox_domain::policy::Policy;
 use distribox_domain::vm::VmCommand;
+use distribox_domain::vm::VmName;
+use distribox_projections::hypervisor::recoverable;
 use uuid::Uuid;
 
 use super::access::{request, Access};
@@ -31,6 +33,41 @@ impl MutationRoot {
             .map_err(ApiError::from)?;
         let row = state.reads.vm_at_least(id, committed.version).await?;
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+
+    /// Adopts (or discards) recoverable domain `domain_name`.
+    async fn adopt(
+        &self,
+        ctx: &Context<'_>,
+        domain_name: &str,
+        discard: bool,
+    ) -> Result<(Uuid, Committed)> {
+        let state = ctx.data::<AppState>()?;
+        let found = recoverable(&state.pool, &state.hypervisor)
+            .await
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .find(|found| found.domain == domain_name)
+            .ok_or_else(|| ApiError::not_found("recoverable domain"))?;
+        let name = if VmName::parse(&found.title).is_ok() {
+            found.title.clone()
+        } else {
+            found.domain.clone()
+        };
+        let vm = FoundVm {
+            name,
+            vcpus: found.vcpus,
+            memory_mib: found.memory_mib,
+            disk_gib: found.disk_gib,
+            image: found.image,
+            running: found.running,
+        };
+        let committed = state
+            .bus
+            .adopt_vm(request(ctx)?, found.id, vm, discard)
+            .await
+            .map_err(ApiError::from)?;
+        Ok((found.id, committed))
     }
 }
 
@@ -168,6 +205,23 @@ impl MutationRoot {
             .map_err(ApiError::from)?;
         let row = state.reads.vm_at_least(id, committed.version).await?;
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+
+    /// Takes over a domain from `recoverableVms` as a VM the caller owns, running or stopped as
+    /// libvirt has it.
+    #[graphql(guard = "Access::policy(Policy::VmsRecover)")]
+    async fn adopt_vm(&self, ctx: &Context<'_>, domain_name: String) -> Result<Vm> {
+        let state = ctx.data::<AppState>()?;
+        let (id, committed) = self.adopt(ctx, &domain_name, false).await?;
+        let row = state.reads.vm_at_least(id, committed.version).await?;
+        Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+
+    /// Removes a domain from `recoverableVms` with its disks. It is recorded like any VM
+    /// deletion: adopted, then deleted.
+    #[graphql(guard = "Access::policy(Policy::VmsRecover)")]
+    async fn discard_recoverable_vm(&self, ctx: &Context<'_>, domain_name: String) -> Result<bool> {
+        self.adopt(ctx, &domain_name, true).await.map(|_| true)
     }
 
     /// Snapshots a stopped VM's disk, or a running VM's disk and memory. The snapshot is

@@ -5,11 +5,11 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use distribox_commands::{Actor, ErrorCode};
 use distribox_domain::policy::Policy;
-use distribox_projections::hypervisor::TILE_MAX_WIDTH;
+use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
 use uuid::Uuid;
 
 use super::access::{request, Access};
-use super::types::{Account, Host, Hypervisor, Image, Vm, VmState};
+use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -136,6 +136,17 @@ impl QueryRoot {
             .await
             .map_err(ApiError::from)?;
         Ok(STANDARD.encode(png))
+    }
+
+    /// Domains Distribox made but has no history of (say, after restoring an old database):
+    /// adopt them with `adoptVm` or remove them with `discardRecoverableVm`.
+    #[graphql(guard = "Access::policy(Policy::VmsRecover)")]
+    async fn recoverable_vms(&self, ctx: &Context<'_>) -> Result<Vec<RecoverableVm>> {
+        let state = ctx.data::<AppState>()?;
+        let found = recoverable(&state.pool, &state.hypervisor)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(found.into_iter().map(RecoverableVm::from).collect())
     }
 
     /// One VM, or null if there is none with this id.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use distribox_domain::vm::{
     KeyboardLayout, Snapshot as DomainSnapshot, VmName, VmState as DomainVmState,
 };
+use distribox_projections::hypervisor::FoundDomain;
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
 
@@ -285,6 +286,33 @@ pub struct CreateVmInput {
     /// OpenSSH public keys for the user.
     #[graphql(default)]
     pub ssh_keys: Vec<String>,
+}
+
+/// A domain Distribox made but has no history of, as libvirt shows it.
+#[derive(SimpleObject)]
+pub struct RecoverableVm {
+    pub domain_name: String,
+    /// The VM's display name when the domain was last defined.
+    pub title: String,
+    pub vcpus: i32,
+    pub memory_mib: i64,
+    pub disk_gib: i64,
+    pub image: Option<String>,
+    pub running: bool,
+}
+
+impl From<FoundDomain> for RecoverableVm {
+    fn from(found: FoundDomain) -> Self {
+        Self {
+            domain_name: found.domain,
+            title: found.title,
+            vcpus: found.vcpus as i32,
+            memory_mib: found.memory_mib as i64,
+            disk_gib: found.disk_gib as i64,
+            image: found.image,
+            running: found.running,
+        }
+    }
 }
 
 /// What libvirt is doing for Distribox.

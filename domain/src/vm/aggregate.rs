@@ -5,7 +5,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::commands::{CloneVm, CreateVm, VmCommand};
+use super::commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
 use super::events::{StopReason, VmEvent};
 use super::seed::SeedSpec;
 use super::snapshot::{parse_snapshot_name, Snapshot, SnapshotStatus, MAX_SNAPSHOTS};
@@ -169,6 +169,33 @@ impl Vm {
                 from: input.source_id,
             },
         ])
+    }
+
+    /// A VM for a domain libvirt already has. Its disk and domain exist, so it is provisioned
+    /// at once, running or stopped as found; it has no cloud-init seed of its own.
+    fn adopt(&self, input: AdoptVm) -> Result<Vec<VmEvent>, DomainError> {
+        if self.spec.is_some() {
+            return Err(DomainError::conflict(
+                "this domain's VM already has a history",
+            ));
+        }
+        let spec = VmSpec::new(&input.name, input.vcpus, input.memory_mib, input.disk_gib)
+            .map_err(|err| DomainError::bad_input(format!("cannot adopt it: {}", err.message)))?;
+        let mut events = vec![
+            VmEvent::VmCreated {
+                spec,
+                image: input.image.unwrap_or_default(),
+                owner: input.owner,
+                seed: None,
+            },
+            VmEvent::VmAdopted {
+                running: input.running,
+            },
+        ];
+        if input.discard {
+            events.push(VmEvent::VmDeleteRequested);
+        }
+        Ok(events)
     }
 
     /// Whether the guest is up (running or paused) or on its way up.
@@ -503,6 +530,7 @@ impl Aggregate for Vm {
                 disk_gib,
             } => self.resize(vcpus, memory_mib, disk_gib)?,
             VmCommand::Clone(input) => self.create_clone(input)?,
+            VmCommand::Adopt(input) => self.adopt(input)?,
             VmCommand::TakeSnapshot { id, name, at } => self.take_snapshot(id, &name, at)?,
             VmCommand::RevertSnapshot { id } => self.revert_snapshot(id)?,
             VmCommand::DeleteSnapshot { id } => self.delete_snapshot(id)?,
@@ -597,6 +625,15 @@ impl Aggregate for Vm {
                 }
             }
             VmEvent::VmCloned { from } => self.cloned_from = Some(from),
+            VmEvent::VmAdopted { running } => {
+                let (desired, observed) = if running {
+                    (Desired::Running, Observed::Running)
+                } else {
+                    (Desired::Stopped, Observed::Stopped)
+                };
+                self.desired = desired;
+                self.observed = observed;
+            }
             VmEvent::VmStartedOutside => {
                 self.observed = Observed::Running;
                 self.desired = Desired::Running;

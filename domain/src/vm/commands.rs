@@ -28,6 +28,9 @@ pub enum VmCommand {
     },
     /// Create this (new) VM as a copy of a stopped one.
     Clone(CloneVm),
+    /// Take over a domain Distribox created but has no history of (say, after its database was
+    /// restored from an old backup), or take it over only to delete it.
+    Adopt(AdoptVm),
     TakeSnapshot {
         id: Uuid,
         name: String,
@@ -113,4 +116,19 @@ pub struct CloneVm {
     pub owner: String,
     /// The clone's own cloud-init instance id, so the guest re-runs its first-boot setup.
     pub instance_id: String,
+}
+
+/// What libvirt shows of a Distribox-made domain with no history, and what to do with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdoptVm {
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    /// The image id from the domain's metadata, if it carries one.
+    pub image: Option<String>,
+    pub owner: String,
+    pub running: bool,
+    /// Adopt it only to delete it, disks and all.
+    pub discard: bool,
 }

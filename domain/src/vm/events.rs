@@ -72,6 +72,11 @@ pub enum VmEvent {
     },
     /// The domain started without Distribox asking; the VM is now wanted running.
     VmStartedOutside,
+    /// Follows `VmCreated` for a domain that existed before its history: the VM is as libvirt
+    /// found it.
+    VmAdopted {
+        running: bool,
+    },
     VmSnapshotRequested {
         id: Uuid,
         name: String,
@@ -129,6 +134,7 @@ impl DomainEvent for VmEvent {
             VmEvent::VmResized { .. } => "VmResized",
             VmEvent::VmCloned { .. } => "VmCloned",
             VmEvent::VmStartedOutside => "VmStartedOutside",
+            VmEvent::VmAdopted { .. } => "VmAdopted",
             VmEvent::VmSnapshotRequested { .. } => "VmSnapshotRequested",
             VmEvent::VmSnapshotTaken { .. } => "VmSnapshotTaken",
             VmEvent::VmSnapshotFailed { .. } => "VmSnapshotFailed",

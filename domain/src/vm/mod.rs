@@ -9,7 +9,7 @@ pub mod spec;
 mod state;
 
 pub use aggregate::{Vm, VmServices};
-pub use commands::{CloneVm, CreateVm, VmCommand};
+pub use commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
 pub use events::{StopReason, VmEvent};
 pub use seed::{SeedInput, SeedSpec, SeedUser};
 pub use snapshot::{Snapshot, SnapshotStatus};

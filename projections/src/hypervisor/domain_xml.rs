@@ -76,7 +76,7 @@ pub fn build(
   <title>{title}</title>
   <metadata>
     <distribox:vm xmlns:distribox='{METADATA_NS}'>
-      <distribox:id>{id}</distribox:id>
+      <distribox:id>{id}</distribox:id>{image}
     </distribox:vm>
   </metadata>
   <memory unit='MiB'>{memory}</memory>
@@ -111,6 +111,14 @@ pub fn build(
 ",
         domain_type = domain_type.as_str(),
         os = os(machine),
+        image = machine
+            .image
+            .as_ref()
+            .map(|image| format!(
+                "\n      <distribox:image>{}</distribox:image>",
+                escape(&image.id)
+            ))
+            .unwrap_or_default(),
         keymap = machine.keyboard.as_str(),
         name = domain_name(id),
         title = escape(machine.name.as_str()),
@@ -129,6 +137,7 @@ mod tests {
     use distribox_domain::vm::KeyboardLayout;
 
     use super::*;
+    use crate::hypervisor::BaseImage;
 
     #[test]
     fn user_text_is_escaped_and_never_names_the_domain() {
@@ -138,8 +147,11 @@ mod tests {
             vcpus: 2,
             memory_mib: 256,
             disk_gib: 1,
-            image_path: PathBuf::from("/img/x.qcow2"),
-            image_format: "qcow2",
+            image: Some(BaseImage {
+                id: "debian-12".to_owned(),
+                path: PathBuf::from("/img/x.qcow2"),
+                format: "qcow2",
+            }),
             seed: None,
             keyboard: KeyboardLayout::parse("de-ch").unwrap(),
             autostart: false,
@@ -170,6 +182,7 @@ mod tests {
         assert!(xml.starts_with("<domain type='qemu'>"));
         assert!(xml.contains("<memory unit='MiB'>256</memory>") && xml.contains("<vcpu>2</vcpu>"));
         assert!(xml.contains(METADATA_NS));
+        assert!(xml.contains("<distribox:image>debian-12</distribox:image>"));
         // Graphics only on a unix socket (never TCP), the chosen keymap, and the NAT network.
         assert!(xml.contains("<graphics type='vnc' keymap='de-ch'"));
         assert!(xml.contains("<listen type='socket'/>") && !xml.contains("autoport"));

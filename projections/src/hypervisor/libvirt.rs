@@ -348,20 +348,29 @@ impl LibvirtHypervisor {
     /// Creates VM `machine`'s disk if it has none: an overlay on its image, or for a clone a
     /// copy of the source VM's disk.
     async fn ensure_disk(&self, machine: &Machine) -> Result<(), HypervisorError> {
+        let disk = self.disk_path(machine.id);
+        if tokio::fs::try_exists(&disk).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let image = machine.image.as_ref().ok_or_else(|| {
+            HypervisorError::Failed(
+                "the VM's disk is missing and its image is no longer available".to_owned(),
+            )
+        })?;
         create_dir_readable(&self.vm_dir(machine.id)).await?;
         let source_disk = machine.cloned_from.map(|source| self.disk_path(source));
         let source = match &source_disk {
             Some(disk) => DiskSource::Copy {
                 disk,
-                image: &machine.image_path,
-                image_format: machine.image_format,
+                image: &image.path,
+                image_format: image.format,
             },
             None => DiskSource::Image {
-                path: &machine.image_path,
-                format: machine.image_format,
+                path: &image.path,
+                format: image.format,
             },
         };
-        disk::ensure(&self.disk_path(machine.id), source, machine.disk_gib).await
+        disk::ensure(&disk, source, machine.disk_gib).await
     }
 
     /// Defines (or redefines) the domain from `machine`, with its seed ISO and autostart flag.

@@ -7,6 +7,7 @@ mod libvirt;
 pub mod lifecycle;
 mod projector;
 mod reconciler;
+mod recoverable;
 mod screenshot;
 mod seed_iso;
 mod snapshots;
@@ -23,7 +24,17 @@ pub use self::libvirt::{
 pub use domain_xml::domain_name;
 pub use projector::{HypervisorProjector, OutcomeReporter};
 pub use reconciler::{Reconciled, Reconciler};
+pub use recoverable::{recoverable, FoundDomain};
 pub use screenshot::TILE_MAX_WIDTH;
+
+/// The base image a VM's disk is an overlay on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseImage {
+    pub id: String,
+    pub path: PathBuf,
+    /// `qcow2` or `raw`.
+    pub format: &'static str,
+}
 
 /// Everything needed to build a VM's disk and libvirt domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +45,8 @@ pub struct Machine {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
-    pub image_path: PathBuf,
-    pub image_format: &'static str,
+    /// The base image, if the catalogue still has it: needed only to build a missing disk.
+    pub image: Option<BaseImage>,
     /// The cloud-init seed, attached as a CD-ROM.
     pub seed: Option<SeedSpec>,
     pub keyboard: KeyboardLayout,

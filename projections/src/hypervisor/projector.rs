@@ -14,7 +14,7 @@ use distribox_domain::vm::{Desired, Observed, SnapshotStatus, StopReason, Vm, Vm
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Hypervisor, HypervisorError, Machine};
+use super::{BaseImage, Hypervisor, HypervisorError, Machine};
 use crate::images::DirImageCatalog;
 use crate::runner::Projection;
 use crate::{ProjectionError, StoredEvent};
@@ -91,18 +91,19 @@ pub(crate) fn machine_of(
         .spec
         .as_ref()
         .ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
-    let image = images.get(&vm.image).ok_or_else(|| {
-        HypervisorError::Failed(format!("image `{}` is no longer available", vm.image))
-    })?;
+    let image = images.get(&vm.image);
     Ok(Machine {
         id,
         name: spec.name.as_str().to_owned(),
         vcpus: spec.vcpus,
         memory_mib: spec.memory_mib,
         disk_gib: spec.disk_gib,
-        uefi: image.needs_uefi(),
-        image_path: image.path,
-        image_format: image.format,
+        uefi: image.as_ref().is_some_and(|image| image.needs_uefi()),
+        image: image.map(|image| BaseImage {
+            id: image.id,
+            path: image.path,
+            format: image.format,
+        }),
         seed: vm.seed.clone(),
         keyboard: spec.keyboard.clone(),
         autostart: spec.autostart,

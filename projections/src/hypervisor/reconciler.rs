@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::projector::{load_vm, machine_of, OutcomeReporter};
+use super::recoverable::recoverable;
 use super::{domain_name, Hypervisor, HypervisorError, LibvirtHypervisor};
 use crate::images::DirImageCatalog;
 use crate::ProjectionError;
@@ -24,6 +25,8 @@ pub struct Reconciled {
     pub found_stopped: Vec<Uuid>,
     /// VMs recorded as stopped whose domain was running: started outside Distribox.
     pub found_running: Vec<Uuid>,
+    /// Distribox-made domains with no history, waiting for someone to adopt or discard them.
+    pub recoverable: Vec<String>,
 }
 
 pub struct Reconciler<R> {
@@ -52,10 +55,18 @@ impl<R: OutcomeReporter> Reconciler<R> {
     pub async fn run(self, interval: Duration, reconnected: Arc<Notify>) {
         loop {
             match self.pass().await {
-                Ok(done) if done != Reconciled::default() => {
-                    tracing::info!(?done, "reconciled with libvirt")
+                Ok(mut done) => {
+                    let recoverable = std::mem::take(&mut done.recoverable);
+                    if !recoverable.is_empty() {
+                        tracing::warn!(
+                            domains = ?recoverable,
+                            "Distribox-made domains with no history: adopt or discard them"
+                        );
+                    }
+                    if done != Reconciled::default() {
+                        tracing::info!(?done, "reconciled with libvirt");
+                    }
                 }
-                Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "reconciliation pass failed"),
             }
             tokio::select! {
@@ -108,6 +119,11 @@ impl<R: OutcomeReporter> Reconciler<R> {
                 None => {}
             }
         }
+        done.recoverable = recoverable(&self.pool, &self.hypervisor)
+            .await?
+            .into_iter()
+            .map(|found| found.domain)
+            .collect();
         Ok(done)
     }
 

@@ -388,3 +388,48 @@ fn a_start_outside_distribox_becomes_what_is_wanted() {
         .when(VmCommand::ReportStartedOutside)
         .then_expect_events(vec![]);
 }
+
+fn adopt(discard: bool, memory_mib: u64) -> VmCommand {
+    VmCommand::Adopt(AdoptVm {
+        name: "found".to_owned(),
+        vcpus: 2,
+        memory_mib,
+        disk_gib: 4,
+        image: Some("test-guest".to_owned()),
+        owner: "acc-1".to_owned(),
+        running: true,
+        discard,
+    })
+}
+
+#[test]
+fn adopting_a_domain_takes_it_as_found() {
+    let created = VmEvent::VmCreated {
+        spec: VmSpec::new("found", 2, 512, 4).unwrap(),
+        image: "test-guest".to_owned(),
+        owner: "acc-1".to_owned(),
+        seed: None,
+    };
+    let adopted = VmEvent::VmAdopted { running: true };
+    vm().given_no_previous_events()
+        .when(adopt(false, 512))
+        .then_expect_events(vec![created.clone(), adopted.clone()]);
+    assert_eq!(
+        state_after(vec![created.clone(), adopted.clone()]),
+        VmState::Running
+    );
+    // Discarding adopts it only to delete it, running or not.
+    vm().given_no_previous_events()
+        .when(adopt(true, 512))
+        .then_expect_events(vec![created, adopted, VmEvent::VmDeleteRequested]);
+    vm().given_no_previous_events()
+        .when(adopt(false, 16))
+        .then_expect_error(DomainError::bad_input(
+            "cannot adopt it: memoryMib must be between 64 and 262144, got 16",
+        ));
+    vm().given(stopped())
+        .when(adopt(false, 512))
+        .then_expect_error(DomainError::conflict(
+            "this domain's VM already has a history",
+        ));
+}

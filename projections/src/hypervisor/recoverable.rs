@@ -1,0 +1,159 @@
+//! Domains Distribox made but has no history of — after restoring an old database backup, or
+//! pointing a fresh one at a host that already has VMs. They are never touched on their own:
+//! they are listed as recoverable, and a person adopts them or discards them.
+
+use std::collections::HashSet;
+
+use cqrs_es::Aggregate;
+use distribox_domain::vm::Vm;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::disk;
+use super::libvirt::{owned_domain, CallError};
+use super::{HypervisorError, LibvirtHypervisor};
+use crate::ProjectionError;
+
+/// A Distribox-made domain as libvirt shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundDomain {
+    pub id: Uuid,
+    pub domain: String,
+    /// The domain's title: the VM's display name when it was last defined.
+    pub title: String,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    /// The image id recorded in the domain's metadata (absent in domains made before it was).
+    pub image: Option<String>,
+    pub running: bool,
+}
+
+/// Facts about one domain gathered in a single libvirt call.
+struct DomainFacts {
+    id: Uuid,
+    domain: String,
+    title: String,
+    vcpus: u32,
+    memory_mib: u64,
+    image: Option<String>,
+    running: bool,
+}
+
+impl LibvirtHypervisor {
+    /// Every domain carrying Distribox's metadata whose disk sits where Distribox keeps it.
+    pub async fn owned_domains(&self) -> Result<Vec<FoundDomain>, HypervisorError> {
+        let facts = self
+            .with_conn(|conn| {
+                let mut found = Vec::new();
+                for dom in conn.list_all_domains(0)? {
+                    let name = dom.name()?;
+                    let Some(id) = name
+                        .strip_prefix("distribox-")
+                        .and_then(|id| id.parse::<Uuid>().ok())
+                    else {
+                        continue;
+                    };
+                    // A domain with our name but not our metadata is someone else's.
+                    let dom = match owned_domain(conn, &name) {
+                        Ok(Some(dom)) => dom,
+                        Ok(None) | Err(CallError::Refused(_)) => continue,
+                        Err(err) => return Err(err),
+                    };
+                    let info = dom.info()?;
+                    let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
+                    let metadata = dom.metadata(kind, Some(super::domain_xml::METADATA_NS), 0)?;
+                    let title_kind = virt::sys::VIR_DOMAIN_METADATA_TITLE as i32;
+                    found.push(DomainFacts {
+                        id,
+                        title: dom.metadata(title_kind, None, 0).unwrap_or_default(),
+                        domain: name,
+                        vcpus: info.nr_virt_cpu,
+                        memory_mib: info.max_mem / 1024,
+                        image: metadata_image(&metadata),
+                        running: dom.is_active()?,
+                    });
+                }
+                Ok(found)
+            })
+            .await?;
+        let mut domains = Vec::new();
+        for facts in facts {
+            match disk::virtual_size(&self.disk_path(facts.id)).await {
+                Ok(size) => domains.push(FoundDomain {
+                    id: facts.id,
+                    domain: facts.domain,
+                    title: facts.title,
+                    vcpus: facts.vcpus,
+                    memory_mib: facts.memory_mib,
+                    disk_gib: size.div_ceil(1 << 30),
+                    image: facts.image,
+                    running: facts.running,
+                }),
+                Err(err) => tracing::debug!(
+                    domain = %facts.domain, error = %err,
+                    "a Distribox domain whose disk is not in this data folder; leaving it alone"
+                ),
+            }
+        }
+        Ok(domains)
+    }
+}
+
+/// The owned domains with no VM history at all, sorted by domain name.
+pub async fn recoverable(
+    pool: &PgPool,
+    hypervisor: &LibvirtHypervisor,
+) -> Result<Vec<FoundDomain>, ProjectionError> {
+    let mut domains = hypervisor
+        .owned_domains()
+        .await
+        .map_err(|err| ProjectionError::Other(err.to_string()))?;
+    let ids: Vec<String> = domains.iter().map(|d| d.id.to_string()).collect();
+    let known: HashSet<String> = sqlx::query_scalar(
+        "SELECT DISTINCT aggregate_id FROM events
+          WHERE aggregate_type = $1 AND aggregate_id = ANY($2)",
+    )
+    .bind(Vm::TYPE)
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    domains.retain(|d| !known.contains(&d.id.to_string()));
+    domains.sort_by(|a, b| a.domain.cmp(&b.domain));
+    Ok(domains)
+}
+
+/// The text of the `image` element in Distribox's metadata element, if any.
+fn metadata_image(metadata: &str) -> Option<String> {
+    let mut reader = Reader::from_str(metadata);
+    let mut in_image = false;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => in_image = start.local_name().as_ref() == b"image",
+            Event::Text(text) if in_image => {
+                return text.decode().ok().map(|t| t.trim().to_owned())
+            }
+            Event::End(_) => in_image = false,
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_image_comes_from_the_metadata_element() {
+        let metadata = "<distribox:vm xmlns:distribox='https://distribox.dev/xmlns/vm/1'>\
+            <distribox:id>x</distribox:id><distribox:image>debian-12</distribox:image>\
+            </distribox:vm>";
+        assert_eq!(metadata_image(metadata).as_deref(), Some("debian-12"));
+        assert_eq!(metadata_image("<vm><id>x</id></vm>"), None);
+    }
+}
