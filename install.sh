@@ -64,8 +64,9 @@ missing_packages() {
 
 step "Installing packages"
 VIRT_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev)
-# genisoimage builds each VM's cloud-init seed ISO.
-BASE_PACKAGES=(postgresql pkg-config build-essential curl ca-certificates git genisoimage)
+# genisoimage builds each VM's cloud-init seed ISO; ovmf is the UEFI firmware images may ask for;
+# dnsmasq-base serves DHCP and DNS on libvirt's `default` NAT network.
+BASE_PACKAGES=(postgresql pkg-config build-essential curl ca-certificates git genisoimage ovmf dnsmasq-base)
 if [ -z "$HAS_SYSTEMD" ]; then
     # libvirtd lets the libvirt group in through polkit, which it asks over the system D-Bus;
     # with systemd both are there already, without it we start D-Bus ourselves (see below).
