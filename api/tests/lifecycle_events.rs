@@ -228,3 +228,77 @@ async fn domains_without_history_are_recoverable_adoptable_and_discardable() {
     app.wait_for_state(&token, &stopped, None, Duration::from_secs(30))
         .await;
 }
+
+/// libvirt refusing an action fails that VM only: here a domain by the VM's name that someone
+/// else defined (no Distribox metadata) is not removed, the VM shows why, and other VMs go on.
+#[tokio::test]
+async fn a_refused_action_fails_that_vm_and_holds_up_no_other() {
+    let app = spawn_app(Libvirt::System).await;
+    let token = app.login().await;
+    let id = app.create_vm(&token, "impostor", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    let domain = format!("distribox-{id}");
+    assert!(virsh(&["undefine", &domain]).status.success());
+    let foreign = app.data_dir.join("foreign.xml");
+    std::fs::write(
+        &foreign,
+        format!(
+            "<domain type='qemu'><name>{domain}</name><memory unit='MiB'>64</memory>\
+             <vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+        ),
+    )
+    .unwrap();
+    assert!(virsh(&["define", foreign.to_str().unwrap()])
+        .status
+        .success());
+
+    app.data(
+        &token,
+        "mutation($id: ID!) { deleteVm(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.wait_for_state(&token, &id, Some("FAILED"), Duration::from_secs(30))
+        .await;
+    let failure = app
+        .data(
+            &token,
+            "query($id: ID!) { vm(id: $id) { failure } }",
+            json!({ "id": id }),
+        )
+        .await["vm"]["failure"]
+        .clone();
+    assert!(
+        failure
+            .as_str()
+            .unwrap()
+            .contains("was not created by Distribox"),
+        "{failure}"
+    );
+    assert!(
+        virsh(&["dominfo", &domain]).status.success(),
+        "the foreign domain was touched"
+    );
+
+    let other = app.create_vm(&token, "unaffected", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &other, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+
+    assert!(virsh(&["undefine", &domain]).status.success());
+    app.delete_vm(&token, &id).await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { deleteVm(id: $id, force: true) }",
+        json!({ "id": other }),
+    )
+    .await;
+    app.wait_for_state(&token, &other, None, Duration::from_secs(30))
+        .await;
+}

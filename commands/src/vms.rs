@@ -63,6 +63,7 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         | VmCommand::ReportProvisionFailed { .. }
         | VmCommand::ReportStarted
         | VmCommand::ReportStartedOutside
+        | VmCommand::ReportActionFailed { .. }
         | VmCommand::ReportSnapshotTaken { .. }
         | VmCommand::ReportSnapshotFailed { .. }
         | VmCommand::ReportSnapshotReverted { .. }

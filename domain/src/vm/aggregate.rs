@@ -455,6 +455,9 @@ impl Vm {
                 vec![VmEvent::VmResumed]
             }
             VmCommand::ReportDeleted if self.observed != Observed::Gone => vec![VmEvent::VmDeleted],
+            VmCommand::ReportActionFailed { reason } if self.observed != Observed::Gone => {
+                vec![VmEvent::VmActionFailed { reason }]
+            }
             VmCommand::ReportSnapshotTaken { id }
                 if self.has_snapshot(id, SnapshotStatus::Taking) =>
             {
@@ -625,6 +628,21 @@ impl Aggregate for Vm {
                 }
             }
             VmEvent::VmCloned { from } => self.cloned_from = Some(from),
+            VmEvent::VmActionFailed { reason } => {
+                // Nothing is wanted any more that the VM isn't already.
+                self.desired = match self.observed {
+                    Observed::Running => Desired::Running,
+                    Observed::Paused => Desired::Paused,
+                    _ => Desired::Stopped,
+                };
+                self.reboot_pending = false;
+                for snapshot in &mut self.snapshots {
+                    if snapshot.status == SnapshotStatus::Deleting {
+                        snapshot.status = SnapshotStatus::Ready;
+                    }
+                }
+                self.failure = Some(reason);
+            }
             VmEvent::VmAdopted { running } => {
                 let (desired, observed) = if running {
                     (Desired::Running, Observed::Running)

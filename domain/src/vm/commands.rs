@@ -66,6 +66,10 @@ pub enum VmCommand {
     ReportPaused,
     ReportResumed,
     ReportDeleted,
+    /// libvirt refused what the VM was waiting for (a stop, a pause, a removal, …).
+    ReportActionFailed {
+        reason: String,
+    },
     ReportSnapshotTaken {
         id: Uuid,
     },

@@ -77,6 +77,10 @@ pub enum VmEvent {
     VmAdopted {
         running: bool,
     },
+    /// libvirt refused what was asked; the VM settles as it is, with the reason as its failure.
+    VmActionFailed {
+        reason: String,
+    },
     VmSnapshotRequested {
         id: Uuid,
         name: String,
@@ -135,6 +139,7 @@ impl DomainEvent for VmEvent {
             VmEvent::VmCloned { .. } => "VmCloned",
             VmEvent::VmStartedOutside => "VmStartedOutside",
             VmEvent::VmAdopted { .. } => "VmAdopted",
+            VmEvent::VmActionFailed { .. } => "VmActionFailed",
             VmEvent::VmSnapshotRequested { .. } => "VmSnapshotRequested",
             VmEvent::VmSnapshotTaken { .. } => "VmSnapshotTaken",
             VmEvent::VmSnapshotFailed { .. } => "VmSnapshotFailed",

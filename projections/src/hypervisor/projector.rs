@@ -208,19 +208,23 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 })
                 .await
             }
-            // The remaining steps have no failure to record: whatever went wrong, retry.
+            // libvirt refusing any of the remaining steps is recorded as a failed action, which
+            // settles the VM as it is: retrying a refusal forever would hold up every other VM.
             Step::ForceStop => {
-                self.hypervisor.force_stop(id).await.map_err(retry)?;
-                self.report(
-                    id,
-                    VmCommand::ReportStopped {
-                        reason: StopReason::Forced,
-                    },
-                )
-                .await
+                let outcome = self.hypervisor.force_stop(id).await;
+                let stopped = VmCommand::ReportStopped {
+                    reason: StopReason::Forced,
+                };
+                self.record(id, outcome, stopped, action_failed).await
             }
             Step::Shutdown => {
-                self.hypervisor.shutdown(id).await.map_err(retry)?;
+                match self.hypervisor.shutdown(id).await {
+                    Ok(()) => {}
+                    Err(HypervisorError::Failed(reason)) => {
+                        return self.report(id, action_failed(reason)).await
+                    }
+                    Err(err) => return Err(retry(err)),
+                }
                 // The guest's power-off arrives as a lifecycle event; if it hasn't by the end of
                 // the grace period, say so. A timeout after the VM stopped records nothing.
                 let (reporter, grace) = (self.reporter.clone(), self.shutdown_grace);
@@ -236,20 +240,24 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 Ok(())
             }
             Step::Reboot => {
-                self.hypervisor.reboot(id).await.map_err(retry)?;
-                self.report(id, VmCommand::ReportRebooted).await
+                let outcome = self.hypervisor.reboot(id).await;
+                self.record(id, outcome, VmCommand::ReportRebooted, action_failed)
+                    .await
             }
             Step::Pause => {
-                self.hypervisor.pause(id).await.map_err(retry)?;
-                self.report(id, VmCommand::ReportPaused).await
+                let outcome = self.hypervisor.pause(id).await;
+                self.record(id, outcome, VmCommand::ReportPaused, action_failed)
+                    .await
             }
             Step::Resume => {
-                self.hypervisor.resume(id).await.map_err(retry)?;
-                self.report(id, VmCommand::ReportResumed).await
+                let outcome = self.hypervisor.resume(id).await;
+                self.record(id, outcome, VmCommand::ReportResumed, action_failed)
+                    .await
             }
             Step::Remove => {
-                self.hypervisor.remove(id).await.map_err(retry)?;
-                self.report(id, VmCommand::ReportDeleted).await
+                let outcome = self.hypervisor.remove(id).await;
+                self.record(id, outcome, VmCommand::ReportDeleted, action_failed)
+                    .await
             }
             Step::TakeSnapshot(snapshot) => {
                 let name = vm
@@ -297,12 +305,9 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 }
             }
             Step::DeleteSnapshot(snapshot) => {
-                self.hypervisor
-                    .delete_snapshot(id, snapshot)
-                    .await
-                    .map_err(retry)?;
-                self.report(id, VmCommand::ReportSnapshotDeleted { id: snapshot })
-                    .await
+                let outcome = self.hypervisor.delete_snapshot(id, snapshot).await;
+                let deleted = VmCommand::ReportSnapshotDeleted { id: snapshot };
+                self.record(id, outcome, deleted, action_failed).await
             }
         }
     }
@@ -313,8 +318,14 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         if vm.observed != Observed::Stopped || vm.desired == Desired::Deleted {
             return Ok(());
         }
-        let machine = self.machine(id, vm).map_err(retry)?;
-        self.hypervisor.provision(&machine).await.map_err(retry)
+        let outcome = match self.machine(id, vm) {
+            Ok(machine) => self.hypervisor.provision(&machine).await,
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Err(HypervisorError::Failed(reason)) => self.report(id, action_failed(reason)).await,
+            other => other.map_err(retry),
+        }
     }
 
     /// A new name goes into the domain's title (setting it again is harmless).
@@ -332,6 +343,10 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
             .await
             .map_err(retry)
     }
+}
+
+fn action_failed(reason: String) -> VmCommand {
+    VmCommand::ReportActionFailed { reason }
 }
 
 fn retry(err: HypervisorError) -> ProjectionError {

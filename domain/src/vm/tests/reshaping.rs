@@ -433,3 +433,51 @@ fn adopting_a_domain_takes_it_as_found() {
             "this domain's VM already has a history",
         ));
 }
+
+#[test]
+fn a_refused_action_settles_the_vm_as_it_is() {
+    let failed = |given: Vec<VmEvent>| {
+        folded(with(
+            given,
+            &[VmEvent::VmActionFailed {
+                reason: "permission denied".to_owned(),
+            }],
+        ))
+    };
+    // A removal libvirt refused: the VM is back to stopped, not stuck deleting.
+    let vm = failed(with(stopped(), &[VmEvent::VmDeleteRequested]));
+    assert_eq!(vm.state(), VmState::Failed);
+    assert_eq!(vm.failure.as_deref(), Some("permission denied"));
+    // A refused force stop leaves it running; a refused snapshot deletion keeps the snapshot.
+    let vm = failed(with(running(), &[VmEvent::VmForceStopRequested]));
+    assert_eq!(vm.state(), VmState::Running);
+    let vm = failed(with(
+        with_snapshot(running()),
+        &[VmEvent::VmSnapshotDeleteRequested { id: SNAP }],
+    ));
+    assert!(!vm.snapshot_busy());
+    assert_eq!(vm.snapshots[0].status, SnapshotStatus::Ready);
+}
+
+#[test]
+fn a_refused_action_can_be_asked_for_again() {
+    let refused = VmEvent::VmActionFailed {
+        reason: "x".to_owned(),
+    };
+    vm().given(with(
+        stopped(),
+        &[VmEvent::VmDeleteRequested, refused.clone()],
+    ))
+    .when(VmCommand::Delete { force: false })
+    .then_expect_events(vec![VmEvent::VmDeleteRequested]);
+    vm().given(running())
+        .when(VmCommand::ReportActionFailed {
+            reason: "x".to_owned(),
+        })
+        .then_expect_events(vec![refused]);
+    vm().given(deleted())
+        .when(VmCommand::ReportActionFailed {
+            reason: "x".to_owned(),
+        })
+        .then_expect_events(vec![]);
+}
