@@ -139,6 +139,7 @@ impl App {
                     hypervisor.clone(),
                     BusReporter(bus.clone()),
                     images.clone(),
+                    shutdown_grace,
                 )
                 .run(
                     Duration::from_secs(config.reconcile_interval),

@@ -13,7 +13,7 @@ use distribox_domain::policy::{Policy, PolicySet};
 use distribox_domain::vm::VmCommand;
 use distribox_migrations::test_db::TestDatabase;
 use distribox_projections::hypervisor::{
-    DomainType, Hypervisor, HypervisorProjector, LibvirtHypervisor,
+    DomainType, Hypervisor, HypervisorProjector, LibvirtHypervisor, Reconciler,
 };
 use distribox_projections::images::DirImageCatalog;
 use distribox_projections::read_models::{AccountsProjection, VmsProjection};
@@ -252,4 +252,71 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     for id in [running, idle] {
         hypervisor.remove(id).await.unwrap();
     }
+}
+
+/// The shutdown grace timer lives in memory; a crash during the grace period loses it. The
+/// reconciler finds the overdue shutdown from the log and records the timeout.
+#[tokio::test]
+async fn a_shutdown_timeout_lost_in_a_crash_is_recorded_by_the_reconciler() {
+    let db = TestDatabase::new().await;
+    let data_dir = support::test_data_dir();
+    let images = Arc::new(DirImageCatalog::new(data_dir.join("images")));
+    let bus = Arc::new(CommandBus::new(
+        db.pool.clone(),
+        images.clone(),
+        SessionLifetimes::default(),
+    ));
+    // A VM the log says is running, with a shutdown requested ten minutes ago that no timer
+    // reported (its domain is on no hypervisor: the reconciler cannot repair that, and says so
+    // in the log, but looks at the shutdown all the same).
+    let (id, _) = bus
+        .create_vm(&admin(), create("ignores ACPI", true))
+        .await
+        .unwrap();
+    let system = RequestContext::system();
+    for report in [VmCommand::ReportProvisioned, VmCommand::ReportStarted] {
+        bus.vm_command(&system, id, report).await.unwrap();
+    }
+    bus.vm_command(&admin(), id, VmCommand::Shutdown)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE events SET recorded_at = now() - interval '10 minutes'
+          WHERE event_type = 'VmShutdownRequested'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let signal = EventSignal::listen(&db.pool).await.unwrap();
+    let vms = tokio::spawn(
+        Runner::new(
+            db.pool.clone(),
+            Arc::new(VmsProjection::new()),
+            RunnerOptions::default(),
+        )
+        .run(signal),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read_state(&db.pool, id).await.as_deref() != Some("STOPPING") {
+        assert!(Instant::now() < deadline, "the read model never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hypervisor =
+        LibvirtHypervisor::new("test:///default", DomainType::Qemu, data_dir.join("vms"));
+    let reconciler = Reconciler::new(
+        db.pool.clone(),
+        hypervisor,
+        BusReporter(bus.clone()),
+        images,
+        Duration::from_secs(120),
+    );
+    let done = reconciler.pass().await.unwrap();
+    vms.abort();
+    assert_eq!(done.shutdowns_overdue, [id]);
+    let events = history(&db.pool, id).await;
+    assert!(
+        events.contains(&"VmShutdownTimedOut".to_owned()),
+        "{events:?}"
+    );
 }

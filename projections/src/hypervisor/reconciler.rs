@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cqrs_es::Aggregate;
 use distribox_domain::vm::{Desired, Observed, StopReason, Vm, VmCommand};
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -25,6 +26,9 @@ pub struct Reconciled {
     pub found_stopped: Vec<Uuid>,
     /// VMs recorded as stopped whose domain was running: started outside Distribox.
     pub found_running: Vec<Uuid>,
+    /// VMs whose ACPI shutdown outlived its grace period without its timer reporting it (the
+    /// timer lives in memory and dies with a restart).
+    pub shutdowns_overdue: Vec<Uuid>,
     /// Distribox-made domains with no history, waiting for someone to adopt or discard them.
     pub recoverable: Vec<String>,
 }
@@ -34,6 +38,7 @@ pub struct Reconciler<R> {
     hypervisor: LibvirtHypervisor,
     reporter: Arc<R>,
     images: Arc<DirImageCatalog>,
+    shutdown_grace: Duration,
 }
 
 impl<R: OutcomeReporter> Reconciler<R> {
@@ -42,12 +47,14 @@ impl<R: OutcomeReporter> Reconciler<R> {
         hypervisor: LibvirtHypervisor,
         reporter: R,
         images: Arc<DirImageCatalog>,
+        shutdown_grace: Duration,
     ) -> Self {
         Self {
             pool,
             hypervisor,
             reporter: Arc::new(reporter),
             images,
+            shutdown_grace,
         }
     }
 
@@ -94,29 +101,9 @@ impl<R: OutcomeReporter> Reconciler<R> {
             let domain = domains.get(&domain_name(id)).copied();
             let seen: Vm = serde_json::from_value(aggregate)
                 .map_err(|e| ProjectionError::Other(e.to_string()))?;
-            // A domain Distribox itself just started is on its way to being recorded.
-            if drift(&seen, domain).is_none() || self.hypervisor.starts().pending(id) {
-                continue;
-            }
-            let vm = load_vm(&mut conn, &id.to_string()).await?;
-            match drift(&vm, domain) {
-                Some(Drift::Missing { was_up }) => {
-                    self.redefine(id, &vm).await?;
-                    done.redefined.push(id);
-                    if was_up {
-                        self.report_stopped(id).await?;
-                        done.found_stopped.push(id);
-                    }
-                }
-                Some(Drift::NotRunning) => {
-                    self.report_stopped(id).await?;
-                    done.found_stopped.push(id);
-                }
-                Some(Drift::Running) => {
-                    self.report(id, VmCommand::ReportStartedOutside).await?;
-                    done.found_running.push(id);
-                }
-                None => {}
+            // One VM that can't be repaired must not keep the others from being looked at.
+            if let Err(err) = self.vm(id, &seen, domain, &mut conn, &mut done).await {
+                tracing::warn!(vm = %id, error = %err, "cannot reconcile this VM");
             }
         }
         done.recoverable = recoverable(&self.pool, &self.hypervisor)
@@ -125,6 +112,64 @@ impl<R: OutcomeReporter> Reconciler<R> {
             .map(|found| found.domain)
             .collect();
         Ok(done)
+    }
+
+    /// Repairs what drifted for VM `id`, which the read model shows as `seen` and libvirt has
+    /// as `domain`.
+    async fn vm(
+        &self,
+        id: Uuid,
+        seen: &Vm,
+        domain: Option<bool>,
+        conn: &mut sqlx::PgConnection,
+        done: &mut Reconciled,
+    ) -> Result<(), ProjectionError> {
+        if seen.desired == Desired::ShutDown && self.shutdown_overdue(id).await? {
+            let grace_secs = self.shutdown_grace.as_secs();
+            self.report(id, VmCommand::ReportShutdownTimedOut { grace_secs })
+                .await?;
+            done.shutdowns_overdue.push(id);
+        }
+        // A domain Distribox itself just started is on its way to being recorded.
+        if drift(seen, domain).is_none() || self.hypervisor.starts().pending(id) {
+            return Ok(());
+        }
+        let vm = load_vm(conn, &id.to_string()).await?;
+        match drift(&vm, domain) {
+            Some(Drift::Missing { was_up }) => {
+                self.redefine(id, &vm).await?;
+                done.redefined.push(id);
+                if was_up {
+                    self.report_stopped(id).await?;
+                    done.found_stopped.push(id);
+                }
+            }
+            Some(Drift::NotRunning) => {
+                self.report_stopped(id).await?;
+                done.found_stopped.push(id);
+            }
+            Some(Drift::Running) => {
+                self.report(id, VmCommand::ReportStartedOutside).await?;
+                done.found_running.push(id);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Whether VM `id`'s latest shutdown request is older than the grace period.
+    async fn shutdown_overdue(&self, id: Uuid) -> Result<bool, ProjectionError> {
+        let requested: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "SELECT max(recorded_at) FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND event_type = 'VmShutdownRequested'",
+        )
+        .bind(Vm::TYPE)
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        let grace =
+            chrono::Duration::from_std(self.shutdown_grace).unwrap_or(chrono::TimeDelta::MAX);
+        Ok(requested.is_some_and(|at| chrono::Utc::now() - at > grace))
     }
 
     /// Defines the domain again from the VM's spec, on its existing disk. A disk that is gone
