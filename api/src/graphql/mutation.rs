@@ -9,8 +9,8 @@ use distribox_projections::hypervisor::recoverable;
 use uuid::Uuid;
 
 use super::access::{request, Access};
-use super::query::parse_id;
-use super::types::{ConsoleKind, ConsoleTicket, CreateVmInput, LoginResult, Snapshot, Vm, VmState};
+use super::query::{parse_id, require_running};
+use super::types::{ConsoleKind, ConsoleTicket, CreateVmInput, LoginResult, Snapshot, Vm};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -295,14 +295,7 @@ impl MutationRoot {
     ) -> Result<ConsoleTicket> {
         let id: Uuid = parse_id(&vm_id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        let vm = state
-            .reads
-            .vm(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("VM"))?;
-        if Vm::from(vm).state != VmState::Running {
-            return Err(ApiError::new(ErrorCode::Conflict, "VM is not running").into());
-        }
+        require_running(state, id).await?;
         let kind = DomainConsoleKind::from(kind);
         if kind == DomainConsoleKind::Vnc {
             return Err(ApiError::new(

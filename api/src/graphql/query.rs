@@ -23,6 +23,20 @@ pub(super) fn parse_id(id: &ID, what: &str) -> Result<Uuid, ApiError> {
     id.parse().map_err(|_| ApiError::not_found(what))
 }
 
+/// Refuses anything but a running VM, as the read model shows it.
+pub(super) async fn require_running(state: &AppState, id: Uuid) -> Result<(), ApiError> {
+    let vm = state
+        .reads
+        .vm(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("VM"))?;
+    if Vm::from(vm).state == VmState::Running {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Conflict, "VM is not running"))
+    }
+}
+
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
 }
@@ -122,14 +136,7 @@ impl QueryRoot {
             })?;
         let id = parse_id(&id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        let vm = state
-            .reads
-            .vm(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("VM"))?;
-        if Vm::from(vm).state != VmState::Running {
-            return Err(ApiError::new(ErrorCode::Conflict, "VM is not running").into());
-        }
+        require_running(state, id).await?;
         let png = state
             .hypervisor
             .screenshot(id, max_width)

@@ -488,6 +488,16 @@ impl Vm {
 }
 
 impl Vm {
+    /// The hypervisor put the VM in this state without being asked for it, and that is now
+    /// what is wanted too.
+    fn settle(&mut self, running: bool) {
+        (self.desired, self.observed) = if running {
+            (Desired::Running, Observed::Running)
+        } else {
+            (Desired::Stopped, Observed::Stopped)
+        };
+    }
+
     fn set_snapshot_status(&mut self, id: Uuid, status: SnapshotStatus) {
         if let Some(snapshot) = self.snapshots.iter_mut().find(|snapshot| snapshot.id == id) {
             snapshot.status = status;
@@ -643,15 +653,7 @@ impl Aggregate for Vm {
                 }
                 self.failure = Some(reason);
             }
-            VmEvent::VmAdopted { running } => {
-                let (desired, observed) = if running {
-                    (Desired::Running, Observed::Running)
-                } else {
-                    (Desired::Stopped, Observed::Stopped)
-                };
-                self.desired = desired;
-                self.observed = observed;
-            }
+            VmEvent::VmAdopted { running } => self.settle(running),
             VmEvent::VmStartedOutside => {
                 self.observed = Observed::Running;
                 self.desired = Desired::Running;
@@ -677,13 +679,7 @@ impl Aggregate for Vm {
             VmEvent::VmSnapshotRevertRequested { id } => self.reverting_to = Some(id),
             VmEvent::VmSnapshotReverted { running, .. } => {
                 self.reverting_to = None;
-                let (desired, observed) = if running {
-                    (Desired::Running, Observed::Running)
-                } else {
-                    (Desired::Stopped, Observed::Stopped)
-                };
-                self.desired = desired;
-                self.observed = observed;
+                self.settle(running);
                 self.failure = None;
             }
             VmEvent::VmSnapshotRevertFailed { reason, .. } => {
