@@ -93,6 +93,25 @@ async fn login_returns_a_token_that_identifies_the_account() {
     assert_eq!(events[0].1, "system");
 }
 
+#[tokio::test]
+async fn images_carry_their_metadata() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    let images = app
+        .data(
+            &token,
+            "{ images { id name osFamily osVersion defaultUser firmware minDiskGib } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        images["images"],
+        json!([{ "id": "test-guest", "name": "Distribox test guest", "osFamily": "linux",
+                 "osVersion": "busybox", "defaultUser": "root", "firmware": "bios",
+                 "minDiskGib": 1 }])
+    );
+}
+
 async fn me_id(app: &TestApp, token: &str) -> String {
     app.data(token, "{ me { id } }", json!({})).await["me"]["id"]
         .as_str()

@@ -198,6 +198,8 @@ pub struct Image {
     pub os_family: Option<String>,
     pub os_version: Option<String>,
     pub default_user: Option<String>,
+    /// `bios` or `uefi`, as the image's metadata says (absent: BIOS).
+    pub firmware: Option<String>,
     /// The smallest disk a VM built on it can have.
     pub min_disk_gib: i64,
 }
@@ -210,6 +212,7 @@ impl From<CatalogImage> for Image {
             os_family: image.os_family,
             os_version: image.os_version,
             default_user: image.default_user,
+            firmware: image.firmware,
             min_disk_gib: image.virtual_size_bytes.div_ceil(1 << 30).max(1) as i64,
         }
     }
