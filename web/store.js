@@ -7,6 +7,9 @@ const PAGE = 200;
 
 const vms = new Map();
 const deleting = new Set();
+// VMs seen deleted. Ids are never reused, so an answer about one that arrives later (a refresh
+// that was already under way when the deletion came in) must not bring it back.
+const gone = new Set();
 const listeners = new Set();
 const inflight = new Map();
 let loaded = false;
@@ -54,7 +57,7 @@ export const store = {
   },
 
   put(vm) {
-    if (!vm) return;
+    if (!vm || gone.has(vm.id)) return;
     touchedWhileLoading?.add(vm.id);
     if (vm.state === 'DELETED') {
       this.remove(vm.id);
@@ -66,6 +69,7 @@ export const store = {
 
   remove(id) {
     touchedWhileLoading?.add(id);
+    gone.add(id);
     deleting.delete(id);
     if (vms.delete(id)) changed(id);
   },
@@ -79,6 +83,7 @@ export const store = {
   clear() {
     vms.clear();
     deleting.clear();
+    gone.clear();
     loaded = false;
     changed(null);
   },
@@ -117,7 +122,7 @@ export const store = {
         const touched = touchedWhileLoading;
         touchedWhileLoading = null;
         vms.clear();
-        for (const vm of all) if (vm.state !== 'DELETED') vms.set(vm.id, vm);
+        for (const vm of all) if (vm.state !== 'DELETED' && !gone.has(vm.id)) vms.set(vm.id, vm);
         for (const id of deleting) if (!vms.has(id)) deleting.delete(id);
         loaded = true;
         changed(null);
