@@ -185,7 +185,12 @@ async fn snapshots_resize_clone_screenshot_and_forced_delete() {
 
     // A live snapshot holds memory: what the guest kept in RAM comes back with it.
     guest_prints(&mut console, "echo before > /marker; cat /marker", "before").await;
+    let asked = Instant::now();
     let live = take_snapshot(&app, &token, &id, "live").await;
+    println!(
+        "live snapshot (256 MiB guest, TCG) taken in {:?}",
+        asked.elapsed()
+    );
     let taken = vm(&app, &token, &id).await;
     assert_eq!(taken["snapshots"][0]["status"], "READY", "{taken}");
     assert_eq!(taken["snapshots"][0]["withMemory"], true);
@@ -197,10 +202,12 @@ async fn snapshots_resize_clone_screenshot_and_forced_delete() {
     );
     console.close().await;
     stop(&app, &token, &id).await;
+    let asked = Instant::now();
     let reverted = snapshot_op(&app, &token, "revertSnapshot", &id, &live).await;
     assert_eq!(reverted["data"]["revertSnapshot"], true, "{reverted}");
     app.wait_for_state(&token, &id, Some("RUNNING"), SNAPSHOT_TIMEOUT)
         .await;
+    println!("reverted to it, running again, in {:?}", asked.elapsed());
     let url = app.open_console(&token, &id).await;
     let mut console = Console::connect(&app, &url).await;
     guest_prints(&mut console, "cat /marker", "before").await;
