@@ -125,7 +125,11 @@ impl App {
             shutdown_grace,
         );
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
-        let reads = Reads::new(pool.clone(), vms_runner.progress());
+        let reads = Reads::new(
+            pool.clone(),
+            vms_runner.progress(),
+            accounts_runner.progress(),
+        );
         let watcher = lifecycle::watch(config.libvirt_uri.clone(), hypervisor.health());
         let mut tasks = vec![
             tokio::spawn(lifecycle::report_changes(

@@ -42,17 +42,31 @@ pub struct AccountRow {
     pub id: Uuid,
     pub username: String,
     pub policies: Vec<String>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub version: i64,
 }
+
+const ACCOUNT_COLUMNS: &str = "id, username, policies, disabled, created_at, version";
 
 #[derive(Clone)]
 pub struct Reads {
     pool: PgPool,
     vms_progress: watch::Receiver<Checkpoint>,
+    accounts_progress: watch::Receiver<Checkpoint>,
 }
 
 impl Reads {
-    pub fn new(pool: PgPool, vms_progress: watch::Receiver<Checkpoint>) -> Self {
-        Self { pool, vms_progress }
+    pub fn new(
+        pool: PgPool,
+        vms_progress: watch::Receiver<Checkpoint>,
+        accounts_progress: watch::Receiver<Checkpoint>,
+    ) -> Self {
+        Self {
+            pool,
+            vms_progress,
+            accounts_progress,
+        }
     }
 
     pub async fn vm(&self, id: Uuid) -> Result<Option<VmRow>, ApiError> {
@@ -88,12 +102,52 @@ impl Reads {
     }
 
     pub async fn account(&self, id: Uuid) -> Result<Option<AccountRow>, ApiError> {
-        Ok(
-            sqlx::query_as("SELECT id, username, policies FROM accounts WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every account, by username.
+    pub async fn accounts(&self) -> Result<Vec<AccountRow>, ApiError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Waits until the `accounts` read model has applied account `id`'s event `version` (or,
+    /// for a deletion, dropped the account), then returns the row.
+    pub async fn account_at_least(
+        &self,
+        id: Uuid,
+        version: i64,
+        deleted: bool,
+    ) -> Result<Option<AccountRow>, ApiError> {
+        let mut progress = self.accounts_progress.clone();
+        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+        loop {
+            progress.borrow_and_update();
+            let row = self.account(id).await?;
+            let done = match &row {
+                Some(row) => !deleted && row.version >= version,
+                None => deleted,
+            };
+            if done {
+                return Ok(row);
+            }
+            match tokio::time::timeout_at(deadline, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Ok(row),
+                Err(_) => {
+                    tracing::warn!(account = %id, version, "read model did not catch up in time");
+                    return Ok(row);
+                }
+            }
+        }
     }
 
     /// Waits until the `vms` read model has applied VM `id`'s event `version` — so a mutation

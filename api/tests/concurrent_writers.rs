@@ -94,6 +94,7 @@ type EventRow = (i64, i64, serde_json::Value, Option<String>, Option<String>);
 
 fn admin(request_id: String) -> RequestContext {
     RequestContext {
+        session: None,
         actor: Actor::Account {
             id: Uuid::new_v4(),
             username: "writer".to_owned(),

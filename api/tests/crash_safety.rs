@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 fn admin() -> RequestContext {
     RequestContext {
+        session: None,
         actor: Actor::Account {
             id: Uuid::new_v4(),
             username: "tester".to_owned(),

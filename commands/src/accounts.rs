@@ -1,13 +1,13 @@
 //! Accounts: first-start bootstrap of `admin`, and password login.
 
-use distribox_domain::account::{account_id_for, AccountCommand, LoginFailure, Username};
+use distribox_domain::account::{
+    account_id_for, AccountCommand, LoginFailure, Username, ADMIN_USERNAME,
+};
 use distribox_domain::policy::Policy;
 use uuid::Uuid;
 
 use crate::secrets::{generated_password, hash_password, verify_against_dummy, verify_password};
 use crate::{Actor, CommandBus, CommandError, ErrorCode, RequestContext};
-
-pub const ADMIN_USERNAME: &str = "admin";
 
 #[derive(Debug, Clone)]
 pub struct LoginSuccess {
@@ -84,16 +84,16 @@ impl CommandBus {
     ) -> Result<LoginSuccess, CommandError> {
         let password = password.to_owned();
         let account = match Username::parse(username) {
-            Ok(name) => sqlx::query_as::<_, (Uuid, String, Vec<String>)>(
-                "SELECT id, password_hash, policies FROM accounts WHERE username = $1",
+            Ok(name) => sqlx::query_as::<_, (Uuid, String, Vec<String>, bool)>(
+                "SELECT id, password_hash, policies, disabled FROM accounts WHERE username = $1",
             )
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await?
-            .map(|(id, hash, policies)| (id, name, hash, policies)),
+            .map(|(id, hash, policies, disabled)| (id, name, hash, policies, disabled)),
             Err(_) => None,
         };
-        let Some((account_id, name, hash, policies)) = account else {
+        let Some((account_id, name, hash, policies, disabled)) = account else {
             self.password_work(move || verify_against_dummy(&password))
                 .await?;
             return Err(wrong_credentials());
@@ -108,6 +108,18 @@ impl CommandBus {
             self.execute_account(ctx, &account_id.to_string(), failure)
                 .await?;
             return Err(wrong_credentials());
+        }
+        // Said only to someone who knows the password.
+        if disabled {
+            let failure = AccountCommand::RecordLoginFailure {
+                reason: LoginFailure::Disabled,
+            };
+            self.execute_account(ctx, &account_id.to_string(), failure)
+                .await?;
+            return Err(CommandError::refused(
+                ErrorCode::Unauthenticated,
+                "this account is disabled",
+            ));
         }
         let session_id = Uuid::new_v4();
         let as_account = RequestContext {

@@ -24,6 +24,8 @@ pub enum Actor {
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub actor: Actor,
+    /// The login session the caller authenticated with, if any.
+    pub session: Option<Uuid>,
     pub request_id: String,
     pub client_addr: Option<String>,
     pub user_agent: Option<String>,
@@ -33,6 +35,7 @@ impl RequestContext {
     pub fn system() -> Self {
         Self {
             actor: Actor::System,
+            session: None,
             request_id: Uuid::new_v4().to_string(),
             client_addr: None,
             user_agent: None,
@@ -108,6 +111,7 @@ mod tests {
 
     fn account(policies: &[Policy]) -> RequestContext {
         RequestContext {
+            session: None,
             actor: Actor::Account {
                 id: Uuid::new_v4(),
                 username: "u".to_owned(),
@@ -134,6 +138,7 @@ mod tests {
             "this needs the `vms:start` policy"
         );
         let anonymous = RequestContext {
+            session: None,
             actor: Actor::Anonymous,
             ..RequestContext::system()
         };

@@ -3,6 +3,7 @@
 //! event log with the caller's metadata — the audit log is that metadata. Optimistic-concurrency
 //! conflicts are retried a bounded number of times before the caller sees `CONFLICT`.
 
+mod account_lifecycle;
 mod accounts;
 mod bus;
 mod context;
@@ -11,9 +12,11 @@ pub mod secrets;
 mod sessions;
 mod vms;
 
-pub use accounts::{LoginSuccess, ADMIN_USERNAME};
+pub use account_lifecycle::CreatedAccount;
+pub use accounts::LoginSuccess;
 pub use bus::{CommandBus, Committed};
 pub use context::{Actor, RequestContext};
+pub use distribox_domain::account::ADMIN_USERNAME;
 pub use error::{CommandError, ErrorCode};
 pub use sessions::SessionLifetimes;
 pub use vms::{CreateVmInput, FoundVm};

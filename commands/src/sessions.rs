@@ -50,24 +50,28 @@ impl CommandBus {
         Ok(token)
     }
 
-    /// Resolves a bearer token to the account it belongs to, with that account's current
-    /// policies. Unknown, revoked, idle and expired tokens all get the same answer.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, CommandError> {
-        let row: Option<(Uuid, String, Vec<String>, bool)> = sqlx::query_as(
-            "SELECT a.id, a.username, a.policies,
+    /// Resolves a bearer token to its session and the account it belongs to, with that
+    /// account's current policies. Unknown, revoked, idle and expired tokens, tokens of a
+    /// disabled or deleted account and tokens older than its last password change all get the
+    /// same answer.
+    pub async fn authenticate(&self, token: &str) -> Result<(Actor, Uuid), CommandError> {
+        let row: Option<(Uuid, Uuid, String, Vec<String>, bool)> = sqlx::query_as(
+            "SELECT s.id, a.id, a.username, a.policies,
                     s.last_seen_at < now() - make_interval(secs => $3) AS stale
                FROM sessions s JOIN accounts a ON a.id = s.account_id
               WHERE s.token_hash = $1
                 AND s.revoked_at IS NULL
                 AND s.expires_at > now()
-                AND s.last_seen_at > now() - make_interval(secs => $2)",
+                AND s.last_seen_at > now() - make_interval(secs => $2)
+                AND NOT a.disabled
+                AND (a.sessions_valid_after IS NULL OR s.created_at > a.sessions_valid_after)",
         )
         .bind(token_hash(token))
         .bind(self.sessions.idle.as_secs_f64())
         .bind(TOUCH_INTERVAL_SECS)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((id, username, policies, stale)) = row else {
+        let Some((session, id, username, policies, stale)) = row else {
             return Err(CommandError::refused(
                 ErrorCode::Unauthenticated,
                 "invalid or expired session",
@@ -82,10 +86,20 @@ impl CommandBus {
         // Policies in the read model were validated when they were granted; an unknown name here
         // would mean a newer Distribox wrote it, and granting nothing for it is the safe reading.
         let policies: PolicySet = policies.iter().filter_map(|p| p.parse().ok()).collect();
-        Ok(Actor::Account {
+        let actor = Actor::Account {
             id,
             username,
             policies,
-        })
+        };
+        Ok((actor, session))
+    }
+
+    /// Ends session `id` (logout). Ending it twice is harmless.
+    pub(crate) async fn revoke_session(&self, id: Uuid) -> Result<(), CommandError> {
+        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

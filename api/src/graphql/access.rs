@@ -1,7 +1,7 @@
 //! Field guards: each GraphQL field says who may call it.
 
 use async_graphql::{Context, Guard, Result};
-use distribox_commands::RequestContext;
+use distribox_commands::{ErrorCode, RequestContext};
 use distribox_domain::policy::Policy;
 
 use crate::error::ApiError;
@@ -10,6 +10,9 @@ use crate::error::ApiError;
 pub enum Access {
     /// Anyone, logged in or not (only `login`).
     Public,
+    /// Any logged-in account, whatever its policies (only `logout`: nobody should be unable to
+    /// end their own session).
+    LoggedIn,
     /// A logged-in account holding the policy (or `distribox:admin`).
     Policy(Policy),
 }
@@ -24,6 +27,10 @@ impl Guard for Access {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         match self {
             Access::Public => Ok(()),
+            Access::LoggedIn => match request(ctx)?.account_id() {
+                Some(_) => Ok(()),
+                None => Err(ApiError::new(ErrorCode::Unauthenticated, "log in first").into()),
+            },
             Access::Policy(policy) => {
                 let request = request(ctx)?;
                 request

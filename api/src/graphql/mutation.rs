@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::access::{request, Access};
 use super::query::{parse_id, require_running};
-use super::types::{ConsoleKind, ConsoleTicket, CreateVmInput, LoginResult, Snapshot, Vm};
+use super::types::{
+    Account, ConsoleKind, ConsoleTicket, CreateAccountInput, CreateVmInput, CreatedAccount,
+    LoginResult, Snapshot, Vm,
+};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -96,6 +99,128 @@ impl MutationRoot {
             token: success.token,
             account: account.into(),
         })
+    }
+
+    /// Ends the caller's session (its token stops working at once).
+    #[graphql(guard = "Access::LoggedIn")]
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        let state = ctx.data::<AppState>()?;
+        state
+            .bus
+            .logout(request(ctx)?)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// Changes the caller's own password. Every session of the account ends, this one too:
+    /// log in again with the new password.
+    #[graphql(guard = "Access::policy(Policy::AuthChangePassword)")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] current: String,
+        #[graphql(secret)] new: String,
+    ) -> Result<bool> {
+        let state = ctx.data::<AppState>()?;
+        let ctx = request(ctx)?;
+        let committed = state
+            .bus
+            .change_password(ctx, current, new)
+            .await
+            .map_err(ApiError::from)?;
+        let id = ctx.account_id().unwrap_or_default();
+        state
+            .reads
+            .account_at_least(id, committed.version, false)
+            .await?;
+        Ok(true)
+    }
+
+    /// A new account. Without a password one is generated and returned this once.
+    #[graphql(guard = "Access::policy(Policy::UsersCreate)")]
+    async fn create_account(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAccountInput,
+    ) -> Result<CreatedAccount> {
+        let state = ctx.data::<AppState>()?;
+        let created = state
+            .bus
+            .create_account(
+                request(ctx)?,
+                &input.username,
+                input.password,
+                input.policies,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let account = state
+            .reads
+            .account_at_least(created.id, created.committed.version, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(CreatedAccount {
+            account: account.into(),
+            password: created.generated_password,
+        })
+    }
+
+    /// Replaces an account's policies.
+    #[graphql(guard = "Access::policy(Policy::UsersUpdatePolicies)")]
+    async fn set_account_policies(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        policies: Vec<String>,
+    ) -> Result<Account> {
+        let id = parse_id(&id, "account")?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state
+            .bus
+            .set_account_policies(request(ctx)?, id, policies)
+            .await
+            .map_err(ApiError::from)?;
+        let account = state
+            .reads
+            .account_at_least(id, committed.version, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(account.into())
+    }
+
+    /// Disables an account: its sessions end and it can't log in.
+    #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
+    async fn disable_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id(&id, "account")?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state
+            .bus
+            .disable_account(request(ctx)?, id)
+            .await
+            .map_err(ApiError::from)?;
+        state
+            .reads
+            .account_at_least(id, committed.version, false)
+            .await?;
+        Ok(true)
+    }
+
+    /// Deletes an account for good; its username is never reused.
+    #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
+    async fn delete_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id(&id, "account")?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state
+            .bus
+            .delete_account(request(ctx)?, id)
+            .await
+            .map_err(ApiError::from)?;
+        state
+            .reads
+            .account_at_least(id, committed.version, true)
+            .await?;
+        Ok(true)
     }
 
     #[graphql(guard = "Access::policy(Policy::VmsCreate)")]

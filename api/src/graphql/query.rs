@@ -68,6 +68,25 @@ impl QueryRoot {
         Ok(account.into())
     }
 
+    /// Every account, by username.
+    #[graphql(guard = "Access::policy(Policy::UsersGet)")]
+    async fn accounts(&self, ctx: &Context<'_>) -> Result<Vec<Account>> {
+        let state = ctx.data::<AppState>()?;
+        Ok(state
+            .reads
+            .accounts()
+            .await?
+            .into_iter()
+            .map(Account::from)
+            .collect())
+    }
+
+    /// The policy catalogue: every name an account can be granted.
+    #[graphql(guard = "Access::policy(Policy::PoliciesGet)")]
+    async fn policies(&self) -> Vec<String> {
+        Policy::ALL.iter().map(|p| p.as_str().to_owned()).collect()
+    }
+
     /// Base images VMs can be created from.
     #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
     async fn images(&self, ctx: &Context<'_>) -> Result<Vec<Image>> {

@@ -179,6 +179,9 @@ pub struct Account {
     pub id: ID,
     pub username: String,
     pub policies: Vec<String>,
+    /// A disabled account can't log in and has no sessions.
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 impl From<AccountRow> for Account {
@@ -187,8 +190,28 @@ impl From<AccountRow> for Account {
             id: ID(row.id.to_string()),
             username: row.username,
             policies: row.policies,
+            disabled: row.disabled,
+            created_at: row.created_at,
         }
     }
+}
+
+#[derive(InputObject)]
+pub struct CreateAccountInput {
+    pub username: String,
+    /// 10–1024 characters; leave it out to have one generated (returned once).
+    #[graphql(secret)]
+    pub password: Option<String>,
+    /// Policy names from `policies`; granting `distribox:admin` needs `distribox:admin`.
+    #[graphql(default)]
+    pub policies: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreatedAccount {
+    pub account: Account,
+    /// The generated password, shown this once; null when one was given.
+    pub password: Option<String>,
 }
 
 #[derive(SimpleObject)]

@@ -34,16 +34,17 @@ pub async fn context(
     addr: SocketAddr,
     authorization: Option<&str>,
 ) -> Result<RequestContext, CommandError> {
-    let actor = match authorization.and_then(bearer) {
+    let (actor, session) = match authorization.and_then(bearer) {
         Some(token) => match state.bus.authenticate(token).await {
-            Ok(actor) => actor,
-            Err(CommandError::Refused { .. }) => Actor::Anonymous,
+            Ok((actor, session)) => (actor, Some(session)),
+            Err(CommandError::Refused { .. }) => (Actor::Anonymous, None),
             Err(err) => return Err(err),
         },
-        None => Actor::Anonymous,
+        None => (Actor::Anonymous, None),
     };
     Ok(RequestContext {
         actor,
+        session,
         request_id: request_id(headers),
         client_addr: Some(addr.ip().to_string()),
         user_agent: header(headers, "user-agent"),

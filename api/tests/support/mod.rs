@@ -158,6 +158,16 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Logs `username` in; the whole response, so refusals can be inspected.
+    pub async fn login_as(&self, username: &str, password: &str) -> Value {
+        self.gql(
+            None,
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+            json!({ "u": username, "p": password }),
+        )
+        .await
+    }
+
     pub async fn create_vm(&self, token: &str, name: &str, start: bool) -> Value {
         let data = self
             .data(

@@ -3,8 +3,12 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use super::username::Username;
-use crate::policy::PolicySet;
+use crate::policy::{Policy, PolicySet};
 use crate::DomainError;
+
+/// The account Distribox creates on first start. It always exists, is never disabled and always
+/// holds `distribox:admin`, so the host can never lock themselves out.
+pub const ADMIN_USERNAME: &str = "admin";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccountCommand {
@@ -15,6 +19,16 @@ pub enum AccountCommand {
         password_hash: String,
         policies: Vec<String>,
     },
+    /// Replaces the account's global policies.
+    SetPolicies {
+        policies: Vec<String>,
+    },
+    /// The command side checked the current password.
+    ChangePassword {
+        password_hash: String,
+    },
+    Disable,
+    Delete,
     /// The command side verified the password and opened session `session_id`.
     RecordLogin {
         session_id: String,
@@ -22,12 +36,17 @@ pub enum AccountCommand {
     RecordLoginFailure {
         reason: LoginFailure,
     },
+    RecordLogout {
+        session_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginFailure {
     WrongPassword,
+    /// The password was right but the account is disabled.
+    Disabled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,11 +56,25 @@ pub enum AccountEvent {
         password_hash: String,
         policies: PolicySet,
     },
+    PoliciesSet {
+        policies: PolicySet,
+    },
+    /// Every session opened before it is dead.
+    PasswordChanged {
+        password_hash: String,
+    },
+    /// Every session is dead and no login succeeds.
+    AccountDisabled,
+    /// Gone for good; the username is never reused.
+    AccountDeleted,
     LoggedIn {
         session_id: String,
     },
     LoginFailed {
         reason: LoginFailure,
+    },
+    LoggedOut {
+        session_id: String,
     },
 }
 
@@ -49,8 +82,13 @@ impl DomainEvent for AccountEvent {
     fn event_type(&self) -> String {
         match self {
             AccountEvent::AccountCreated { .. } => "AccountCreated",
+            AccountEvent::PoliciesSet { .. } => "PoliciesSet",
+            AccountEvent::PasswordChanged { .. } => "PasswordChanged",
+            AccountEvent::AccountDisabled => "AccountDisabled",
+            AccountEvent::AccountDeleted => "AccountDeleted",
             AccountEvent::LoggedIn { .. } => "LoggedIn",
             AccountEvent::LoginFailed { .. } => "LoginFailed",
+            AccountEvent::LoggedOut { .. } => "LoggedOut",
         }
         .to_owned()
     }
@@ -65,6 +103,10 @@ pub struct Account {
     pub username: Option<Username>,
     pub password_hash: String,
     pub policies: PolicySet,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 impl Aggregate for Account {
@@ -100,13 +142,56 @@ impl Aggregate for Account {
                     policies,
                 }
             }
+            AccountCommand::SetPolicies { policies } => {
+                self.require_exists()?;
+                let policies = PolicySet::parse(&policies)?;
+                if self.is_admin() && !policies.iter().any(|p| p == Policy::DistriboxAdmin) {
+                    return Err(DomainError::conflict(
+                        "the admin account keeps distribox:admin",
+                    ));
+                }
+                if policies == self.policies {
+                    return Ok(());
+                }
+                AccountEvent::PoliciesSet { policies }
+            }
+            AccountCommand::ChangePassword { password_hash } => {
+                self.require_exists()?;
+                AccountEvent::PasswordChanged { password_hash }
+            }
+            AccountCommand::Disable => {
+                self.require_exists()?;
+                if self.is_admin() {
+                    return Err(DomainError::conflict(
+                        "the admin account cannot be disabled",
+                    ));
+                }
+                if self.disabled {
+                    return Err(DomainError::conflict("the account is already disabled"));
+                }
+                AccountEvent::AccountDisabled
+            }
+            AccountCommand::Delete => {
+                self.require_exists()?;
+                if self.is_admin() {
+                    return Err(DomainError::conflict("the admin account cannot be deleted"));
+                }
+                AccountEvent::AccountDeleted
+            }
             AccountCommand::RecordLogin { session_id } => {
                 self.require_exists()?;
+                if self.disabled {
+                    return Err(DomainError::conflict("the account is disabled"));
+                }
                 AccountEvent::LoggedIn { session_id }
             }
             AccountCommand::RecordLoginFailure { reason } => {
                 self.require_exists()?;
                 AccountEvent::LoginFailed { reason }
+            }
+            AccountCommand::RecordLogout { session_id } => {
+                self.require_exists()?;
+                AccountEvent::LoggedOut { session_id }
             }
         };
         sink.write(event, self).await;
@@ -124,16 +209,29 @@ impl Aggregate for Account {
                 self.password_hash = password_hash;
                 self.policies = policies;
             }
-            AccountEvent::LoggedIn { .. } | AccountEvent::LoginFailed { .. } => {}
+            AccountEvent::PoliciesSet { policies } => self.policies = policies,
+            AccountEvent::PasswordChanged { password_hash } => self.password_hash = password_hash,
+            AccountEvent::AccountDisabled => self.disabled = true,
+            AccountEvent::AccountDeleted => self.deleted = true,
+            AccountEvent::LoggedIn { .. }
+            | AccountEvent::LoginFailed { .. }
+            | AccountEvent::LoggedOut { .. } => {}
         }
     }
 }
 
 impl Account {
+    /// A deleted account answers like one that never existed.
     fn require_exists(&self) -> Result<(), DomainError> {
         match self.username {
-            Some(_) => Ok(()),
-            None => Err(DomainError::not_found("account not found")),
+            Some(_) if !self.deleted => Ok(()),
+            _ => Err(DomainError::not_found("account not found")),
         }
+    }
+
+    fn is_admin(&self) -> bool {
+        self.username
+            .as_ref()
+            .is_some_and(|name| name.as_str() == ADMIN_USERNAME)
     }
 }

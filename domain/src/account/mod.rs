@@ -7,7 +7,7 @@
 mod aggregate;
 mod username;
 
-pub use aggregate::{Account, AccountCommand, AccountEvent, LoginFailure};
+pub use aggregate::{Account, AccountCommand, AccountEvent, LoginFailure, ADMIN_USERNAME};
 pub use username::{account_id_for, Username};
 
 #[cfg(test)]

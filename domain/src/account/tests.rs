@@ -94,3 +94,120 @@ fn account_ids_are_derived_from_the_normalised_username() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+fn alice() -> AccountEvent {
+    AccountEvent::AccountCreated {
+        username: Username::parse("alice").unwrap(),
+        password_hash: "$argon2id$stub".to_owned(),
+        policies: [Policy::VmsGet].into_iter().collect::<PolicySet>(),
+    }
+}
+
+#[test]
+fn policies_are_replaced_validated_and_admin_keeps_admin() {
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::SetPolicies {
+            policies: vec!["vms:get".to_owned(), "vms:start".to_owned()],
+        })
+        .then_expect_events(vec![AccountEvent::PoliciesSet {
+            policies: [Policy::VmsGet, Policy::VmsStart].into_iter().collect(),
+        }]);
+    // The same set again records nothing.
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::SetPolicies {
+            policies: vec!["vms:get".to_owned()],
+        })
+        .then_expect_events(vec![]);
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::SetPolicies {
+            policies: vec!["vms:fly".to_owned()],
+        })
+        .then_expect_error(DomainError::bad_input("unknown policy `vms:fly`"));
+    account()
+        .given(vec![created()])
+        .when(AccountCommand::SetPolicies {
+            policies: vec!["vms:get".to_owned()],
+        })
+        .then_expect_error(DomainError::conflict(
+            "the admin account keeps distribox:admin",
+        ));
+}
+
+#[test]
+fn the_admin_account_cannot_be_disabled_or_deleted() {
+    account()
+        .given(vec![created()])
+        .when(AccountCommand::Disable)
+        .then_expect_error(DomainError::conflict(
+            "the admin account cannot be disabled",
+        ));
+    account()
+        .given(vec![created()])
+        .when(AccountCommand::Delete)
+        .then_expect_error(DomainError::conflict("the admin account cannot be deleted"));
+}
+
+#[test]
+fn disable_delete_and_what_follows() {
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::Disable)
+        .then_expect_events(vec![AccountEvent::AccountDisabled]);
+    let disabled = vec![alice(), AccountEvent::AccountDisabled];
+    account()
+        .given(disabled.clone())
+        .when(AccountCommand::Disable)
+        .then_expect_error(DomainError::conflict("the account is already disabled"));
+    account()
+        .given(disabled.clone())
+        .when(AccountCommand::RecordLogin {
+            session_id: "s".to_owned(),
+        })
+        .then_expect_error(DomainError::conflict("the account is disabled"));
+    account()
+        .given(disabled)
+        .when(AccountCommand::Delete)
+        .then_expect_events(vec![AccountEvent::AccountDeleted]);
+    let deleted = vec![alice(), AccountEvent::AccountDeleted];
+    for command in [
+        AccountCommand::Disable,
+        AccountCommand::Delete,
+        AccountCommand::ChangePassword {
+            password_hash: "h".to_owned(),
+        },
+        AccountCommand::SetPolicies { policies: vec![] },
+    ] {
+        account()
+            .given(deleted.clone())
+            .when(command)
+            .then_expect_error(DomainError::not_found("account not found"));
+    }
+    // Usernames are never reused.
+    account()
+        .given(deleted)
+        .when(create("alice", &[]))
+        .then_expect_error(DomainError::conflict("username `alice` is already taken"));
+}
+
+#[test]
+fn password_changes_and_logouts_are_recorded() {
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::ChangePassword {
+            password_hash: "$argon2id$new".to_owned(),
+        })
+        .then_expect_events(vec![AccountEvent::PasswordChanged {
+            password_hash: "$argon2id$new".to_owned(),
+        }]);
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::RecordLogout {
+            session_id: "s".to_owned(),
+        })
+        .then_expect_events(vec![AccountEvent::LoggedOut {
+            session_id: "s".to_owned(),
+        }]);
+}

@@ -44,7 +44,48 @@ impl Projection for AccountsProjection {
                 .execute(&mut *tx)
                 .await?;
             }
-            AccountEvent::LoggedIn { .. } | AccountEvent::LoginFailed { .. } => {
+            AccountEvent::PoliciesSet { policies } => {
+                let policies: Vec<String> = policies.iter().map(String::from).collect();
+                sqlx::query("UPDATE accounts SET policies = $2, version = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(policies)
+                    .bind(event.sequence)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            AccountEvent::PasswordChanged { password_hash } => {
+                sqlx::query(
+                    "UPDATE accounts SET password_hash = $2, sessions_valid_after = $3, version = $4
+                      WHERE id = $1",
+                )
+                .bind(id)
+                .bind(password_hash)
+                .bind(event.recorded_at)
+                .bind(event.sequence)
+                .execute(&mut *tx)
+                .await?;
+            }
+            AccountEvent::AccountDisabled => {
+                sqlx::query(
+                    "UPDATE accounts SET disabled = true, sessions_valid_after = $2, version = $3
+                      WHERE id = $1",
+                )
+                .bind(id)
+                .bind(event.recorded_at)
+                .bind(event.sequence)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // Its sessions die with the row: authentication joins on it.
+            AccountEvent::AccountDeleted => {
+                sqlx::query("DELETE FROM accounts WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            AccountEvent::LoggedIn { .. }
+            | AccountEvent::LoginFailed { .. }
+            | AccountEvent::LoggedOut { .. } => {
                 sqlx::query("UPDATE accounts SET version = $2 WHERE id = $1")
                     .bind(id)
                     .bind(event.sequence)

@@ -1,0 +1,365 @@
+//! The account lifecycle through GraphQL: creation (generated passwords shown once), policies,
+//! password changes, logout, disabling and deletion, each refusal, and what each does to the
+//! account's sessions. Token forgery gets nowhere.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{spawn_app, Libvirt, TestApp, ADMIN_PASSWORD};
+
+const CREATE: &str = "mutation($input: CreateAccountInput!) {
+    createAccount(input: $input) { account { id username policies disabled } password } }";
+const ME: &str = "{ me { username } }";
+
+fn code(response: &Value) -> (&str, &str) {
+    (
+        response["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("none"),
+        response["errors"][0]["message"].as_str().unwrap_or(""),
+    )
+}
+
+fn token(login: &Value) -> String {
+    login["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {login}"))
+        .to_owned()
+}
+
+async fn create(app: &TestApp, token: &str, input: Value) -> Value {
+    app.gql(Some(token), CREATE, json!({ "input": input }))
+        .await
+}
+
+/// Creates `username` with `policies` and password "password-of-<username>"; returns its id.
+async fn account(app: &TestApp, admin: &str, username: &str, policies: &[&str]) -> String {
+    let created = create(
+        app,
+        admin,
+        json!({ "username": username, "password": format!("password-of-{username}"), "policies": policies }),
+    )
+    .await;
+    assert!(created.get("errors").is_none(), "{created}");
+    assert_eq!(created["data"]["createAccount"]["password"], Value::Null);
+    created["data"]["createAccount"]["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn login(app: &TestApp, username: &str) -> String {
+    token(
+        &app.login_as(username, &format!("password-of-{username}"))
+            .await,
+    )
+}
+
+async fn whoami(app: &TestApp, token: &str) -> Value {
+    app.gql(Some(token), ME, json!({})).await
+}
+
+#[tokio::test]
+async fn create_accounts_with_generated_or_given_passwords_and_refuse_bad_ones() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+
+    let created = create(
+        &app,
+        &admin,
+        json!({ "username": " Alice ", "policies": ["auth:me:get"] }),
+    )
+    .await;
+    let generated = created["data"]["createAccount"]["password"]
+        .as_str()
+        .unwrap();
+    assert_eq!(generated.len(), 20);
+    assert_eq!(
+        created["data"]["createAccount"]["account"]["username"],
+        "alice"
+    );
+    let alice = token(&app.login_as("alice", generated).await);
+    assert_eq!(
+        whoami(&app, &alice).await["data"]["me"]["username"],
+        "alice"
+    );
+
+    for (input, expected) in [
+        (json!({ "username": "alice" }), ("CONFLICT", "username `alice` is already taken")),
+        (
+            json!({ "username": "bob", "password": "short" }),
+            ("BAD_INPUT", "password must be 10 to 1024 characters"),
+        ),
+        (
+            json!({ "username": "bob", "policies": ["vms:fly"] }),
+            ("BAD_INPUT", "unknown policy `vms:fly`"),
+        ),
+        (
+            json!({ "username": "bad name" }),
+            ("BAD_INPUT", "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"),
+        ),
+    ] {
+        let response = create(&app, &admin, input.clone()).await;
+        assert_eq!(code(&response), expected, "{input}");
+    }
+    // Without users:create, and without distribox:admin for granting it.
+    let refused = create(&app, &alice, json!({ "username": "carol" })).await;
+    assert_eq!(code(&refused).0, "FORBIDDEN");
+    account(
+        &app,
+        &admin,
+        "hr",
+        &["users:create", "users:updatePolicies"],
+    )
+    .await;
+    let hr = login(&app, "hr").await;
+    let refused = create(
+        &app,
+        &hr,
+        json!({ "username": "mallory", "policies": ["distribox:admin"] }),
+    )
+    .await;
+    assert_eq!(
+        code(&refused),
+        ("FORBIDDEN", "this needs the `distribox:admin` policy")
+    );
+    account(&app, &hr, "dave", &["vms:get"]).await;
+
+    let listed = app
+        .data(&admin, "{ accounts { username } policies }", json!({}))
+        .await;
+    let names: Vec<&str> = listed["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "alice", "dave", "hr"]);
+    assert!(listed["policies"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("vms:snapshots:create")));
+}
+
+#[tokio::test]
+async fn policies_can_be_replaced_but_admin_stays_admin() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let alice = account(&app, &admin, "alice", &["vms:get"]).await;
+    let set = "mutation($id: ID!, $p: [String!]!) { setAccountPolicies(id: $id, policies: $p) { policies } }";
+    let response = app
+        .data(
+            &admin,
+            set,
+            json!({ "id": alice, "p": ["vms:get", "images:get"] }),
+        )
+        .await;
+    assert_eq!(
+        response["setAccountPolicies"]["policies"],
+        json!(["images:get", "vms:get"])
+    );
+    // The new policies count at once, in the same session.
+    let token = login(&app, "alice").await;
+    assert!(app
+        .gql(Some(&token), "{ images { id } }", json!({}))
+        .await
+        .get("errors")
+        .is_none());
+
+    let me = app.data(&admin, "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let response = app
+        .gql(Some(&admin), set, json!({ "id": me, "p": ["vms:get"] }))
+        .await;
+    assert_eq!(
+        code(&response),
+        ("CONFLICT", "the admin account keeps distribox:admin")
+    );
+    account(&app, &admin, "hr", &["users:updatePolicies"]).await;
+    let hr = login(&app, "hr").await;
+    for policies in [json!(["distribox:admin"]), json!([])] {
+        let target = if policies == json!([]) {
+            &me
+        } else {
+            &json!(alice)
+        };
+        let response = app
+            .gql(Some(&hr), set, json!({ "id": target, "p": policies }))
+            .await;
+        assert_eq!(
+            code(&response),
+            ("FORBIDDEN", "this needs the `distribox:admin` policy"),
+            "{policies}"
+        );
+    }
+    let unknown = app
+        .gql(
+            Some(&admin),
+            set,
+            json!({ "id": uuid::Uuid::new_v4().to_string(), "p": [] }),
+        )
+        .await;
+    assert_eq!(code(&unknown), ("NOT_FOUND", "account not found"));
+}
+
+#[tokio::test]
+async fn logout_password_change_disable_and_delete_end_sessions() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let alice = account(
+        &app,
+        &admin,
+        "alice",
+        &["auth:me:get", "auth:changePassword"],
+    )
+    .await;
+
+    // Logout ends that session only.
+    let first = login(&app, "alice").await;
+    let second = login(&app, "alice").await;
+    assert_eq!(
+        app.data(&first, "mutation { logout }", json!({})).await["logout"],
+        true
+    );
+    assert_eq!(code(&whoami(&app, &first).await).0, "UNAUTHENTICATED");
+    let again = app
+        .gql(Some(&first), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(code(&again).0, "UNAUTHENTICATED");
+    assert!(whoami(&app, &second).await.get("errors").is_none());
+
+    // A password change needs the current password and ends every session.
+    let change = "mutation($c: String!, $n: String!) { changePassword(current: $c, new: $n) }";
+    let wrong = app
+        .gql(
+            Some(&second),
+            change,
+            json!({ "c": "not it at all", "n": "a brand new password" }),
+        )
+        .await;
+    assert_eq!(code(&wrong), ("BAD_INPUT", "the current password is wrong"));
+    let short = app
+        .gql(
+            Some(&second),
+            change,
+            json!({ "c": "password-of-alice", "n": "short" }),
+        )
+        .await;
+    assert_eq!(code(&short).0, "BAD_INPUT");
+    let third = login(&app, "alice").await;
+    let changed = app
+        .data(
+            &second,
+            change,
+            json!({ "c": "password-of-alice", "n": "a brand new password" }),
+        )
+        .await;
+    assert_eq!(changed["changePassword"], true);
+    for token in [&second, &third] {
+        assert_eq!(code(&whoami(&app, token).await).0, "UNAUTHENTICATED");
+    }
+    assert_eq!(
+        code(&app.login_as("alice", "password-of-alice").await),
+        ("UNAUTHENTICATED", "invalid username or password")
+    );
+    let fresh = token(&app.login_as("alice", "a brand new password").await);
+    assert!(whoami(&app, &fresh).await.get("errors").is_none());
+
+    // Disabling ends the sessions and refuses logins; the admin can't be disabled or deleted.
+    let disable = "mutation($id: ID!) { disableAccount(id: $id) }";
+    assert_eq!(
+        app.data(&admin, disable, json!({ "id": alice })).await["disableAccount"],
+        true
+    );
+    assert_eq!(code(&whoami(&app, &fresh).await).0, "UNAUTHENTICATED");
+    assert_eq!(
+        code(&app.login_as("alice", "a brand new password").await),
+        ("UNAUTHENTICATED", "this account is disabled")
+    );
+    assert_eq!(
+        code(&app.gql(Some(&admin), disable, json!({ "id": alice })).await),
+        ("CONFLICT", "the account is already disabled")
+    );
+    let me = app.data(&admin, "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let delete = "mutation($id: ID!) { deleteAccount(id: $id) }";
+    assert_eq!(
+        code(&app.gql(Some(&admin), disable, json!({ "id": me })).await),
+        ("CONFLICT", "you cannot disable your own account")
+    );
+    account(&app, &admin, "root2", &["distribox:admin"]).await;
+    let root2 = login(&app, "root2").await;
+    assert_eq!(
+        code(&app.gql(Some(&root2), disable, json!({ "id": me })).await),
+        ("CONFLICT", "the admin account cannot be disabled")
+    );
+    assert_eq!(
+        code(&app.gql(Some(&root2), delete, json!({ "id": me })).await),
+        ("CONFLICT", "the admin account cannot be deleted")
+    );
+
+    // Deletion is for good: the username is not reused.
+    assert_eq!(
+        app.data(&admin, delete, json!({ "id": alice })).await["deleteAccount"],
+        true
+    );
+    assert_eq!(
+        code(&app.gql(Some(&admin), delete, json!({ "id": alice })).await),
+        ("NOT_FOUND", "account not found")
+    );
+    assert_eq!(
+        code(&create(&app, &admin, json!({ "username": "alice" })).await),
+        ("CONFLICT", "username `alice` is already taken")
+    );
+    assert_eq!(
+        code(&app.login_as("alice", "a brand new password").await),
+        ("UNAUTHENTICATED", "invalid username or password")
+    );
+
+    let events = app.event_types(&alice).await;
+    for expected in [
+        "LoggedOut",
+        "PasswordChanged",
+        "AccountDisabled",
+        "AccountDeleted",
+    ] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "{expected} in {events:?}"
+        );
+    }
+    let failures = events.iter().filter(|e| *e == "LoginFailed").count();
+    assert_eq!(failures, 2, "the wrong old password and the disabled login");
+}
+
+#[tokio::test]
+async fn forged_tokens_get_nowhere() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    account(&app, &admin, "alice", &["auth:me:get"]).await;
+    let alice = login(&app, "alice").await;
+    assert!(whoami(&app, &alice).await.get("errors").is_none());
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM sessions LIMIT 1")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let forgeries = [
+        "0".repeat(64),
+        alice[..alice.len() - 1].to_owned(),
+        format!("{alice}0"),
+        alice.to_uppercase(),
+        hex(&stored),
+        ADMIN_PASSWORD.to_owned(),
+        String::new(),
+    ];
+    for forged in forgeries {
+        let response = app.gql(Some(&forged), ME, json!({})).await;
+        assert_eq!(
+            code(&response).0,
+            "UNAUTHENTICATED",
+            "{forged:?} was accepted"
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
