@@ -363,3 +363,77 @@ async fn forged_tokens_get_nowhere() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[tokio::test]
+async fn logins_are_throttled_per_account_and_per_address() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let alice = account(&app, &admin, "alice", &["auth:me:get"]).await;
+    let bob = account(&app, &admin, "bob", &["auth:me:get"]).await;
+
+    for _ in 0..5 {
+        assert_eq!(
+            code(&app.login_as("alice", "a wrong guess").await),
+            ("UNAUTHENTICATED", "invalid username or password")
+        );
+    }
+    // Even the right password is refused now, without being checked.
+    let throttled = ("RATE_LIMITED", "too many failed logins; try again later");
+    assert_eq!(
+        code(&app.login_as("alice", "password-of-alice").await),
+        throttled
+    );
+    // Other accounts from the same address still get in.
+    login(&app, "bob").await;
+
+    // Spraying from one address: 20 failures in the window block the address.
+    for i in 0..15 {
+        let response = app.login_as(&format!("nobody{i}"), "guess").await;
+        assert_eq!(code(&response).0, "UNAUTHENTICATED");
+    }
+    assert_eq!(
+        code(&app.login_as("bob", "password-of-bob").await),
+        throttled
+    );
+    assert_eq!(code(&app.login_as("carol", "guess").await), throttled);
+
+    // Every attempt is in the log: on the account's stream when there is one.
+    let alice_events = app.events_of(&alice).await;
+    let failures = alice_events
+        .iter()
+        .filter(|(e, _)| e == "LoginFailed")
+        .count();
+    assert_eq!(failures, 6);
+    assert!(app
+        .event_types(&bob)
+        .await
+        .iter()
+        .any(|e| e == "LoginFailed"));
+    let unknown: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UnknownAccountLogin'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(unknown, 15);
+    let throttled_unknown: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'LoginThrottled'
+            AND payload->'LoginThrottled'->>'username' = 'carol'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(throttled_unknown, 1);
+
+    // When the window is over, the right password works again, and clears the account's count.
+    sqlx::query("UPDATE login_throttle SET window_started = now() - interval '16 minutes'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    login(&app, "alice").await;
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE key = 'account:alice'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+}

@@ -1,5 +1,6 @@
 //! Accounts: first-start bootstrap of `admin`, and password login.
 
+use distribox_domain::access::AccessCommand;
 use distribox_domain::account::{
     account_id_for, AccountCommand, LoginFailure, Username, ADMIN_USERNAME,
 };
@@ -7,6 +8,7 @@ use distribox_domain::policy::Policy;
 use uuid::Uuid;
 
 use crate::secrets::{generated_password, hash_password, verify_against_dummy, verify_password};
+use crate::throttle::Keys;
 use crate::{Actor, CommandBus, CommandError, ErrorCode, RequestContext};
 
 #[derive(Debug, Clone)]
@@ -93,9 +95,32 @@ impl CommandBus {
             .map(|(id, hash, policies, disabled)| (id, name, hash, policies, disabled)),
             Err(_) => None,
         };
+        let throttle = Keys::new(&self.login_limits, username, ctx.client_addr.as_deref());
+        if let Err(refused) = throttle.check(&self.pool).await {
+            match &account {
+                Some((id, ..)) => {
+                    let failure = AccountCommand::RecordLoginFailure {
+                        reason: LoginFailure::Throttled,
+                    };
+                    self.execute_account(ctx, &id.to_string(), failure).await?;
+                }
+                None => {
+                    let attempt = AccessCommand::RecordThrottledLogin {
+                        username: username.to_owned(),
+                    };
+                    self.record_attempt(ctx, attempt).await?;
+                }
+            }
+            return Err(refused);
+        }
         let Some((account_id, name, hash, policies, disabled)) = account else {
             self.password_work(move || verify_against_dummy(&password))
                 .await?;
+            let attempt = AccessCommand::RecordUnknownLogin {
+                username: username.to_owned(),
+            };
+            self.record_attempt(ctx, attempt).await?;
+            throttle.failed(&self.pool).await?;
             return Err(wrong_credentials());
         };
         if !self
@@ -107,6 +132,7 @@ impl CommandBus {
             };
             self.execute_account(ctx, &account_id.to_string(), failure)
                 .await?;
+            throttle.failed(&self.pool).await?;
             return Err(wrong_credentials());
         }
         // Said only to someone who knows the password.
@@ -136,6 +162,7 @@ impl CommandBus {
         self.execute_account(&as_account, &account_id.to_string(), record)
             .await?;
         let token = self.open_session(session_id, account_id).await?;
+        throttle.succeeded(&self.pool).await?;
         Ok(LoginSuccess { token, account_id })
     }
 }

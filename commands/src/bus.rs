@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateError};
+use distribox_domain::access::{AccessAttempt, AccessCommand};
 use distribox_domain::account::Account;
 use distribox_domain::ports::ImageCatalog;
 use distribox_domain::vm::{Vm, VmServices};
@@ -10,6 +11,7 @@ use postgres_es::{postgres_cqrs, PostgresCqrs};
 use sqlx::PgPool;
 
 use crate::sessions::SessionLifetimes;
+use crate::throttle::LoginLimits;
 use crate::{CommandError, ErrorCode, RequestContext};
 
 /// How many times a command is re-run after losing an optimistic-concurrency race.
@@ -28,7 +30,9 @@ pub struct CommandBus {
     pub(crate) pool: PgPool,
     vms: PostgresCqrs<Vm>,
     accounts: PostgresCqrs<Account>,
+    attempts: PostgresCqrs<AccessAttempt>,
     pub(crate) sessions: SessionLifetimes,
+    pub(crate) login_limits: LoginLimits,
     /// Bounds concurrent argon2 work (19 MiB and tens of milliseconds each), so a flood of
     /// logins queues instead of exhausting memory and the blocking thread pool.
     pub(crate) password_work: tokio::sync::Semaphore,
@@ -39,14 +43,22 @@ impl CommandBus {
         Self {
             vms: postgres_cqrs(pool.clone(), vec![], VmServices { images }),
             accounts: postgres_cqrs(pool.clone(), vec![], ()),
+            attempts: postgres_cqrs(pool.clone(), vec![], ()),
             pool,
             sessions,
+            login_limits: LoginLimits::default(),
             password_work: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism()
                     .map(usize::from)
                     .unwrap_or(2),
             ),
         }
+    }
+
+    /// Other login throttling limits than the defaults (tests use small windows).
+    pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
+        self.login_limits = limits;
+        self
     }
 
     pub(crate) async fn execute_vm(
@@ -56,6 +68,16 @@ impl CommandBus {
         command: <Vm as Aggregate>::Command,
     ) -> Result<Committed, CommandError> {
         execute(&self.vms, &self.pool, ctx, id, command).await
+    }
+
+    /// Records an attempt that belongs to no account, under a fresh id.
+    pub(crate) async fn record_attempt(
+        &self,
+        ctx: &RequestContext,
+        command: AccessCommand,
+    ) -> Result<Committed, CommandError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        execute(&self.attempts, &self.pool, ctx, &id, command).await
     }
 
     pub(crate) async fn execute_account(

@@ -10,6 +10,7 @@ mod context;
 mod error;
 pub mod secrets;
 mod sessions;
+mod throttle;
 mod vms;
 
 pub use account_lifecycle::CreatedAccount;
@@ -19,4 +20,5 @@ pub use context::{Actor, RequestContext};
 pub use distribox_domain::account::ADMIN_USERNAME;
 pub use error::{CommandError, ErrorCode};
 pub use sessions::SessionLifetimes;
+pub use throttle::{Limit, LoginLimits};
 pub use vms::{CreateVmInput, FoundVm};

@@ -3,6 +3,7 @@
 //! cqrs-es's given/when/then `TestFramework` and the outer crates can only reach the world through
 //! the ports declared in [`ports`].
 
+pub mod access;
 pub mod account;
 pub mod console;
 pub mod error;

@@ -6,3 +6,12 @@ ALTER TABLE accounts
     ADD COLUMN sessions_valid_after timestamptz;
 
 CREATE INDEX sessions_account ON sessions (account_id);
+
+-- Failed logins per account and per client address in the current window: operational state
+-- for throttling, not history (the events record every attempt).
+CREATE TABLE login_throttle
+(
+    key            text PRIMARY KEY,
+    failures       integer     NOT NULL,
+    window_started timestamptz NOT NULL
+);
