@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use distribox_commands::{CommandBus, SessionLifetimes};
-use distribox_console_relay::{ConsoleRelay, OriginPolicy, TicketStore};
+use distribox_console_relay::{ConsoleRelay, OriginPolicy, Revocations, TicketStore};
 use distribox_migrations::MIGRATOR;
 use distribox_projections::hypervisor::{
     lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::graphql;
 use crate::http::HttpState;
 use crate::reads::Reads;
+use crate::revoker::Revoker;
 use crate::wiring::{BusReporter, LibvirtConsoles};
 use crate::Config;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub relay: Arc<ConsoleRelay>,
     pub origins: OriginPolicy,
     pub hypervisor: LibvirtHypervisor,
+    /// Live consoles and subscriptions, to be closed when the access behind them ends.
+    pub revocations: Arc<Revocations>,
 }
 
 /// A running Distribox. Dropping it stops the server and the projections.
@@ -125,6 +128,12 @@ impl App {
             shutdown_grace,
         );
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
+        let revocations = Revocations::new();
+        let revoker_runner = Runner::new(
+            pool.clone(),
+            Arc::new(Revoker::new(revocations.clone())),
+            options,
+        );
         let reads = Reads::new(
             pool.clone(),
             vms_runner.progress(),
@@ -152,6 +161,7 @@ impl App {
             ),
             tokio::spawn(vms_runner.run(signal.clone())),
             tokio::spawn(accounts_runner.run(signal.clone())),
+            tokio::spawn(revoker_runner.run(signal.clone())),
             tokio::spawn(hypervisor_runner.run(signal)),
         ];
 
@@ -166,6 +176,7 @@ impl App {
             TicketStore::new(Duration::from_secs(config.console_ticket_ttl)),
             origins.clone(),
             Arc::new(LibvirtConsoles(hypervisor.clone())),
+            revocations.clone(),
         ));
         let state = AppState {
             pool,
@@ -176,6 +187,7 @@ impl App {
             relay,
             origins,
             hypervisor,
+            revocations,
         };
         let schema = graphql::schema(state.clone());
 

@@ -7,6 +7,7 @@ mod error;
 mod graphql;
 mod http;
 mod reads;
+mod revoker;
 pub mod wiring;
 
 pub use app::{migrate, App};

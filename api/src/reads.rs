@@ -47,6 +47,16 @@ pub struct AccountRow {
     pub version: i64,
 }
 
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CredentialRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 const ACCOUNT_COLUMNS: &str = "id, username, policies, disabled, created_at, version";
 
 #[derive(Clone)]
@@ -107,6 +117,17 @@ impl Reads {
         ))
         .bind(id)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// VM `vm`'s credentials, oldest first (never their secrets).
+    pub async fn credentials(&self, vm: Uuid) -> Result<Vec<CredentialRow>, ApiError> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, created_at, expires_at, revoked_at, last_used_at
+               FROM vm_credentials WHERE vm_id = $1 ORDER BY created_at, id",
+        )
+        .bind(vm)
+        .fetch_all(&self.pool)
         .await?)
     }
 

@@ -70,6 +70,19 @@ impl RequestContext {
         }
     }
 
+    /// The keys that end this caller's live connections (see the console relay's
+    /// `Revocations`): its login session and its account.
+    pub fn revocation_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if let Some(session) = self.session {
+            keys.push(format!("session:{session}"));
+        }
+        if let Some(account) = self.account_id() {
+            keys.push(format!("account:{account}"));
+        }
+        keys
+    }
+
     pub fn account_id(&self) -> Option<Uuid> {
         match &self.actor {
             Actor::Account { id, .. } => Some(*id),

@@ -57,6 +57,14 @@ impl Keys {
         Self { keys }
     }
 
+    /// Wrong credential secrets, counted per client address apart from logins.
+    pub(crate) fn for_credentials(limits: &LoginLimits, address: Option<&str>) -> Self {
+        let keys = address
+            .map(|address| vec![(format!("credential-address:{address}"), limits.per_address)])
+            .unwrap_or_default();
+        Self { keys }
+    }
+
     /// Refuses with `RATE_LIMITED` if any key has used up its window.
     pub(crate) async fn check(&self, pool: &PgPool) -> Result<(), CommandError> {
         for (key, limit) in &self.keys {
@@ -102,7 +110,11 @@ impl Keys {
 
     /// A successful login clears the account's count.
     pub(crate) async fn succeeded(&self, pool: &PgPool) -> Result<(), CommandError> {
-        if let Some((key, _)) = self.keys.first() {
+        if let Some((key, _)) = self
+            .keys
+            .first()
+            .filter(|(key, _)| key.starts_with("account:"))
+        {
             sqlx::query("DELETE FROM login_throttle WHERE key = $1")
                 .bind(key)
                 .execute(pool)

@@ -58,6 +58,8 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         VmCommand::RevertSnapshot { .. } => Some(Policy::VmsSnapshotsRevert),
         VmCommand::DeleteSnapshot { .. } => Some(Policy::VmsSnapshotsDelete),
         VmCommand::Delete { .. } => Some(Policy::VmsDelete),
+        VmCommand::IssueCredential { .. } => Some(Policy::VmsCredentialsCreate),
+        VmCommand::RevokeCredential { .. } => Some(Policy::VmsCredentialsRevoke),
         // Hypervisor reports: only the system itself.
         VmCommand::ReportProvisioned
         | VmCommand::ReportProvisionFailed { .. }

@@ -3,8 +3,10 @@
 
 mod origin;
 mod relay;
+mod revocation;
 mod tickets;
 
 pub use origin::OriginPolicy;
-pub use relay::{router, ConsoleBackend, ConsoleRelay, ConsoleStream};
+pub use relay::{close_code, router, ConsoleBackend, ConsoleRelay, ConsoleStream};
+pub use revocation::{Revocable, Revocations};
 pub use tickets::{IssuedTicket, Ticket, TicketError, TicketStore, TICKET_TTL};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::tickets::masked;
-use crate::{OriginPolicy, TicketStore};
+use crate::{OriginPolicy, Revocable, Revocations, TicketStore};
 
 /// Largest websocket message accepted from a browser.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -42,6 +42,7 @@ pub struct ConsoleRelay {
     pub tickets: TicketStore,
     origins: OriginPolicy,
     backend: Arc<dyn ConsoleBackend>,
+    revocations: Arc<Revocations>,
 }
 
 impl ConsoleRelay {
@@ -49,13 +50,24 @@ impl ConsoleRelay {
         tickets: TicketStore,
         origins: OriginPolicy,
         backend: Arc<dyn ConsoleBackend>,
+        revocations: Arc<Revocations>,
     ) -> Self {
         Self {
             tickets,
             origins,
             backend,
+            revocations,
         }
     }
+}
+
+/// Close codes in the private range (4000–4999) the page can tell apart.
+pub mod close_code {
+    /// The access behind the console was revoked (logout, password change, account disabled or
+    /// deleted, credential revoked, VM deleted).
+    pub const REVOKED: u16 = 4001;
+    /// The credential behind the console expired.
+    pub const EXPIRED: u16 = 4002;
 }
 
 #[derive(Deserialize)]
@@ -99,24 +111,67 @@ async fn console_ws(
         }
     };
     tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, kind = ?ticket.kind, "console opened");
+    // Registered before the upgrade, so a revocation that lands meanwhile is not missed.
+    let revocable = relay.revocations.register(ticket.revoked_by.clone());
+    let ends = Ends {
+        revocable,
+        at: ticket.ends_at,
+    };
     upgrade.protocols(["binary"]).max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(
         move |socket| async move {
-            let (bytes_in, bytes_out) = pump(socket, stream).await;
+            let (bytes_in, bytes_out) = pump(socket, stream, ends).await;
             tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, bytes_in, bytes_out, "console closed");
         },
     )
 }
 
-/// Relays until the browser or the console goes away; returns bytes (to VM, from VM).
-async fn pump(socket: WebSocket, stream: ConsoleStream) -> (u64, u64) {
+/// What ends a console besides either side going away.
+struct Ends {
+    revocable: Revocable,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Ends {
+    /// Resolves with the close frame to send when the access behind the console ends.
+    async fn reached(&mut self) -> CloseFrame {
+        let expiry = async {
+            match self.at {
+                Some(at) => {
+                    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(left).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            reason = self.revocable.revoked() => CloseFrame {
+                code: close_code::REVOKED,
+                reason: reason.into(),
+            },
+            () = expiry => CloseFrame {
+                code: close_code::EXPIRED,
+                reason: "the credential expired".into(),
+            },
+        }
+    }
+}
+
+/// Relays until the browser or the console goes away, or the access behind it ends; returns
+/// bytes (to VM, from VM).
+async fn pump(socket: WebSocket, stream: ConsoleStream, mut ends: Ends) -> (u64, u64) {
     let ConsoleStream { mut output, input } = stream;
     let (mut sink, mut source) = socket.split();
     let mut bytes_in = 0u64;
     let mut bytes_out = 0u64;
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.tick().await;
+    let mut close = None;
     loop {
         tokio::select! {
+            frame = ends.reached() => {
+                close = Some(frame);
+                break;
+            }
             from_vm = output.recv() => {
                 let Some(bytes) = from_vm else { break };
                 bytes_out += bytes.len() as u64;
@@ -143,6 +198,6 @@ async fn pump(socket: WebSocket, stream: ConsoleStream) -> (u64, u64) {
             }
         }
     }
-    let _ = sink.send(Message::Close(None)).await;
+    let _ = sink.send(Message::Close(close)).await;
     (bytes_in, bytes_out)
 }

@@ -20,8 +20,12 @@ pub const TICKET_TTL: Duration = Duration::from_secs(30);
 pub struct Ticket {
     pub vm_id: Uuid,
     pub kind: ConsoleKind,
-    /// Who asked for it, as recorded in the audit log (`account:<id>`).
+    /// Who asked for it, as recorded in the audit log (`account:<id>`, `credential:<id>`).
     pub principal: String,
+    /// What ends the console once open (see [`crate::Revocations`]).
+    pub revoked_by: Vec<String>,
+    /// When the access behind it runs out (a credential's expiry), if ever.
+    pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A ticket as handed to the client, once.
@@ -98,6 +102,8 @@ mod tests {
             vm_id: Uuid::new_v4(),
             kind: ConsoleKind::Serial,
             principal: "account:x".to_owned(),
+            revoked_by: vec!["account:x".to_owned()],
+            ends_at: None,
         }
     }
 

@@ -20,12 +20,18 @@ pub enum AccessCommand {
     RecordThrottledLogin {
         username: String,
     },
+    /// A console asked for with a wrong, revoked or expired credential secret (or, `throttled`,
+    /// refused unchecked after too many of those).
+    RecordCredentialRefused {
+        throttled: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccessEvent {
     UnknownAccountLogin { username: String },
     LoginThrottled { username: String },
+    CredentialRefused { throttled: bool },
 }
 
 impl DomainEvent for AccessEvent {
@@ -33,6 +39,7 @@ impl DomainEvent for AccessEvent {
         match self {
             AccessEvent::UnknownAccountLogin { .. } => "UnknownAccountLogin",
             AccessEvent::LoginThrottled { .. } => "LoginThrottled",
+            AccessEvent::CredentialRefused { .. } => "CredentialRefused",
         }
         .to_owned()
     }
@@ -75,6 +82,9 @@ impl Aggregate for AccessAttempt {
             AccessCommand::RecordThrottledLogin { username } => AccessEvent::LoginThrottled {
                 username: kept(&username),
             },
+            AccessCommand::RecordCredentialRefused { throttled } => {
+                AccessEvent::CredentialRefused { throttled }
+            }
         };
         sink.write(event, self).await;
         Ok(())

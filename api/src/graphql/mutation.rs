@@ -10,9 +10,11 @@ use uuid::Uuid;
 
 use super::access::{request, Access};
 use super::query::{parse_id, require_running};
+use chrono::{DateTime, Utc};
+
 use super::types::{
     Account, ConsoleKind, ConsoleTicket, CreateAccountInput, CreateVmInput, CreatedAccount,
-    LoginResult, Snapshot, Vm,
+    IssuedCredential, LoginResult, Snapshot, Vm,
 };
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -420,24 +422,121 @@ impl MutationRoot {
     ) -> Result<ConsoleTicket> {
         let id: Uuid = parse_id(&vm_id, "VM")?;
         let state = ctx.data::<AppState>()?;
-        require_running(state, id).await?;
-        let kind = DomainConsoleKind::from(kind);
-        if kind == DomainConsoleKind::Vnc {
-            return Err(ApiError::new(
-                ErrorCode::BadInput,
-                "graphical consoles are not available yet",
-            )
-            .into());
-        }
-        let principal = request(ctx)?.actor_label();
-        let issued = state.relay.tickets.issue(Ticket {
-            vm_id: id,
-            kind,
-            principal,
-        });
-        Ok(ConsoleTicket {
-            url: format!("/console/ws?ticket={}", issued.secret),
-            expires_at: issued.expires_at,
+        let caller = request(ctx)?;
+        let holder = Holder {
+            principal: caller.actor_label(),
+            revoked_by: caller.revocation_keys(),
+            ends_at: None,
+        };
+        console_ticket(state, id, kind, holder).await
+    }
+
+    /// Issues a credential for the VM; its secret is in the answer and never shown again.
+    #[graphql(guard = "Access::policy(Policy::VmsCredentialsCreate)")]
+    async fn issue_vm_credential(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        name: String,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<IssuedCredential> {
+        let vm = parse_id(&vm_id, "VM")?;
+        let state = ctx.data::<AppState>()?;
+        let issued = state
+            .bus
+            .issue_vm_credential(request(ctx)?, vm, name, expires_at)
+            .await
+            .map_err(ApiError::from)?;
+        state
+            .reads
+            .vm_at_least(vm, issued.committed.version)
+            .await?;
+        let credential = state
+            .reads
+            .credentials(vm)
+            .await?
+            .into_iter()
+            .find(|c| c.id == issued.id)
+            .ok_or_else(|| ApiError::not_found("credential"))?;
+        Ok(IssuedCredential {
+            credential: credential.into(),
+            secret: issued.secret,
         })
     }
+
+    /// Revokes a credential: it opens nothing any more, and consoles opened with it close.
+    #[graphql(guard = "Access::policy(Policy::VmsCredentialsRevoke)")]
+    async fn revoke_vm_credential(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        credential_id: ID,
+    ) -> Result<bool> {
+        let id = parse_id(&credential_id, "credential")?;
+        self.vm_command(ctx, &vm_id, VmCommand::RevokeCredential { id })
+            .await
+            .map(|_| true)
+    }
+
+    /// A console of the credential's VM, for someone without an account: the only thing a
+    /// credential can do. Wrong secrets are throttled per address.
+    #[graphql(guard = "Access::Public")]
+    async fn open_console_with_credential(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] secret: String,
+        kind: ConsoleKind,
+    ) -> Result<ConsoleTicket> {
+        let state = ctx.data::<AppState>()?;
+        let grant = state
+            .bus
+            .redeem_credential(request(ctx)?, &secret)
+            .await
+            .map_err(ApiError::from)?;
+        let principal = format!("credential:{}", grant.credential);
+        let holder = Holder {
+            revoked_by: vec![principal.clone()],
+            principal,
+            ends_at: grant.expires_at,
+        };
+        console_ticket(state, grant.vm, kind, holder).await
+    }
+}
+
+/// Who a console ticket is for, and what ends the console.
+struct Holder {
+    principal: String,
+    revoked_by: Vec<String>,
+    ends_at: Option<DateTime<Utc>>,
+}
+
+/// A single-use console ticket for running VM `vm`; deleting the VM ends the console too.
+async fn console_ticket(
+    state: &AppState,
+    vm: Uuid,
+    kind: ConsoleKind,
+    holder: Holder,
+) -> Result<ConsoleTicket> {
+    require_running(state, vm).await?;
+    let kind = DomainConsoleKind::from(kind);
+    if kind == DomainConsoleKind::Vnc {
+        return Err(ApiError::new(
+            ErrorCode::BadInput,
+            "graphical consoles are not available yet",
+        )
+        .into());
+    }
+    let mut revoked_by = holder.revoked_by;
+    revoked_by.push(format!("vm:{vm}"));
+    let issued = state.relay.tickets.issue(Ticket {
+        vm_id: vm,
+        kind,
+        principal: holder.principal,
+        revoked_by,
+        ends_at: holder.ends_at,
+    });
+    Ok(ConsoleTicket {
+        url: format!("/console/ws?ticket={}", issued.secret),
+        expires_at: issued.expires_at,
+    })
 }

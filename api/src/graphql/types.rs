@@ -1,7 +1,8 @@
 //! GraphQL object types and their mapping from read models.
 
-use async_graphql::{ComplexObject, Enum, InputObject, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use distribox_domain::policy::Policy;
 use distribox_domain::vm::{
     KeyboardLayout, Snapshot as DomainSnapshot, VmName, VmState as DomainVmState,
 };
@@ -9,7 +10,10 @@ use distribox_projections::hypervisor::FoundDomain;
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
 
-use crate::reads::{AccountRow, VmRow};
+use super::access::Access;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::reads::{AccountRow, CredentialRow, VmRow};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 #[graphql(remote = "distribox_domain::vm::VmState")]
@@ -72,6 +76,54 @@ impl Vm {
     async fn cloned_from_id(&self) -> Option<ID> {
         self.cloned_from.map(|id| ID(id.to_string()))
     }
+
+    /// Credentials issued for this VM, oldest first, revoked and expired ones included.
+    #[graphql(guard = "Access::policy(Policy::VmsCredentialsList)")]
+    async fn credentials(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VmCredential>> {
+        let id = self
+            .id
+            .parse()
+            .map_err(|_| ApiError::internal("a VM id that is not a UUID"))?;
+        let state = ctx.data::<AppState>()?;
+        Ok(state
+            .reads
+            .credentials(id)
+            .await?
+            .into_iter()
+            .map(VmCredential::from)
+            .collect())
+    }
+}
+
+/// A credential as its VM's managers see it: never its secret.
+#[derive(SimpleObject)]
+pub struct VmCredential {
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<CredentialRow> for VmCredential {
+    fn from(row: CredentialRow) -> Self {
+        Self {
+            id: ID(row.id.to_string()),
+            name: row.name,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct IssuedCredential {
+    pub credential: VmCredential,
+    /// The secret to hand over, shown this once: only its hash is kept.
+    pub secret: String,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]

@@ -10,7 +10,11 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Mutex;
+
 use distribox_commands::Actor;
+use distribox_console_relay::Revocable;
+use tokio::sync::oneshot;
 
 use super::caller;
 use super::HttpState;
@@ -29,8 +33,13 @@ pub async fn handle(
     let schema = state.schema.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
+        .on_upgrade(move |socket| async move {
+            // The connection's session is known only once `connection_init` arrives; the
+            // registration is handed out of the callback to end the connection when revoked.
+            let (registered, revocable) = oneshot::channel::<Revocable>();
+            let registered = Mutex::new(Some(registered));
+            let revocations = state.app.revocations.clone();
+            let serve = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let authorization = payload.get("authorization").and_then(|a| a.as_str());
                     let ctx = caller::context(&state.app, &headers, addr, authorization)
@@ -43,10 +52,26 @@ pub async fn handle(
                         )
                         .into());
                     }
+                    let revocable = revocations.register(ctx.revocation_keys());
+                    if let Some(sender) =
+                        registered.lock().unwrap_or_else(|p| p.into_inner()).take()
+                    {
+                        let _ = sender.send(revocable);
+                    }
                     let mut data = Data::default();
                     data.insert(ctx);
                     Ok(data)
                 })
-                .serve()
+                .serve();
+            let revoked = async {
+                match revocable.await {
+                    Ok(mut revocable) => revocable.revoked().await,
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                reason = revoked => tracing::info!(%reason, "subscription connection closed"),
+            }
         })
 }

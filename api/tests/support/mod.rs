@@ -248,6 +248,20 @@ impl Subscription {
         Self { ws }
     }
 
+    /// Whether the server ends the connection within `timeout` (answering pings meanwhile).
+    pub async fn closed_within(&mut self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, async {
+            loop {
+                match self.ws.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// The next `next` payload's data, skipping pings.
     pub async fn next(&mut self, timeout: Duration) -> Value {
         let message = tokio::time::timeout(timeout, async {
@@ -412,6 +426,29 @@ impl Console {
         while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
             if let Message::Binary(bytes) = message {
                 self.seen.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    /// The close frame's code and reason if the server closes the console within `timeout`
+    /// (`None` if it stays open); output meanwhile goes to `seen`.
+    pub async fn closed_within(&mut self, timeout: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Some(
+                        frame
+                            .map(|f| (u16::from(f.code), f.reason.to_string()))
+                            .unwrap_or((1005, String::new())),
+                    )
+                }
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    self.seen.push_str(&String::from_utf8_lossy(&bytes))
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(None | Some(Err(_))) => return Some((1006, String::new())),
             }
         }
     }

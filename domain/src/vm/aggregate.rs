@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
+use super::credential::{check_expiry, parse_credential_name, Credential, MAX_LIVE_CREDENTIALS};
 use super::events::{StopReason, VmEvent};
 use super::seed::SeedSpec;
 use super::snapshot::{parse_snapshot_name, Snapshot, SnapshotStatus, MAX_SNAPSHOTS};
@@ -43,6 +44,8 @@ pub struct Vm {
     /// A revert to this snapshot was asked for and not yet done.
     #[serde(default)]
     pub reverting_to: Option<Uuid>,
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
 }
 
 impl Vm {
@@ -383,6 +386,51 @@ impl Vm {
         Ok(vec![VmEvent::VmSnapshotDeleteRequested { id }])
     }
 
+    fn issue_credential(
+        &self,
+        id: Uuid,
+        name: &str,
+        secret_hash: String,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        let name = parse_credential_name(name)?;
+        check_expiry(expires_at, at)?;
+        let live: Vec<&Credential> = self.credentials.iter().filter(|c| c.is_live(at)).collect();
+        if live.iter().any(|c| c.name == name) {
+            return Err(DomainError::conflict(format!(
+                "a credential named `{name}` already exists"
+            )));
+        }
+        if live.len() >= MAX_LIVE_CREDENTIALS {
+            return Err(DomainError::conflict(format!(
+                "a VM has at most {MAX_LIVE_CREDENTIALS} live credentials; revoke one first"
+            )));
+        }
+        if self.credentials.iter().any(|c| c.id == id) {
+            return Err(DomainError::conflict(
+                "a credential with this id already exists",
+            ));
+        }
+        Ok(vec![VmEvent::VmCredentialIssued {
+            id,
+            name,
+            secret_hash,
+            issued_at: at,
+            expires_at,
+        }])
+    }
+
+    fn revoke_credential(&self, id: Uuid) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        match self.credentials.iter().find(|c| c.id == id) {
+            None => Err(DomainError::not_found("credential not found")),
+            Some(c) if c.revoked => Err(DomainError::conflict("the credential is already revoked")),
+            Some(_) => Ok(vec![VmEvent::VmCredentialRevoked { id }]),
+        }
+    }
+
     fn delete(&self, force: bool) -> Result<Vec<VmEvent>, DomainError> {
         self.require_exists()?;
         if !force {
@@ -547,6 +595,14 @@ impl Aggregate for Vm {
             VmCommand::TakeSnapshot { id, name, at } => self.take_snapshot(id, &name, at)?,
             VmCommand::RevertSnapshot { id } => self.revert_snapshot(id)?,
             VmCommand::DeleteSnapshot { id } => self.delete_snapshot(id)?,
+            VmCommand::IssueCredential {
+                id,
+                name,
+                secret_hash,
+                expires_at,
+                at,
+            } => self.issue_credential(id, &name, secret_hash, expires_at, at)?,
+            VmCommand::RevokeCredential { id } => self.revoke_credential(id)?,
             VmCommand::Delete { force } => self.delete(force)?,
             report => self.report(report)?,
         };
@@ -691,6 +747,24 @@ impl Aggregate for Vm {
             }
             VmEvent::VmSnapshotDeleted { id } => {
                 self.snapshots.retain(|snapshot| snapshot.id != id)
+            }
+            VmEvent::VmCredentialIssued {
+                id,
+                name,
+                issued_at,
+                expires_at,
+                ..
+            } => self.credentials.push(Credential {
+                id,
+                name,
+                issued_at,
+                expires_at,
+                revoked: false,
+            }),
+            VmEvent::VmCredentialRevoked { id } => {
+                if let Some(credential) = self.credentials.iter_mut().find(|c| c.id == id) {
+                    credential.revoked = true;
+                }
             }
             VmEvent::VmDeleteRequested => self.desired = Desired::Deleted,
             VmEvent::VmDeleted => self.observed = Observed::Gone,

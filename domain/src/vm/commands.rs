@@ -42,6 +42,17 @@ pub enum VmCommand {
     DeleteSnapshot {
         id: Uuid,
     },
+    /// `secret_hash` is the SHA-256 of a secret the command side generated and shows once.
+    IssueCredential {
+        id: Uuid,
+        name: String,
+        secret_hash: String,
+        expires_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    RevokeCredential {
+        id: Uuid,
+    },
     /// Removes the VM and its disks; `force` powers a running one off first.
     Delete {
         force: bool,

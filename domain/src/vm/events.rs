@@ -111,6 +111,16 @@ pub enum VmEvent {
     VmSnapshotDeleted {
         id: Uuid,
     },
+    VmCredentialIssued {
+        id: Uuid,
+        name: String,
+        secret_hash: String,
+        issued_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    VmCredentialRevoked {
+        id: Uuid,
+    },
     VmDeleteRequested,
     VmDeleted,
 }
@@ -148,6 +158,8 @@ impl DomainEvent for VmEvent {
             VmEvent::VmSnapshotRevertFailed { .. } => "VmSnapshotRevertFailed",
             VmEvent::VmSnapshotDeleteRequested { .. } => "VmSnapshotDeleteRequested",
             VmEvent::VmSnapshotDeleted { .. } => "VmSnapshotDeleted",
+            VmEvent::VmCredentialIssued { .. } => "VmCredentialIssued",
+            VmEvent::VmCredentialRevoked { .. } => "VmCredentialRevoked",
             VmEvent::VmDeleteRequested => "VmDeleteRequested",
             VmEvent::VmDeleted => "VmDeleted",
         };

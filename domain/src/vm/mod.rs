@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod commands;
+pub mod credential;
 mod events;
 mod seed;
 pub mod snapshot;
@@ -10,6 +11,7 @@ mod state;
 
 pub use aggregate::{Vm, VmServices};
 pub use commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
+pub use credential::Credential;
 pub use events::{StopReason, VmEvent};
 pub use seed::{SeedInput, SeedSpec, SeedUser};
 pub use snapshot::{Snapshot, SnapshotStatus};

@@ -47,6 +47,63 @@ impl Default for VmsProjection {
     }
 }
 
+/// The `vm_credentials` table follows the VM's credential events, in the same transaction as
+/// the VM's row, so a mutation that waited for the VM sees its credential too.
+async fn project_credentials(
+    tx: &mut PgConnection,
+    vm: Uuid,
+    event: &VmEvent,
+    stored: &StoredEvent,
+) -> Result<(), ProjectionError> {
+    match event {
+        VmEvent::VmCredentialIssued {
+            id,
+            name,
+            secret_hash,
+            issued_at,
+            expires_at,
+        } => {
+            sqlx::query(
+                "INSERT INTO vm_credentials (id, vm_id, name, secret_hash, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(vm)
+            .bind(name)
+            .bind(secret_hash)
+            .bind(issued_at)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        VmEvent::VmCredentialRevoked { id } => {
+            sqlx::query("UPDATE vm_credentials SET revoked_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(stored.recorded_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A deleted VM's credentials open nothing any more.
+        VmEvent::VmDeleteRequested => {
+            sqlx::query(
+                "UPDATE vm_credentials SET revoked_at = $2 WHERE vm_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(vm)
+            .bind(stored.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        VmEvent::VmDeleted => {
+            sqlx::query("DELETE FROM vm_credentials WHERE vm_id = $1")
+                .bind(vm)
+                .execute(&mut *tx)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Projection for VmsProjection {
     fn name(&self) -> &'static str {
@@ -63,6 +120,7 @@ impl Projection for VmsProjection {
         }
         let id = event.aggregate_uuid()?;
         let decoded: VmEvent = event.decode()?;
+        project_credentials(tx, id, &decoded, event).await?;
         let stored: Option<serde_json::Value> =
             sqlx::query_scalar("SELECT aggregate FROM vms WHERE id = $1")
                 .bind(id)
