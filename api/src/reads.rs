@@ -47,6 +47,17 @@ pub struct AccountRow {
     pub version: i64,
 }
 
+/// Which VMs a listing may show.
+#[derive(Debug, Clone)]
+pub enum Visible {
+    All,
+    /// Those `owner` owns, and those in `granted`.
+    Some {
+        owner: Uuid,
+        granted: Vec<Uuid>,
+    },
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CredentialRow {
     pub id: Uuid,
@@ -88,22 +99,30 @@ impl Reads {
         )
     }
 
-    /// One page of VMs in creation order, after the keyset `after`; fetches one extra row to
-    /// know whether another page follows.
+    /// One page of the `visible` VMs in creation order, after the keyset `after`; fetches one
+    /// extra row to know whether another page follows.
     pub async fn vms_page(
         &self,
         after: Option<(DateTime<Utc>, Uuid)>,
         first: i64,
+        visible: Visible,
     ) -> Result<(Vec<VmRow>, bool), ApiError> {
         let (after_at, after_id) = after.unzip();
+        let (owner, granted) = match visible {
+            Visible::All => (None, Vec::new()),
+            Visible::Some { owner, granted } => (Some(owner), granted),
+        };
         let mut rows: Vec<VmRow> = sqlx::query_as(&format!(
             "SELECT {VM_COLUMNS} FROM vms
-              WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2)
+              WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2))
+                AND ($4::uuid IS NULL OR owner = $4 OR id = ANY($5))
               ORDER BY created_at, id LIMIT $3"
         ))
         .bind(after_at)
         .bind(after_id)
         .bind(first + 1)
+        .bind(owner)
+        .bind(granted)
         .fetch_all(&self.pool)
         .await?;
         let more = rows.len() as i64 > first;
@@ -118,6 +137,16 @@ impl Reads {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Whether account `owner` owns any VM.
+    pub async fn owns_any_vm(&self, owner: Uuid) -> Result<bool, ApiError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM vms WHERE owner = $1)")
+                .bind(owner)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// VM `vm`'s credentials, oldest first (never their secrets).

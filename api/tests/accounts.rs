@@ -437,3 +437,126 @@ async fn logins_are_throttled_per_account_and_per_address() {
             .unwrap();
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn policies_granted_for_one_vm_and_owner_rights() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let x = app.create_vm(&admin, "x", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let y = app.create_vm(&admin, "y", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for vm in [&x, &y] {
+        app.wait_for_state(
+            &admin,
+            vm,
+            Some("STOPPED"),
+            std::time::Duration::from_secs(20),
+        )
+        .await;
+    }
+    let alice = account(&app, &admin, "alice", &[]).await;
+    let grant = "mutation($a: ID!, $p: String!, $vm: ID) { grantPolicy(accountId: $a, policy: $p, vmId: $vm) }";
+    let revoke = "mutation($a: ID!, $p: String!, $vm: ID) { revokePolicy(accountId: $a, policy: $p, vmId: $vm) }";
+    app.data(
+        &admin,
+        grant,
+        json!({ "a": alice, "p": "vms:start", "vm": x }),
+    )
+    .await;
+    assert_eq!(
+        code(
+            &app.gql(
+                Some(&admin),
+                grant,
+                json!({ "a": alice, "p": "vms:create", "vm": x })
+            )
+            .await
+        ),
+        ("BAD_INPUT", "`vms:create` can't be granted for a single VM")
+    );
+    let token = login(&app, "alice").await;
+    let start = "mutation($vm: ID!) { startVm(id: $vm) { state } }";
+    assert!(app
+        .gql(Some(&token), start, json!({ "vm": x }))
+        .await
+        .get("errors")
+        .is_none());
+    assert_eq!(
+        code(&app.gql(Some(&token), start, json!({ "vm": y })).await),
+        ("NOT_FOUND", "VM not found")
+    );
+    // Listing and lookups show only what alice may see.
+    let listed = app
+        .data(&token, "{ vms { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(listed["vms"]["edges"], json!([{ "node": { "id": x } }]));
+    let lookup = "query($vm: ID!) { vm(id: $vm) { id } }";
+    assert_eq!(
+        app.data(&token, lookup, json!({ "vm": y })).await["vm"],
+        Value::Null
+    );
+    // Seen, but without the policy: FORBIDDEN, naming it.
+    let rename = "mutation($vm: ID!) { renameVm(id: $vm, name: \"n\") { name } }";
+    assert_eq!(
+        code(&app.gql(Some(&token), rename, json!({ "vm": x })).await),
+        ("FORBIDDEN", "this needs the `vms:rename` policy")
+    );
+    app.data(
+        &admin,
+        revoke,
+        json!({ "a": alice, "p": "vms:start", "vm": x }),
+    )
+    .await;
+    assert_eq!(
+        code(&app.gql(Some(&token), start, json!({ "vm": x })).await).0,
+        "FORBIDDEN"
+    );
+
+    // Owners hold the VM-level policies on their own VMs until an admin takes one away.
+    let bob = account(&app, &admin, "bob", &["vms:create"]).await;
+    let bob_token = login(&app, "bob").await;
+    let z = app.create_vm(&bob_token, "z", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(
+        &bob_token,
+        &z,
+        Some("STOPPED"),
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        app.data(&bob_token, rename, json!({ "vm": z })).await["renameVm"]["name"],
+        "n"
+    );
+    let listed = app
+        .data(&bob_token, "{ vms { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(listed["vms"]["edges"], json!([{ "node": { "id": z } }]));
+    assert_eq!(
+        code(&app.gql(Some(&bob_token), rename, json!({ "vm": x })).await),
+        ("NOT_FOUND", "VM not found")
+    );
+    app.data(
+        &admin,
+        revoke,
+        json!({ "a": bob, "p": "vms:delete", "vm": z }),
+    )
+    .await;
+    let delete = "mutation($vm: ID!) { deleteVm(id: $vm) }";
+    assert_eq!(
+        code(&app.gql(Some(&bob_token), delete, json!({ "vm": z })).await),
+        ("FORBIDDEN", "this needs the `vms:delete` policy")
+    );
+    assert!(app
+        .gql(Some(&bob_token), start, json!({ "vm": z }))
+        .await
+        .get("errors")
+        .is_none());
+}

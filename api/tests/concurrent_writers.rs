@@ -99,6 +99,7 @@ fn admin(request_id: String) -> RequestContext {
             id: Uuid::new_v4(),
             username: "writer".to_owned(),
             policies: [Policy::DistriboxAdmin].into_iter().collect::<PolicySet>(),
+            scoped: Default::default(),
         },
         request_id,
         client_addr: None,

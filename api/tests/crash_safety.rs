@@ -28,6 +28,7 @@ fn admin() -> RequestContext {
             id: Uuid::new_v4(),
             username: "tester".to_owned(),
             policies: [Policy::DistriboxAdmin].into_iter().collect::<PolicySet>(),
+            scoped: Default::default(),
         },
         request_id: "crash-test".to_owned(),
         client_addr: None,

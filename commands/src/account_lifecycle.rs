@@ -96,6 +96,49 @@ impl CommandBus {
         self.execute_account(ctx, &id.to_string(), command).await
     }
 
+    /// `users:updatePolicies`: grants `policy` to account `id`, globally or (`vm`) on one VM.
+    pub async fn grant_policy(
+        &self,
+        ctx: &RequestContext,
+        id: Uuid,
+        policy: String,
+        vm: Option<Uuid>,
+    ) -> Result<Committed, CommandError> {
+        ctx.authorize(Policy::UsersUpdatePolicies)?;
+        check_grantable(ctx, std::slice::from_ref(&policy))?;
+        self.require_vm(vm).await?;
+        let command = AccountCommand::Grant { policy, vm };
+        self.execute_account(ctx, &id.to_string(), command).await
+    }
+
+    /// `users:updatePolicies`: takes `policy` away from account `id`, globally or on one VM
+    /// (an owner's right on their VM included).
+    pub async fn revoke_policy(
+        &self,
+        ctx: &RequestContext,
+        id: Uuid,
+        policy: String,
+        vm: Option<Uuid>,
+    ) -> Result<Committed, CommandError> {
+        ctx.authorize(Policy::UsersUpdatePolicies)?;
+        check_grantable(ctx, std::slice::from_ref(&policy))?;
+        if self.holds_admin(id).await? {
+            ctx.authorize(Policy::DistriboxAdmin)?;
+        }
+        self.require_vm(vm).await?;
+        let command = AccountCommand::Revoke { policy, vm };
+        self.execute_account(ctx, &id.to_string(), command).await
+    }
+
+    async fn require_vm(&self, vm: Option<Uuid>) -> Result<(), CommandError> {
+        match vm {
+            Some(vm) if self.vm_owner(vm).await?.is_none() => {
+                Err(CommandError::refused(ErrorCode::NotFound, "VM not found"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `users:delete` covers disabling too: both take an account's access away.
     pub async fn disable_account(
         &self,

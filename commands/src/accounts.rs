@@ -153,6 +153,7 @@ impl CommandBus {
                 id: account_id,
                 username: name.as_str().to_owned(),
                 policies: policies.iter().filter_map(|p| p.parse().ok()).collect(),
+                scoped: Default::default(),
             },
             ..ctx.clone()
         };

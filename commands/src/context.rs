@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use distribox_domain::policy::{Policy, PolicySet};
+use distribox_domain::policy::{Policy, PolicySet, ScopedPolicies};
 use uuid::Uuid;
 
 use crate::{CommandError, ErrorCode};
@@ -13,6 +13,8 @@ pub enum Actor {
         id: Uuid,
         username: String,
         policies: PolicySet,
+        /// Policies on chosen VMs, and owner rights taken away.
+        scoped: ScopedPolicies,
     },
     /// Distribox itself: the hypervisor reporting what it observed, first-start bootstrap.
     System,
@@ -56,6 +58,55 @@ impl RequestContext {
                 ErrorCode::Unauthenticated,
                 "log in first",
             )),
+        }
+    }
+
+    /// The authorization step for a policy about VM `vm` (owned by `owner`, if it exists): held
+    /// globally, granted for this VM, or held as its owner. A caller who may not even see the
+    /// VM is told it does not exist, so existence doesn't leak.
+    pub fn authorize_vm(
+        &self,
+        policy: Policy,
+        vm: Uuid,
+        owner: Option<Uuid>,
+    ) -> Result<(), CommandError> {
+        let Actor::Account {
+            id,
+            policies,
+            scoped,
+            ..
+        } = &self.actor
+        else {
+            return self.authorize(policy);
+        };
+        let owns = owner.is_some() && owner == Some(*id);
+        if policies.allows(policy) || scoped.allows(policy, vm, owns) {
+            Ok(())
+        } else if self.sees_vm(vm, owner) {
+            Err(CommandError::refused(
+                ErrorCode::Forbidden,
+                format!("this needs the `{policy}` policy"),
+            ))
+        } else {
+            Err(CommandError::refused(ErrorCode::NotFound, "VM not found"))
+        }
+    }
+
+    /// Whether the caller may know VM `vm` (owned by `owner`) exists.
+    pub fn sees_vm(&self, vm: Uuid, owner: Option<Uuid>) -> bool {
+        match &self.actor {
+            Actor::System => true,
+            Actor::Account {
+                id,
+                policies,
+                scoped,
+                ..
+            } => {
+                policies.allows(Policy::VmsGet)
+                    || policies.allows(Policy::VmsGetById)
+                    || scoped.sees(vm, owner.is_some() && owner == Some(*id))
+            }
+            Actor::Anonymous => false,
         }
     }
 
@@ -129,6 +180,7 @@ mod tests {
                 id: Uuid::new_v4(),
                 username: "u".to_owned(),
                 policies: policies.iter().copied().collect(),
+                scoped: Default::default(),
             },
             ..RequestContext::system()
         }

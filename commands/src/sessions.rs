@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use distribox_domain::policy::PolicySet;
+use distribox_domain::policy::{PolicySet, ScopedPolicies};
 use uuid::Uuid;
 
 use crate::secrets::{random_token, token_hash};
@@ -24,6 +24,18 @@ impl Default for SessionLifetimes {
             absolute: Duration::from_secs(12 * 3600),
         }
     }
+}
+
+/// A live session and what its account may do.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    session: Uuid,
+    account: Uuid,
+    username: String,
+    policies: Vec<String>,
+    scoped: sqlx::types::Json<ScopedPolicies>,
+    /// `last_seen_at` is due for a refresh.
+    stale: bool,
 }
 
 /// `last_seen_at` is refreshed at most this often, so busy clients don't write on every request.
@@ -55,8 +67,8 @@ impl CommandBus {
     /// disabled or deleted account and tokens older than its last password change all get the
     /// same answer.
     pub async fn authenticate(&self, token: &str) -> Result<(Actor, Uuid), CommandError> {
-        let row: Option<(Uuid, Uuid, String, Vec<String>, bool)> = sqlx::query_as(
-            "SELECT s.id, a.id, a.username, a.policies,
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.id AS session, a.id AS account, a.username, a.policies, a.scoped,
                     s.last_seen_at < now() - make_interval(secs => $3) AS stale
                FROM sessions s JOIN accounts a ON a.id = s.account_id
               WHERE s.token_hash = $1
@@ -71,7 +83,15 @@ impl CommandBus {
         .bind(TOUCH_INTERVAL_SECS)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((session, id, username, policies, stale)) = row else {
+        let Some(SessionRow {
+            session,
+            account,
+            username,
+            policies,
+            scoped,
+            stale,
+        }) = row
+        else {
             return Err(CommandError::refused(
                 ErrorCode::Unauthenticated,
                 "invalid or expired session",
@@ -87,9 +107,10 @@ impl CommandBus {
         // would mean a newer Distribox wrote it, and granting nothing for it is the safe reading.
         let policies: PolicySet = policies.iter().filter_map(|p| p.parse().ok()).collect();
         let actor = Actor::Account {
-            id,
+            id: account,
             username,
             policies,
+            scoped: scoped.0,
         };
         Ok((actor, session))
     }

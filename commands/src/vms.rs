@@ -135,7 +135,11 @@ impl CommandBus {
         source_id: Uuid,
         name: String,
     ) -> Result<(Uuid, Committed), CommandError> {
-        ctx.authorize(Policy::VmsDuplicate)?;
+        ctx.authorize_vm(
+            Policy::VmsDuplicate,
+            source_id,
+            self.vm_owner(source_id).await?,
+        )?;
         let owner = owner(ctx)?;
         let source = self.load_vm(source_id).await?;
         let id = Uuid::new_v4();
@@ -209,10 +213,22 @@ impl CommandBus {
         command: VmCommand,
     ) -> Result<Committed, CommandError> {
         match policy_for(&command) {
+            Some(policy) if policy.is_vm_scoped() => {
+                ctx.authorize_vm(policy, id, self.vm_owner(id).await?)?
+            }
             Some(policy) => ctx.authorize(policy)?,
             None => ctx.require_system()?,
         }
         self.execute_vm(ctx, &id.to_string(), command).await
+    }
+
+    /// VM `id`'s owner, as the read model knows it (`None`: no such VM). Owners never change,
+    /// so the read model's lag doesn't matter.
+    pub async fn vm_owner(&self, id: Uuid) -> Result<Option<Uuid>, CommandError> {
+        Ok(sqlx::query_scalar("SELECT owner FROM vms WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The policy catalogue (DESIGN.md §4). Policy names are part of the public interface: they are
 //! stored in events, shown in the dashboard and accepted by the API, so they never change.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::DomainError;
 
@@ -73,6 +74,83 @@ policies! {
     DistriboxAdmin => "distribox:admin",
 }
 
+impl Policy {
+    /// Policies about one VM: they can be granted for chosen VMs only, and a VM's owner holds
+    /// them on it. The others (listing, creating, accounts, audit, …) are global only.
+    pub fn is_vm_scoped(self) -> bool {
+        matches!(
+            self,
+            Policy::VmsGetById
+                | Policy::VmsStart
+                | Policy::VmsStop
+                | Policy::VmsReboot
+                | Policy::VmsPause
+                | Policy::VmsRename
+                | Policy::VmsResize
+                | Policy::VmsConnect
+                | Policy::VmsDelete
+                | Policy::VmsScreenshot
+                | Policy::VmsDuplicate
+                | Policy::VmsSnapshotsCreate
+                | Policy::VmsSnapshotsRevert
+                | Policy::VmsSnapshotsDelete
+                | Policy::VmsCredentialsCreate
+                | Policy::VmsCredentialsRevoke
+                | Policy::VmsCredentialsList
+        )
+    }
+}
+
+/// An account's policies for particular VMs: grants for VMs it doesn't own, and owner rights an
+/// administrator took away on VMs it does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopedPolicies {
+    #[serde(default)]
+    pub grants: BTreeMap<Uuid, PolicySet>,
+    #[serde(default)]
+    pub denials: BTreeMap<Uuid, PolicySet>,
+}
+
+impl ScopedPolicies {
+    /// Whether `policy` is held on VM `vm`, whose owner is `owner`, through a grant for it or
+    /// through owning it. Global policies are checked apart.
+    pub fn allows(&self, policy: Policy, vm: Uuid, owns: bool) -> bool {
+        let granted = self.grants.get(&vm).is_some_and(|set| set.contains(policy));
+        let denied = self
+            .denials
+            .get(&vm)
+            .is_some_and(|set| set.contains(policy));
+        granted || (owns && policy.is_vm_scoped() && !denied)
+    }
+
+    /// Whether VM `vm` is visible: anything granted on it, or owning it.
+    pub fn sees(&self, vm: Uuid, owns: bool) -> bool {
+        owns || self
+            .grants
+            .get(&vm)
+            .is_some_and(|set| set.iter().next().is_some())
+    }
+
+    pub fn grant(&mut self, policy: Policy, vm: Uuid) {
+        self.grants.entry(vm).or_default().insert(policy);
+        Self::remove(&mut self.denials, policy, vm);
+    }
+
+    pub fn revoke(&mut self, policy: Policy, vm: Uuid) {
+        Self::remove(&mut self.grants, policy, vm);
+        self.denials.entry(vm).or_default().insert(policy);
+    }
+
+    fn remove(map: &mut BTreeMap<Uuid, PolicySet>, policy: Policy, vm: Uuid) {
+        if let Some(set) = map.get_mut(&vm) {
+            set.remove(policy);
+            if set.iter().next().is_none() {
+                map.remove(&vm);
+            }
+        }
+    }
+}
+
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -116,6 +194,18 @@ impl PolicySet {
     pub fn iter(&self) -> impl Iterator<Item = Policy> + '_ {
         self.0.iter().copied()
     }
+
+    pub fn contains(&self, policy: Policy) -> bool {
+        self.0.contains(&policy)
+    }
+
+    pub fn insert(&mut self, policy: Policy) -> bool {
+        self.0.insert(policy)
+    }
+
+    pub fn remove(&mut self, policy: Policy) -> bool {
+        self.0.remove(&policy)
+    }
 }
 
 impl FromIterator<Policy> for PolicySet {
@@ -145,5 +235,32 @@ mod tests {
         assert!(!viewer.allows(Policy::VmsStart));
         let err = PolicySet::parse(&["vms:get", "vms:fly"]).unwrap_err();
         assert_eq!(err.message, "unknown policy `vms:fly`");
+    }
+}
+
+#[cfg(test)]
+mod scoped_tests {
+    use super::*;
+
+    #[test]
+    fn scoped_grants_owner_rights_and_denials() {
+        let (mine, theirs, other) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut scoped = ScopedPolicies::default();
+        scoped.grant(Policy::VmsConnect, theirs);
+        assert!(scoped.allows(Policy::VmsConnect, theirs, false));
+        assert!(!scoped.allows(Policy::VmsStart, theirs, false));
+        assert!(!scoped.allows(Policy::VmsConnect, other, false));
+        assert!(scoped.sees(theirs, false) && !scoped.sees(other, false));
+        // Owners hold the VM-level policies on their VMs, until one is taken away.
+        assert!(scoped.allows(Policy::VmsDelete, mine, true));
+        assert!(!scoped.allows(Policy::VmsCreate, mine, true));
+        scoped.revoke(Policy::VmsDelete, mine);
+        assert!(!scoped.allows(Policy::VmsDelete, mine, true));
+        assert!(scoped.allows(Policy::VmsStart, mine, true) && scoped.sees(mine, true));
+        scoped.grant(Policy::VmsDelete, mine);
+        assert!(scoped.allows(Policy::VmsDelete, mine, true));
+        // Revoking the last grant on a VM hides it again.
+        scoped.revoke(Policy::VmsConnect, theirs);
+        assert!(!scoped.sees(theirs, false));
     }
 }

@@ -8,7 +8,7 @@ use distribox_domain::vm::VmName;
 use distribox_projections::hypervisor::recoverable;
 use uuid::Uuid;
 
-use super::access::{request, Access};
+use super::access::{authorize_vm, request, Access};
 use super::query::{parse_id, require_running};
 use chrono::{DateTime, Utc};
 
@@ -38,6 +38,31 @@ impl MutationRoot {
             .map_err(ApiError::from)?;
         let row = state.reads.vm_at_least(id, committed.version).await?;
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
+    }
+
+    async fn change_policy(
+        &self,
+        ctx: &Context<'_>,
+        account: ID,
+        policy: String,
+        vm: Option<ID>,
+        grant: bool,
+    ) -> Result<bool> {
+        let account = parse_id(&account, "account")?;
+        let vm = vm.as_ref().map(|vm| parse_id(vm, "VM")).transpose()?;
+        let state = ctx.data::<AppState>()?;
+        let caller = request(ctx)?;
+        let committed = if grant {
+            state.bus.grant_policy(caller, account, policy, vm).await
+        } else {
+            state.bus.revoke_policy(caller, account, policy, vm).await
+        }
+        .map_err(ApiError::from)?;
+        state
+            .reads
+            .account_at_least(account, committed.version, false)
+            .await?;
+        Ok(true)
     }
 
     /// Adopts (or discards) recoverable domain `domain_name`.
@@ -191,6 +216,33 @@ impl MutationRoot {
         Ok(account.into())
     }
 
+    /// Grants a policy to an account: globally, or with `vmId` on that VM only.
+    #[graphql(guard = "Access::policy(Policy::UsersUpdatePolicies)")]
+    async fn grant_policy(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        policy: String,
+        vm_id: Option<ID>,
+    ) -> Result<bool> {
+        self.change_policy(ctx, account_id, policy, vm_id, true)
+            .await
+    }
+
+    /// Takes a policy away from an account: globally, or with `vmId` on that VM only (which
+    /// also takes it from a VM's owner).
+    #[graphql(guard = "Access::policy(Policy::UsersUpdatePolicies)")]
+    async fn revoke_policy(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        policy: String,
+        vm_id: Option<ID>,
+    ) -> Result<bool> {
+        self.change_policy(ctx, account_id, policy, vm_id, false)
+            .await
+    }
+
     /// Disables an account: its sessions end and it can't log in.
     #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
     async fn disable_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
@@ -259,50 +311,50 @@ impl MutationRoot {
         }
     }
 
-    #[graphql(guard = "Access::policy(Policy::VmsStart)")]
+    #[graphql(guard = "Access::vm(Policy::VmsStart)")]
     async fn start_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Start).await
     }
 
     /// Powers the VM off at once, like pulling the plug.
-    #[graphql(guard = "Access::policy(Policy::VmsStop)")]
+    #[graphql(guard = "Access::vm(Policy::VmsStop)")]
     async fn force_stop_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::ForceStop).await
     }
 
     /// Presses the ACPI power button. The VM shows STOPPING until the guest powers off; if it
     /// hasn't within the grace period it is RUNNING again, with a `failure` saying so.
-    #[graphql(guard = "Access::policy(Policy::VmsStop)")]
+    #[graphql(guard = "Access::vm(Policy::VmsStop)")]
     async fn shutdown_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Shutdown).await
     }
 
     /// Asks the guest to reboot (ACPI).
-    #[graphql(guard = "Access::policy(Policy::VmsReboot)")]
+    #[graphql(guard = "Access::vm(Policy::VmsReboot)")]
     async fn reboot_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Reboot).await
     }
 
     /// Freezes a running VM's vCPUs; memory and devices stay as they are.
-    #[graphql(guard = "Access::policy(Policy::VmsPause)")]
+    #[graphql(guard = "Access::vm(Policy::VmsPause)")]
     async fn pause_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Pause).await
     }
 
-    #[graphql(guard = "Access::policy(Policy::VmsPause)")]
+    #[graphql(guard = "Access::vm(Policy::VmsPause)")]
     async fn resume_vm(&self, ctx: &Context<'_>, id: ID) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Resume).await
     }
 
     /// Changes the display name (any state but deleted).
-    #[graphql(guard = "Access::policy(Policy::VmsRename)")]
+    #[graphql(guard = "Access::vm(Policy::VmsRename)")]
     async fn rename_vm(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Rename { name }).await
     }
 
     /// New vCPUs and memory, and a disk at least as large, for a stopped VM. A disk with
     /// snapshots can't grow.
-    #[graphql(guard = "Access::policy(Policy::VmsResize)")]
+    #[graphql(guard = "Access::vm(Policy::VmsResize)")]
     async fn resize_vm(
         &self,
         ctx: &Context<'_>,
@@ -321,7 +373,7 @@ impl MutationRoot {
 
     /// A new VM with a copy of a stopped VM's disk: same resources and guest login, a new
     /// identity (id, hostname, cloud-init instance id). The caller owns the copy.
-    #[graphql(guard = "Access::policy(Policy::VmsDuplicate)")]
+    #[graphql(guard = "Access::vm(Policy::VmsDuplicate)")]
     async fn clone_vm(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Vm> {
         let source = parse_id(&id, "VM")?;
         let state = ctx.data::<AppState>()?;
@@ -353,7 +405,7 @@ impl MutationRoot {
 
     /// Snapshots a stopped VM's disk, or a running VM's disk and memory. The snapshot is
     /// `TAKING` until the hypervisor has taken it.
-    #[graphql(guard = "Access::policy(Policy::VmsSnapshotsCreate)")]
+    #[graphql(guard = "Access::vm(Policy::VmsSnapshotsCreate)")]
     async fn take_snapshot(&self, ctx: &Context<'_>, vm_id: ID, name: String) -> Result<Snapshot> {
         let vm = parse_id(&vm_id, "VM")?;
         let state = ctx.data::<AppState>()?;
@@ -376,7 +428,7 @@ impl MutationRoot {
     }
 
     /// Returns a stopped VM to a snapshot. A snapshot with memory leaves it running.
-    #[graphql(guard = "Access::policy(Policy::VmsSnapshotsRevert)")]
+    #[graphql(guard = "Access::vm(Policy::VmsSnapshotsRevert)")]
     async fn revert_snapshot(&self, ctx: &Context<'_>, vm_id: ID, snapshot_id: ID) -> Result<bool> {
         let id = parse_id(&snapshot_id, "snapshot")?;
         self.vm_command(ctx, &vm_id, VmCommand::RevertSnapshot { id })
@@ -384,7 +436,7 @@ impl MutationRoot {
             .map(|_| true)
     }
 
-    #[graphql(guard = "Access::policy(Policy::VmsSnapshotsDelete)")]
+    #[graphql(guard = "Access::vm(Policy::VmsSnapshotsDelete)")]
     async fn delete_snapshot(&self, ctx: &Context<'_>, vm_id: ID, snapshot_id: ID) -> Result<bool> {
         let id = parse_id(&snapshot_id, "snapshot")?;
         self.vm_command(ctx, &vm_id, VmCommand::DeleteSnapshot { id })
@@ -395,7 +447,7 @@ impl MutationRoot {
     /// Deletes a VM with its disks, snapshots and seed. A running VM is refused unless `force`
     /// is set, which powers it off first. Returns once the deletion is recorded; the VM
     /// disappears when the hypervisor has removed it.
-    #[graphql(guard = "Access::policy(Policy::VmsDelete)")]
+    #[graphql(guard = "Access::vm(Policy::VmsDelete)")]
     async fn delete_vm(
         &self,
         ctx: &Context<'_>,
@@ -413,7 +465,7 @@ impl MutationRoot {
     }
 
     /// A single-use websocket URL for the VM's console, valid for about 30 seconds.
-    #[graphql(guard = "Access::policy(Policy::VmsConnect)")]
+    #[graphql(guard = "Access::vm(Policy::VmsConnect)")]
     async fn open_console(
         &self,
         ctx: &Context<'_>,
@@ -421,6 +473,7 @@ impl MutationRoot {
         kind: ConsoleKind,
     ) -> Result<ConsoleTicket> {
         let id: Uuid = parse_id(&vm_id, "VM")?;
+        authorize_vm(ctx, Policy::VmsConnect, id).await?;
         let state = ctx.data::<AppState>()?;
         let caller = request(ctx)?;
         let holder = Holder {
@@ -432,7 +485,7 @@ impl MutationRoot {
     }
 
     /// Issues a credential for the VM; its secret is in the answer and never shown again.
-    #[graphql(guard = "Access::policy(Policy::VmsCredentialsCreate)")]
+    #[graphql(guard = "Access::vm(Policy::VmsCredentialsCreate)")]
     async fn issue_vm_credential(
         &self,
         ctx: &Context<'_>,
@@ -465,7 +518,7 @@ impl MutationRoot {
     }
 
     /// Revokes a credential: it opens nothing any more, and consoles opened with it close.
-    #[graphql(guard = "Access::policy(Policy::VmsCredentialsRevoke)")]
+    #[graphql(guard = "Access::vm(Policy::VmsCredentialsRevoke)")]
     async fn revoke_vm_credential(
         &self,
         ctx: &Context<'_>,

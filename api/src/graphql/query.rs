@@ -3,15 +3,16 @@ use async_graphql::{Context, Object, Result, ID};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use distribox_commands::{Actor, ErrorCode};
+use distribox_commands::{Actor, ErrorCode, RequestContext};
 use distribox_domain::policy::Policy;
 use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
 use uuid::Uuid;
 
-use super::access::{request, Access};
+use super::access::{authorize_vm, request, Access};
 use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::reads::Visible;
 
 const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 200;
@@ -21,6 +22,23 @@ pub struct QueryRoot;
 /// Ids that are not UUIDs can't name anything: they are simply not found.
 pub(super) fn parse_id(id: &ID, what: &str) -> Result<Uuid, ApiError> {
     id.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// Which VMs a listing shows the caller: all with `vms:get`, else those it owns or was granted
+/// something on.
+fn visible_to(caller: &RequestContext) -> Visible {
+    match &caller.actor {
+        Actor::Account {
+            id,
+            policies,
+            scoped,
+            ..
+        } if !policies.allows(Policy::VmsGet) => Visible::Some {
+            owner: *id,
+            granted: scoped.grants.keys().copied().collect(),
+        },
+        _ => Visible::All,
+    }
 }
 
 /// Refuses anything but a running VM, as the read model shows it.
@@ -95,7 +113,7 @@ impl QueryRoot {
     }
 
     /// VMs in creation order, as a Relay connection.
-    #[graphql(guard = "Access::policy(Policy::VmsGet)")]
+    #[graphql(guard = "Access::vm(Policy::VmsGet)")]
     async fn vms(
         &self,
         ctx: &Context<'_>,
@@ -112,7 +130,10 @@ impl QueryRoot {
         }
         let after = after.as_deref().map(decode_cursor).transpose()?;
         let state = ctx.data::<AppState>()?;
-        let (rows, has_next) = state.reads.vms_page(after, first.into()).await?;
+        let (rows, has_next) = state
+            .reads
+            .vms_page(after, first.into(), visible_to(request(ctx)?))
+            .await?;
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(
             rows.into_iter()
@@ -137,7 +158,7 @@ impl QueryRoot {
 
     /// A running VM's screen as a base64 PNG, scaled down to at most `maxWidth` pixels wide
     /// (a dashboard tile).
-    #[graphql(guard = "Access::policy(Policy::VmsScreenshot)")]
+    #[graphql(guard = "Access::vm(Policy::VmsScreenshot)")]
     async fn vm_screenshot(
         &self,
         ctx: &Context<'_>,
@@ -154,6 +175,7 @@ impl QueryRoot {
                 )
             })?;
         let id = parse_id(&id, "VM")?;
+        authorize_vm(ctx, Policy::VmsScreenshot, id).await?;
         let state = ctx.data::<AppState>()?;
         require_running(state, id).await?;
         let png = state
@@ -176,13 +198,17 @@ impl QueryRoot {
     }
 
     /// One VM, or null if there is none with this id.
-    #[graphql(guard = "Access::policy(Policy::VmsGetById)")]
+    #[graphql(guard = "Access::vm(Policy::VmsGetById)")]
     async fn vm(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Vm>> {
         let Ok(id) = parse_id(&id, "VM") else {
             return Ok(None);
         };
         let state = ctx.data::<AppState>()?;
-        Ok(state.reads.vm(id).await?.map(Vm::from))
+        let row = state.reads.vm(id).await?;
+        let caller = request(ctx)?;
+        Ok(row
+            .filter(|row| caller.sees_vm(row.id, Some(row.owner)))
+            .map(Vm::from))
     }
 }
 

@@ -3,7 +3,7 @@ use distribox_domain::policy::Policy;
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::access::Access;
+use super::access::{request, Access};
 use super::query::parse_id;
 use super::types::VmEvent;
 use crate::app::AppState;
@@ -13,20 +13,31 @@ pub struct SubscriptionRoot;
 #[Subscription]
 impl SubscriptionRoot {
     /// Every committed change to VMs (or to one VM), as it happens.
-    #[graphql(guard = "Access::policy(Policy::VmsGet)")]
+    #[graphql(guard = "Access::vm(Policy::VmsGet)")]
     async fn vm_events(
         &self,
         ctx: &Context<'_>,
         vm_id: Option<ID>,
     ) -> Result<impl Stream<Item = VmEvent>> {
         let only = vm_id.as_ref().map(|id| parse_id(id, "VM")).transpose()?;
-        let state = ctx.data::<AppState>()?;
+        let state = ctx.data::<AppState>()?.clone();
+        let caller = request(ctx)?.clone();
         let changes = BroadcastStream::new(state.vms.subscribe());
-        Ok(changes.filter_map(move |change| async move {
-            // A subscriber that fell too far behind skips what it missed rather than dying.
-            let change = change.ok()?;
-            only.is_none_or(|id| id == change.vm_id)
-                .then(|| change.into())
+        Ok(changes.filter_map(move |change| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move {
+                // A subscriber that fell too far behind skips what it missed rather than dying.
+                let change = change.ok()?;
+                if only.is_some_and(|id| id != change.vm_id) {
+                    return None;
+                }
+                // Callers without `vms:get` see only the VMs they own or were granted.
+                if !caller.sees_vm(change.vm_id, None) {
+                    let owner = state.reads.vm(change.vm_id).await.ok().flatten()?.owner;
+                    caller.sees_vm(change.vm_id, Some(owner)).then_some(())?;
+                }
+                Some(change.into())
+            }
         }))
     }
 }

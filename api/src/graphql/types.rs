@@ -10,7 +10,7 @@ use distribox_projections::hypervisor::FoundDomain;
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
 
-use super::access::Access;
+use super::access::{authorize_vm, Access};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::reads::{AccountRow, CredentialRow, VmRow};
@@ -78,12 +78,13 @@ impl Vm {
     }
 
     /// Credentials issued for this VM, oldest first, revoked and expired ones included.
-    #[graphql(guard = "Access::policy(Policy::VmsCredentialsList)")]
+    #[graphql(guard = "Access::vm(Policy::VmsCredentialsList)")]
     async fn credentials(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VmCredential>> {
         let id = self
             .id
             .parse()
             .map_err(|_| ApiError::internal("a VM id that is not a UUID"))?;
+        authorize_vm(ctx, Policy::VmsCredentialsList, id).await?;
         let state = ctx.data::<AppState>()?;
         Ok(state
             .reads

@@ -3,7 +3,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use super::username::Username;
-use crate::policy::{Policy, PolicySet};
+use uuid::Uuid;
+
+use crate::policy::{Policy, PolicySet, ScopedPolicies};
 use crate::DomainError;
 
 /// The account Distribox creates on first start. It always exists, is never disabled and always
@@ -22,6 +24,16 @@ pub enum AccountCommand {
     /// Replaces the account's global policies.
     SetPolicies {
         policies: Vec<String>,
+    },
+    /// Grants one policy, globally or (`vm`) on one VM only.
+    Grant {
+        policy: String,
+        vm: Option<Uuid>,
+    },
+    /// Takes one policy away, globally or on one VM (also an owner's right on their VM).
+    Revoke {
+        policy: String,
+        vm: Option<Uuid>,
     },
     /// The command side checked the current password.
     ChangePassword {
@@ -61,6 +73,14 @@ pub enum AccountEvent {
     PoliciesSet {
         policies: PolicySet,
     },
+    PolicyGranted {
+        policy: Policy,
+        vm: Option<Uuid>,
+    },
+    PolicyRevoked {
+        policy: Policy,
+        vm: Option<Uuid>,
+    },
     /// Every session opened before it is dead.
     PasswordChanged {
         password_hash: String,
@@ -85,6 +105,8 @@ impl DomainEvent for AccountEvent {
         match self {
             AccountEvent::AccountCreated { .. } => "AccountCreated",
             AccountEvent::PoliciesSet { .. } => "PoliciesSet",
+            AccountEvent::PolicyGranted { .. } => "PolicyGranted",
+            AccountEvent::PolicyRevoked { .. } => "PolicyRevoked",
             AccountEvent::PasswordChanged { .. } => "PasswordChanged",
             AccountEvent::AccountDisabled => "AccountDisabled",
             AccountEvent::AccountDeleted => "AccountDeleted",
@@ -109,6 +131,8 @@ pub struct Account {
     pub disabled: bool,
     #[serde(default)]
     pub deleted: bool,
+    #[serde(default)]
+    pub scoped: ScopedPolicies,
 }
 
 impl Aggregate for Account {
@@ -156,6 +180,45 @@ impl Aggregate for Account {
                     return Ok(());
                 }
                 AccountEvent::PoliciesSet { policies }
+            }
+            AccountCommand::Grant { policy, vm } => {
+                self.require_exists()?;
+                let policy = scopable(&policy, vm)?;
+                let held = match vm {
+                    Some(vm) => self
+                        .scoped
+                        .grants
+                        .get(&vm)
+                        .is_some_and(|s| s.contains(policy)),
+                    None => self.policies.contains(policy),
+                };
+                if held {
+                    return Ok(());
+                }
+                AccountEvent::PolicyGranted { policy, vm }
+            }
+            AccountCommand::Revoke { policy, vm } => {
+                self.require_exists()?;
+                let policy = scopable(&policy, vm)?;
+                match vm {
+                    None if self.is_admin() && policy == Policy::DistriboxAdmin => {
+                        return Err(DomainError::conflict(
+                            "the admin account keeps distribox:admin",
+                        ))
+                    }
+                    None if !self.policies.contains(policy) => return Ok(()),
+                    Some(vm)
+                        if self
+                            .scoped
+                            .denials
+                            .get(&vm)
+                            .is_some_and(|s| s.contains(policy)) =>
+                    {
+                        return Ok(())
+                    }
+                    _ => {}
+                }
+                AccountEvent::PolicyRevoked { policy, vm }
             }
             AccountCommand::ChangePassword { password_hash } => {
                 self.require_exists()?;
@@ -212,6 +275,18 @@ impl Aggregate for Account {
                 self.policies = policies;
             }
             AccountEvent::PoliciesSet { policies } => self.policies = policies,
+            AccountEvent::PolicyGranted { policy, vm } => match vm {
+                Some(vm) => self.scoped.grant(policy, vm),
+                None => {
+                    self.policies.insert(policy);
+                }
+            },
+            AccountEvent::PolicyRevoked { policy, vm } => match vm {
+                Some(vm) => self.scoped.revoke(policy, vm),
+                None => {
+                    self.policies.remove(policy);
+                }
+            },
             AccountEvent::PasswordChanged { password_hash } => self.password_hash = password_hash,
             AccountEvent::AccountDisabled => self.disabled = true,
             AccountEvent::AccountDeleted => self.deleted = true,
@@ -220,6 +295,17 @@ impl Aggregate for Account {
             | AccountEvent::LoggedOut { .. } => {}
         }
     }
+}
+
+/// Parses `policy`, refusing to scope a global-only policy to one VM.
+fn scopable(policy: &str, vm: Option<Uuid>) -> Result<Policy, DomainError> {
+    let policy: Policy = policy.parse()?;
+    if vm.is_some() && !policy.is_vm_scoped() {
+        return Err(DomainError::bad_input(format!(
+            "`{policy}` can't be granted for a single VM"
+        )));
+    }
+    Ok(policy)
 }
 
 impl Account {

@@ -211,3 +211,65 @@ fn password_changes_and_logouts_are_recorded() {
             session_id: "s".to_owned(),
         }]);
 }
+
+#[test]
+fn policies_are_granted_and_revoked_globally_or_per_vm() {
+    let vm = uuid::Uuid::from_u128(7);
+    let grant = |policy: &str, vm| AccountCommand::Grant {
+        policy: policy.to_owned(),
+        vm,
+    };
+    account()
+        .given(vec![alice()])
+        .when(grant("vms:connect", Some(vm)))
+        .then_expect_events(vec![AccountEvent::PolicyGranted {
+            policy: Policy::VmsConnect,
+            vm: Some(vm),
+        }]);
+    account()
+        .given(vec![alice()])
+        .when(grant("vms:get", None))
+        .then_expect_events(vec![]);
+    account()
+        .given(vec![alice()])
+        .when(grant("vms:create", Some(vm)))
+        .then_expect_error(DomainError::bad_input(
+            "`vms:create` can't be granted for a single VM",
+        ));
+    account()
+        .given(vec![created()])
+        .when(AccountCommand::Revoke {
+            policy: "distribox:admin".to_owned(),
+            vm: None,
+        })
+        .then_expect_error(DomainError::conflict(
+            "the admin account keeps distribox:admin",
+        ));
+    // A revoke on a VM is recorded even without a grant: it takes an owner's right away.
+    account()
+        .given(vec![alice()])
+        .when(AccountCommand::Revoke {
+            policy: "vms:delete".to_owned(),
+            vm: Some(vm),
+        })
+        .then_expect_events(vec![AccountEvent::PolicyRevoked {
+            policy: Policy::VmsDelete,
+            vm: Some(vm),
+        }]);
+    let mut state = Account::default();
+    for event in [
+        alice(),
+        AccountEvent::PolicyGranted {
+            policy: Policy::VmsConnect,
+            vm: Some(vm),
+        },
+        AccountEvent::PolicyRevoked {
+            policy: Policy::VmsGet,
+            vm: None,
+        },
+    ] {
+        cqrs_es::Aggregate::apply(&mut state, event);
+    }
+    assert!(state.scoped.allows(Policy::VmsConnect, vm, false));
+    assert!(!state.policies.contains(Policy::VmsGet));
+}

@@ -1,10 +1,41 @@
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use distribox_domain::account::{Account, AccountEvent};
+use distribox_domain::policy::{PolicySet, ScopedPolicies};
 use sqlx::PgConnection;
 
 use crate::runner::Projection;
 use crate::{ProjectionError, StoredEvent};
+
+/// Applies `change` to account `id`'s global and per-VM policies.
+async fn change_policies(
+    tx: &mut PgConnection,
+    id: uuid::Uuid,
+    sequence: i64,
+    change: impl FnOnce(&mut PolicySet, &mut ScopedPolicies),
+) -> Result<(), ProjectionError> {
+    let (policies, scoped): (Vec<String>, serde_json::Value) =
+        sqlx::query_as("SELECT policies, scoped FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut policies =
+        PolicySet::parse(&policies).map_err(|e| ProjectionError::Other(e.message))?;
+    let mut scoped: ScopedPolicies =
+        serde_json::from_value(scoped).map_err(|e| ProjectionError::Other(e.to_string()))?;
+    change(&mut policies, &mut scoped);
+    let policies: Vec<String> = policies.iter().map(String::from).collect();
+    let scoped =
+        serde_json::to_value(&scoped).map_err(|e| ProjectionError::Other(e.to_string()))?;
+    sqlx::query("UPDATE accounts SET policies = $2, scoped = $3, version = $4 WHERE id = $1")
+        .bind(id)
+        .bind(policies)
+        .bind(scoped)
+        .bind(sequence)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
 
 /// The `accounts` table: who can log in, with which password hash and policies.
 pub struct AccountsProjection;
@@ -52,6 +83,24 @@ impl Projection for AccountsProjection {
                     .bind(event.sequence)
                     .execute(&mut *tx)
                     .await?;
+            }
+            AccountEvent::PolicyGranted { policy, vm } => {
+                change_policies(tx, id, event.sequence, |policies, scoped| match vm {
+                    Some(vm) => scoped.grant(policy, vm),
+                    None => {
+                        policies.insert(policy);
+                    }
+                })
+                .await?;
+            }
+            AccountEvent::PolicyRevoked { policy, vm } => {
+                change_policies(tx, id, event.sequence, |policies, scoped| match vm {
+                    Some(vm) => scoped.revoke(policy, vm),
+                    None => {
+                        policies.remove(policy);
+                    }
+                })
+                .await?;
             }
             AccountEvent::PasswordChanged { password_hash } => {
                 sqlx::query(

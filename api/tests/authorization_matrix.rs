@@ -1,0 +1,231 @@
+//! The authorization matrix: every GraphQL field, called by an anonymous caller, an account
+//! without the field's policy, one holding it for another VM only, and one holding it. The
+//! outcomes are compared with `authorization_matrix.expected`, so any change in who may do what
+//! shows up as a diff in review. Set `UPDATE_EXPECT=1` to rewrite the file after a deliberate
+//! change. A field missing from the table below fails the test.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+use support::{spawn_app, Libvirt, TestApp};
+
+/// One field: its name, the policy it needs (`-`: none), and the document that calls it on
+/// `$vm` (a stopped VM of the admin's), `$account` (another account) or neither.
+struct Operation {
+    field: &'static str,
+    policy: &'static str,
+    document: &'static str,
+    /// Policies every caller holds for this row (to reach a nested field at all).
+    also: &'static [&'static str],
+}
+
+const OPERATIONS: &[Operation] = &[
+    // Query
+    op("me", "auth:me:get", "{ me { id } }"),
+    op("accounts", "users:get", "{ accounts { id } }"),
+    op("policies", "policies:get", "{ policies }"),
+    op("images", "images:get", "{ images { id } }"),
+    op("vms", "vms:get", "{ vms { edges { node { id } } } }"),
+    op("vm", "vms:getById", "query($vm: ID!) { vm(id: $vm) { id } }"),
+    Operation {
+        field: "Vm.credentials",
+        policy: "vms:credentials:list",
+        document: "query($vm: ID!) { vm(id: $vm) { credentials { id } } }",
+        also: &["vms:getById"],
+    },
+    op("host", "host:get", "{ host { hypervisor { available } } }"),
+    op("vmScreenshot", "vms:screenshot", "query($vm: ID!) { vmScreenshot(id: $vm) }"),
+    op("recoverableVms", "vms:recover", "{ recoverableVms { domainName } }"),
+    // Mutation
+    op("login", "-", "mutation { login(username: \"nobody\", password: \"wrong password\") { token } }"),
+    op("logout", "-", "mutation { logout }"),
+    op("changePassword", "auth:changePassword", "mutation { changePassword(current: \"wrong password\", new: \"a new password\") }"),
+    op("createAccount", "users:create", "mutation($name: String!) { createAccount(input: { username: $name }) { password } }"),
+    op("setAccountPolicies", "users:updatePolicies", "mutation($account: ID!) { setAccountPolicies(id: $account, policies: [\"vms:get\"]) { id } }"),
+    op("grantPolicy", "users:updatePolicies", "mutation($account: ID!, $vm: ID!) { grantPolicy(accountId: $account, policy: \"vms:start\", vmId: $vm) }"),
+    op("revokePolicy", "users:updatePolicies", "mutation($account: ID!, $vm: ID!) { revokePolicy(accountId: $account, policy: \"vms:start\", vmId: $vm) }"),
+    op("disableAccount", "users:delete", "mutation($account: ID!) { disableAccount(id: $account) }"),
+    op("deleteAccount", "users:delete", "mutation($account: ID!) { deleteAccount(id: $account) }"),
+    op("createVm", "vms:create", "mutation { createVm(input: { name: \"m\", image: \"test-guest\", vcpus: 1, memoryMib: 256, diskGib: 1 }) { id } }"),
+    op("startVm", "vms:start", "mutation($vm: ID!) { startVm(id: $vm) { id } }"),
+    op("forceStopVm", "vms:stop", "mutation($vm: ID!) { forceStopVm(id: $vm) { id } }"),
+    op("shutdownVm", "vms:stop", "mutation($vm: ID!) { shutdownVm(id: $vm) { id } }"),
+    op("rebootVm", "vms:reboot", "mutation($vm: ID!) { rebootVm(id: $vm) { id } }"),
+    op("pauseVm", "vms:pause", "mutation($vm: ID!) { pauseVm(id: $vm) { id } }"),
+    op("resumeVm", "vms:pause", "mutation($vm: ID!) { resumeVm(id: $vm) { id } }"),
+    op("renameVm", "vms:rename", "mutation($vm: ID!) { renameVm(id: $vm, name: \"renamed\") { id } }"),
+    op("resizeVm", "vms:resize", "mutation($vm: ID!) { resizeVm(id: $vm, vcpus: 2, memoryMib: 256, diskGib: 1) { id } }"),
+    op("cloneVm", "vms:duplicate", "mutation($vm: ID!) { cloneVm(id: $vm, name: \"copy\") { id } }"),
+    op("adoptVm", "vms:recover", "mutation { adoptVm(domainName: \"distribox-00000000-0000-0000-0000-000000000000\") { id } }"),
+    op("discardRecoverableVm", "vms:recover", "mutation { discardRecoverableVm(domainName: \"distribox-00000000-0000-0000-0000-000000000000\") }"),
+    op("takeSnapshot", "vms:snapshots:create", "mutation($vm: ID!) { takeSnapshot(vmId: $vm, name: \"s\") { id } }"),
+    op("revertSnapshot", "vms:snapshots:revert", "mutation($vm: ID!) { revertSnapshot(vmId: $vm, snapshotId: \"00000000-0000-0000-0000-000000000000\") }"),
+    op("deleteSnapshot", "vms:snapshots:delete", "mutation($vm: ID!) { deleteSnapshot(vmId: $vm, snapshotId: \"00000000-0000-0000-0000-000000000000\") }"),
+    op("deleteVm", "vms:delete", "mutation($vm: ID!) { deleteVm(id: $vm) }"),
+    op("openConsole", "vms:connect", "mutation($vm: ID!) { openConsole(vmId: $vm, kind: SERIAL) { url } }"),
+    op("issueVmCredential", "vms:credentials:create", "mutation($vm: ID!) { issueVmCredential(vmId: $vm, name: \"c\") { secret } }"),
+    op("revokeVmCredential", "vms:credentials:revoke", "mutation($vm: ID!) { revokeVmCredential(vmId: $vm, credentialId: \"00000000-0000-0000-0000-000000000000\") }"),
+    op("openConsoleWithCredential", "-", "mutation { openConsoleWithCredential(secret: \"not a secret\", kind: SERIAL) { url } }"),
+];
+
+const fn op(field: &'static str, policy: &'static str, document: &'static str) -> Operation {
+    Operation {
+        field,
+        policy,
+        document,
+        also: &[],
+    }
+}
+
+/// The outcome of one call: `OK`, `null` (answered, but with nothing to show) or the error
+/// code.
+fn outcome(response: &Value) -> String {
+    let all_null = response["data"]
+        .as_object()
+        .is_some_and(|data| data.values().all(Value::is_null));
+    match response["errors"][0]["extensions"]["code"].as_str() {
+        Some(code) => code.to_owned(),
+        None if response.get("errors").is_some() => format!("ERROR {}", response["errors"]),
+        None if all_null => "null".to_owned(),
+        None => "OK".to_owned(),
+    }
+}
+
+async fn new_account(app: &TestApp, admin: &str, name: &str, policies: &[&str]) -> String {
+    let created = app
+        .data(
+            admin,
+            "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
+            json!({ "i": { "username": name, "password": "matrix password", "policies": policies } }),
+        )
+        .await;
+    created["createAccount"]["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn token(app: &TestApp, name: &str) -> String {
+    app.login_as(name, "matrix password").await["data"]["login"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn grant_on(app: &TestApp, admin: &str, account: &str, policy: &str, vm: &str) {
+    app.data(
+        admin,
+        "mutation($a: ID!, $p: String!, $vm: ID!) { grantPolicy(accountId: $a, policy: $p, vmId: $vm) }",
+        json!({ "a": account, "p": policy, "vm": vm }),
+    )
+    .await;
+}
+
+async fn stopped_vm(app: &TestApp, admin: &str) -> String {
+    let id = app.create_vm(admin, "target", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(
+        admin,
+        &id,
+        Some("STOPPED"),
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    id
+}
+
+#[tokio::test]
+async fn who_may_call_what() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+
+    // Every field of the schema is in the table, and nothing else.
+    let schema = app
+        .data(
+            &admin,
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } }
+                subscriptionType { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    let mut fields: BTreeSet<String> = BTreeSet::new();
+    for root in ["queryType", "mutationType", "subscriptionType"] {
+        for field in schema["__schema"][root]["fields"].as_array().unwrap() {
+            fields.insert(field["name"].as_str().unwrap().to_owned());
+        }
+    }
+    let mut tabled: BTreeSet<String> = OPERATIONS
+        .iter()
+        .filter(|op| !op.field.contains('.'))
+        .map(|op| op.field.to_owned())
+        .collect();
+    tabled.insert("vmEvents".to_owned()); // checked over the websocket in graphql_api
+    assert_eq!(fields, tabled, "every field needs a row in OPERATIONS");
+
+    let elsewhere_vm = stopped_vm(&app, &admin).await;
+    let mut table =
+        String::from("# field | policy | anonymous | without | other VM only | holder\n");
+    for (i, op) in OPERATIONS.iter().enumerate() {
+        let vm = stopped_vm(&app, &admin).await;
+        let target = new_account(&app, &admin, &format!("target{i}"), &["vms:get"]).await;
+        let variables = json!({ "vm": vm, "account": target, "name": format!("created{i}") });
+        let mut row = vec![op.field.to_owned(), op.policy.to_owned()];
+        row.push(outcome(
+            &app.gql(None, op.document, variables.clone()).await,
+        ));
+        let name = format!("without{i}");
+        new_account(&app, &admin, &name, op.also).await;
+        let without = token(&app, &name).await;
+        row.push(outcome(
+            &app.gql(Some(&without), op.document, variables.clone())
+                .await,
+        ));
+        let scoped = op
+            .policy
+            .parse::<distribox_domain::policy::Policy>()
+            .ok()
+            .filter(|p| p.is_vm_scoped());
+        match scoped {
+            Some(_) => {
+                let name = format!("elsewhere{i}");
+                let account = new_account(&app, &admin, &name, op.also).await;
+                grant_on(&app, &admin, &account, op.policy, &elsewhere_vm).await;
+                let token = token(&app, &name).await;
+                row.push(outcome(
+                    &app.gql(Some(&token), op.document, variables.clone()).await,
+                ));
+            }
+            None => row.push("n/a".to_owned()),
+        }
+        // An account holding the policy (for fields needing none: any account).
+        let name = format!("holder{i}");
+        let mut policies = op.also.to_vec();
+        if op.policy != "-" {
+            policies.push(op.policy);
+        }
+        new_account(&app, &admin, &name, &policies).await;
+        let holder = token(&app, &name).await;
+        row.push(outcome(
+            &app.gql(Some(&holder), op.document, variables).await,
+        ));
+        writeln!(table, "{}", row.join(" | ")).unwrap();
+    }
+
+    let expected_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/authorization_matrix.expected"
+    );
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(expected_path, &table).unwrap();
+    }
+    let expected = std::fs::read_to_string(expected_path).unwrap_or_default();
+    assert_eq!(
+        table, expected,
+        "the authorization matrix changed; if on purpose, rerun with UPDATE_EXPECT=1 and review the diff"
+    );
+}
