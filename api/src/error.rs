@@ -12,6 +12,8 @@ use distribox_projections::hypervisor::HypervisorError;
 pub struct ApiError {
     code: ErrorCode,
     message: String,
+    /// The policy the caller lacked (`FORBIDDEN`), given to the client and the audit log.
+    policy: Option<String>,
 }
 
 impl ApiError {
@@ -19,6 +21,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            policy: None,
         }
     }
 
@@ -42,7 +45,10 @@ impl From<CommandError> for ApiError {
             }
             CommandError::Internal(cause) => tracing::error!(%cause, "command failed"),
         }
-        Self::new(err.code(), err.public_message())
+        Self {
+            policy: err.missing_policy().map(|p| p.to_string()),
+            ..Self::new(err.code(), err.public_message())
+        }
     }
 }
 
@@ -71,7 +77,11 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
-        async_graphql::Error::new(err.message)
-            .extend_with(|_, ext| ext.set("code", err.code.as_str()))
+        async_graphql::Error::new(err.message).extend_with(|_, ext| {
+            ext.set("code", err.code.as_str());
+            if let Some(policy) = &err.policy {
+                ext.set("policy", policy.as_str());
+            }
+        })
     }
 }

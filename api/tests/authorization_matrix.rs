@@ -216,6 +216,54 @@ async fn who_may_call_what() {
         writeln!(table, "{}", row.join(" | ")).unwrap();
     }
 
+    // Every refusal is in the log, with who was refused what, and why; the NOT_FOUNDs that
+    // hide a VM say nothing more to the caller than a real NOT_FOUND.
+    let refusals = table
+        .lines()
+        .skip(1)
+        .flat_map(|line| line.split(" | ").skip(2))
+        .filter(|cell| ["FORBIDDEN", "UNAUTHENTICATED"].contains(cell))
+        .count() as i64;
+    let hidden = table
+        .lines()
+        .filter(|line| line.split(" | ").nth(4) == Some("NOT_FOUND"))
+        .count() as i64;
+    let denied: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT payload->'AccessDenied'->>'code', payload->'AccessDenied'->>'policy',
+                payload->'AccessDenied'->>'operation'
+           FROM events WHERE event_type = 'AccessDenied'",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let count = |code: &str| denied.iter().filter(|(c, ..)| c == code).count() as i64;
+    assert_eq!(count("FORBIDDEN") + count("UNAUTHENTICATED"), refusals);
+    assert!(count("NOT_FOUND") >= hidden, "{denied:?}");
+    assert!(denied.contains(&(
+        "FORBIDDEN".to_owned(),
+        Some("vms:start".to_owned()),
+        "startVm".to_owned()
+    )));
+    let actor: String = sqlx::query_scalar(
+        "SELECT metadata->>'actor' FROM events
+          WHERE event_type = 'AccessDenied' AND payload->'AccessDenied'->>'operation' = 'accounts'
+            AND payload->'AccessDenied'->>'code' = 'FORBIDDEN'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(actor.starts_with("account:"), "{actor}");
+    let hidden_answer = app
+        .gql(
+            Some(&token(&app, "elsewhere20").await),
+            "mutation($vm: ID!) { startVm(id: $vm) { id } }",
+            json!({ "vm": uuid::Uuid::new_v4().to_string() }),
+        )
+        .await;
+    assert!(hidden_answer["errors"][0]["extensions"]
+        .get("policy")
+        .is_none());
+
     let expected_path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/authorization_matrix.expected"

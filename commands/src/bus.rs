@@ -80,6 +80,22 @@ impl CommandBus {
         execute(&self.attempts, &self.pool, ctx, &id, command).await
     }
 
+    /// Records a request refused for want of authentication or of `policy`.
+    pub async fn record_denied(
+        &self,
+        ctx: &RequestContext,
+        operation: String,
+        policy: Option<String>,
+        code: String,
+    ) -> Result<Committed, CommandError> {
+        let command = AccessCommand::RecordDenied {
+            operation,
+            policy,
+            code,
+        };
+        self.record_attempt(ctx, command).await
+    }
+
     pub(crate) async fn execute_account(
         &self,
         ctx: &RequestContext,

@@ -50,10 +50,7 @@ impl RequestContext {
         match &self.actor {
             Actor::System => Ok(()),
             Actor::Account { policies, .. } if policies.allows(policy) => Ok(()),
-            Actor::Account { .. } => Err(CommandError::refused(
-                ErrorCode::Forbidden,
-                format!("this needs the `{policy}` policy"),
-            )),
+            Actor::Account { .. } => Err(CommandError::forbidden(policy)),
             Actor::Anonymous => Err(CommandError::refused(
                 ErrorCode::Unauthenticated,
                 "log in first",
@@ -83,12 +80,9 @@ impl RequestContext {
         if policies.allows(policy) || scoped.allows(policy, vm, owns) {
             Ok(())
         } else if self.sees_vm(vm, owner) {
-            Err(CommandError::refused(
-                ErrorCode::Forbidden,
-                format!("this needs the `{policy}` policy"),
-            ))
+            Err(CommandError::forbidden(policy))
         } else {
-            Err(CommandError::refused(ErrorCode::NotFound, "VM not found"))
+            Err(CommandError::hidden(policy))
         }
     }
 

@@ -1,3 +1,4 @@
+use distribox_domain::policy::Policy;
 use distribox_domain::{DomainError, ErrorKind};
 
 /// The stable codes every API error carries (`extensions.code` in GraphQL).
@@ -33,7 +34,12 @@ impl ErrorCode {
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("{message}")]
-    Refused { code: ErrorCode, message: String },
+    Refused {
+        code: ErrorCode,
+        message: String,
+        /// The policy the caller lacked, for `FORBIDDEN`.
+        policy: Option<Policy>,
+    },
     #[error("the event store is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error: {0}")]
@@ -45,6 +51,34 @@ impl CommandError {
         CommandError::Refused {
             code,
             message: message.into(),
+            policy: None,
+        }
+    }
+
+    /// The caller lacks `policy`.
+    pub fn forbidden(policy: Policy) -> Self {
+        CommandError::Refused {
+            code: ErrorCode::Forbidden,
+            message: format!("this needs the `{policy}` policy"),
+            policy: Some(policy),
+        }
+    }
+
+    /// The caller lacks `policy` on a VM it may not even see: told the VM does not exist, but
+    /// the audit log learns why.
+    pub fn hidden(policy: Policy) -> Self {
+        CommandError::Refused {
+            code: ErrorCode::NotFound,
+            message: "VM not found".to_owned(),
+            policy: Some(policy),
+        }
+    }
+
+    /// The policy the caller lacked, if that is why it was refused.
+    pub fn missing_policy(&self) -> Option<Policy> {
+        match self {
+            CommandError::Refused { policy, .. } => *policy,
+            _ => None,
         }
     }
 

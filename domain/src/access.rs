@@ -25,13 +25,32 @@ pub enum AccessCommand {
     RecordCredentialRefused {
         throttled: bool,
     },
+    /// A request refused for want of authentication or of a policy.
+    RecordDenied {
+        operation: String,
+        /// The missing policy, when one was missing.
+        policy: Option<String>,
+        /// `UNAUTHENTICATED` or `FORBIDDEN`.
+        code: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccessEvent {
-    UnknownAccountLogin { username: String },
-    LoginThrottled { username: String },
-    CredentialRefused { throttled: bool },
+    UnknownAccountLogin {
+        username: String,
+    },
+    LoginThrottled {
+        username: String,
+    },
+    CredentialRefused {
+        throttled: bool,
+    },
+    AccessDenied {
+        operation: String,
+        policy: Option<String>,
+        code: String,
+    },
 }
 
 impl DomainEvent for AccessEvent {
@@ -40,6 +59,7 @@ impl DomainEvent for AccessEvent {
             AccessEvent::UnknownAccountLogin { .. } => "UnknownAccountLogin",
             AccessEvent::LoginThrottled { .. } => "LoginThrottled",
             AccessEvent::CredentialRefused { .. } => "CredentialRefused",
+            AccessEvent::AccessDenied { .. } => "AccessDenied",
         }
         .to_owned()
     }
@@ -85,6 +105,15 @@ impl Aggregate for AccessAttempt {
             AccessCommand::RecordCredentialRefused { throttled } => {
                 AccessEvent::CredentialRefused { throttled }
             }
+            AccessCommand::RecordDenied {
+                operation,
+                policy,
+                code,
+            } => AccessEvent::AccessDenied {
+                operation: kept(&operation),
+                policy,
+                code,
+            },
         };
         sink.write(event, self).await;
         Ok(())

@@ -1,7 +1,7 @@
 //! Field guards: each GraphQL field says who may call it.
 
 use async_graphql::{Context, Guard, Result};
-use distribox_commands::{Actor, ErrorCode, RequestContext};
+use distribox_commands::{Actor, CommandError, ErrorCode, RequestContext};
 use distribox_domain::policy::Policy;
 use uuid::Uuid;
 
@@ -68,11 +68,7 @@ impl Guard for Access {
                 if granted_somewhere {
                     Ok(())
                 } else {
-                    Err(ApiError::new(
-                        ErrorCode::Forbidden,
-                        format!("this needs the `{policy}` policy"),
-                    )
-                    .into())
+                    Err(ApiError::from(CommandError::forbidden(*policy)).into())
                 }
             }
             Access::Policy(policy) => {

@@ -2,6 +2,7 @@
 //! guard next to its definition.
 
 mod access;
+mod audit;
 mod mutation;
 mod query;
 mod subscription;
@@ -25,5 +26,6 @@ pub fn schema(state: crate::app::AppState) -> DistriboxSchema {
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(audit::AuditRefusals)
         .finish()
 }

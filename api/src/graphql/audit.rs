@@ -1,0 +1,77 @@
+//! Every refused request is recorded (who, what, which policy): the response's `FORBIDDEN` and
+//! `UNAUTHENTICATED` errors, and the `NOT_FOUND`s that hide a VM from a caller who may not see
+//! it, become `AccessDenied` events with the caller's metadata, whichever resolver or guard
+//! refused. The hidden ones' policy is taken out of the answer, so it still looks like any
+//! other `NOT_FOUND`.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::{PathSegment, Response, Value};
+use distribox_commands::RequestContext;
+
+use crate::app::AppState;
+
+pub struct AuditRefusals;
+
+impl ExtensionFactory for AuditRefusals {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AuditRefusals)
+    }
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(text)) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for AuditRefusals {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let (Some(state), Some(caller)) =
+            (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestContext>())
+        else {
+            return response;
+        };
+        for error in &mut response.errors {
+            let extensions = error.extensions.as_ref();
+            let Some(code) = text(extensions.and_then(|e| e.get("code"))) else {
+                continue;
+            };
+            let policy = text(extensions.and_then(|e| e.get("policy")));
+            let refused = match code.as_str() {
+                "FORBIDDEN" | "UNAUTHENTICATED" => true,
+                "NOT_FOUND" if policy.is_some() => {
+                    if let Some(extensions) = error.extensions.as_mut() {
+                        extensions.unset("policy");
+                    }
+                    true
+                }
+                _ => false,
+            };
+            if !refused {
+                continue;
+            }
+            let operation = match error.path.first() {
+                Some(PathSegment::Field(field)) => field.clone(),
+                _ => operation_name.unwrap_or("(unnamed)").to_owned(),
+            };
+            if let Err(err) = state
+                .bus
+                .record_denied(caller, operation, policy, code)
+                .await
+            {
+                tracing::warn!(error = %err, "cannot record a refused request");
+            }
+        }
+        response
+    }
+}
