@@ -214,6 +214,47 @@ async fn graphql_over_http_status_codes_and_content_types() {
 }
 
 #[tokio::test]
+async fn costly_queries_and_batches_are_refused() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    // Deeper than the depth limit (12), through introspection's recursive types.
+    let mut deep = String::from("name");
+    for _ in 0..14 {
+        deep = format!("ofType {{ {deep} }}");
+    }
+    let response = app
+        .gql(
+            Some(&token),
+            &format!("{{ __schema {{ types {{ fields {{ type {{ {deep} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert!(
+        message(&response).contains("too deep") || message(&response).contains("depth"),
+        "{response}"
+    );
+    // Many aliases of a listing exceed the complexity limit.
+    let aliases: String = (0..300)
+        .map(|i| format!("a{i}: vms {{ edges {{ node {{ id name }} }} }} "))
+        .collect();
+    let response = app
+        .gql(Some(&token), &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    assert!(message(&response).contains("complex"), "{response}");
+    // One operation per request: a batch is not accepted.
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"[{"query": "{ me { id } }"}, {"query": "{ me { id } }"}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
 async fn introspection_is_for_logged_in_accounts_only() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let query = "{ __schema { queryType { name } } }";
