@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use distribox_commands::{CommandBus, SessionLifetimes};
+use distribox_commands::CommandBus;
 use distribox_console_relay::{ConsoleRelay, OriginPolicy, Revocations, TicketStore};
 use distribox_migrations::MIGRATOR;
 use distribox_projections::hypervisor::{
@@ -77,7 +77,7 @@ pub async fn ensure_admin(config: &Config) -> anyhow::Result<Option<String>> {
         .await
         .context("database migration failed")?;
     let images = Arc::new(DirImageCatalog::new(config.images_dir()));
-    let bus = CommandBus::new(pool, images, SessionLifetimes::default());
+    let bus = CommandBus::new(pool, images, config.session_lifetimes());
     bus.ensure_admin(config.admin_password.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -106,7 +106,7 @@ impl App {
         let bus = Arc::new(CommandBus::new(
             pool.clone(),
             images.clone(),
-            SessionLifetimes::default(),
+            config.session_lifetimes(),
         ));
         let domain_type = config.domain_type();
         tracing::info!(domain_type = domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use distribox_commands::SessionLifetimes;
 use distribox_projections::hypervisor::DomainType;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -54,9 +56,24 @@ pub struct Config {
     /// Seconds a console ticket stays valid after it is issued.
     #[arg(long, env = "DISTRIBOX_CONSOLE_TICKET_TTL", default_value_t = 30)]
     pub console_ticket_ttl: u64,
+
+    /// Seconds a login session may go unused before it ends.
+    #[arg(long, env = "DISTRIBOX_SESSION_IDLE", default_value_t = 2 * 3600)]
+    pub session_idle: u64,
+
+    /// Seconds a login session lives at most, however active.
+    #[arg(long, env = "DISTRIBOX_SESSION_LIFETIME", default_value_t = 12 * 3600)]
+    pub session_lifetime: u64,
 }
 
 impl Config {
+    pub fn session_lifetimes(&self) -> SessionLifetimes {
+        SessionLifetimes {
+            idle: Duration::from_secs(self.session_idle),
+            absolute: Duration::from_secs(self.session_lifetime),
+        }
+    }
+
     pub fn images_dir(&self) -> PathBuf {
         self.data_dir.join("images")
     }

@@ -560,3 +560,33 @@ async fn policies_granted_for_one_vm_and_owner_rights() {
         .get("errors")
         .is_none());
 }
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_when_too_old() {
+    let app = support::spawn_app_with(Libvirt::TestDriver, |config| {
+        config.session_idle = 2;
+        config.session_lifetime = 4;
+    })
+    .await;
+    let admin = app.login().await;
+    account(&app, &admin, "alice", &["auth:me:get"]).await;
+
+    // Idle: unused for longer than 2 s.
+    let idle = login(&app, "alice").await;
+    assert!(whoami(&app, &idle).await.get("errors").is_none());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(code(&whoami(&app, &idle).await).0, "UNAUTHENTICATED");
+
+    // Absolute: used every second, still over after 4 s.
+    let busy = login(&app, "alice").await;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(3500) {
+        assert!(
+            whoami(&app, &busy).await.get("errors").is_none(),
+            "an active session died early"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(code(&whoami(&app, &busy).await).0, "UNAUTHENTICATED");
+}

@@ -41,6 +41,13 @@ struct SessionRow {
 /// `last_seen_at` is refreshed at most this often, so busy clients don't write on every request.
 const TOUCH_INTERVAL_SECS: f64 = 30.0;
 
+impl SessionLifetimes {
+    /// How stale `last_seen_at` may get: never so stale that an active session looks idle.
+    fn touch_interval_secs(&self) -> f64 {
+        TOUCH_INTERVAL_SECS.min(self.idle.as_secs_f64() / 4.0)
+    }
+}
+
 impl CommandBus {
     /// Stores a new session for `account_id` and returns its id and bearer token.
     pub(crate) async fn open_session(
@@ -80,7 +87,7 @@ impl CommandBus {
         )
         .bind(token_hash(token))
         .bind(self.sessions.idle.as_secs_f64())
-        .bind(TOUCH_INTERVAL_SECS)
+        .bind(self.sessions.touch_interval_secs())
         .fetch_optional(&self.pool)
         .await?;
         let Some(SessionRow {

@@ -95,6 +95,8 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         console_ticket_ttl: 30,
         shutdown_grace: 120,
         reconcile_interval: 60,
+        session_idle: 3600,
+        session_lifetime: 7200,
     };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
