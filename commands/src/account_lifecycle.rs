@@ -139,27 +139,22 @@ impl CommandBus {
         }
     }
 
-    /// `users:delete` covers disabling too: both take an account's access away.
-    pub async fn disable_account(
+    /// `users:delete`: disables account `id`, or with `delete` deletes it. Both take its
+    /// access away, so one policy covers both; nobody does either to their own account.
+    pub async fn end_account_access(
         &self,
         ctx: &RequestContext,
         id: Uuid,
+        delete: bool,
     ) -> Result<Committed, CommandError> {
         ctx.authorize(Policy::UsersDelete)?;
-        self.require_not_self(ctx, id, "disable")?;
-        self.execute_account(ctx, &id.to_string(), AccountCommand::Disable)
-            .await
-    }
-
-    pub async fn delete_account(
-        &self,
-        ctx: &RequestContext,
-        id: Uuid,
-    ) -> Result<Committed, CommandError> {
-        ctx.authorize(Policy::UsersDelete)?;
-        self.require_not_self(ctx, id, "delete")?;
-        self.execute_account(ctx, &id.to_string(), AccountCommand::Delete)
-            .await
+        let (verb, command) = if delete {
+            ("delete", AccountCommand::Delete)
+        } else {
+            ("disable", AccountCommand::Disable)
+        };
+        self.require_not_self(ctx, id, verb)?;
+        self.execute_account(ctx, &id.to_string(), command).await
     }
 
     /// `auth:changePassword`, for the caller's own account, after checking `current`. Every

@@ -40,6 +40,22 @@ impl MutationRoot {
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
     }
 
+    /// Disables (or deletes) an account and waits until its sessions are dead.
+    async fn end_account_access(&self, ctx: &Context<'_>, id: &ID, delete: bool) -> Result<bool> {
+        let id = parse_id(id, "account")?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state
+            .bus
+            .end_account_access(request(ctx)?, id, delete)
+            .await
+            .map_err(ApiError::from)?;
+        state
+            .reads
+            .account_at_least(id, committed.version, delete)
+            .await?;
+        Ok(true)
+    }
+
     async fn change_policy(
         &self,
         ctx: &Context<'_>,
@@ -246,35 +262,13 @@ impl MutationRoot {
     /// Disables an account: its sessions end and it can't log in.
     #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
     async fn disable_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let id = parse_id(&id, "account")?;
-        let state = ctx.data::<AppState>()?;
-        let committed = state
-            .bus
-            .disable_account(request(ctx)?, id)
-            .await
-            .map_err(ApiError::from)?;
-        state
-            .reads
-            .account_at_least(id, committed.version, false)
-            .await?;
-        Ok(true)
+        self.end_account_access(ctx, &id, false).await
     }
 
     /// Deletes an account for good; its username is never reused.
     #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
     async fn delete_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let id = parse_id(&id, "account")?;
-        let state = ctx.data::<AppState>()?;
-        let committed = state
-            .bus
-            .delete_account(request(ctx)?, id)
-            .await
-            .map_err(ApiError::from)?;
-        state
-            .reads
-            .account_at_least(id, committed.version, true)
-            .await?;
-        Ok(true)
+        self.end_account_access(ctx, &id, true).await
     }
 
     #[graphql(guard = "Access::policy(Policy::VmsCreate)")]
