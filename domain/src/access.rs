@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
-/// How much of an attempted username is kept: enough to recognise it, not a place to store data.
-pub const USERNAME_KEPT_CHARS: usize = 64;
+/// How much of attempted text (a username, an operation name) is kept: enough to recognise it,
+/// not a place to store data.
+pub const KEPT_CHARS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccessCommand {
@@ -75,8 +76,8 @@ pub struct AccessAttempt {
     recorded: bool,
 }
 
-fn kept(username: &str) -> String {
-    username.chars().take(USERNAME_KEPT_CHARS).collect()
+fn kept(text: &str) -> String {
+    text.chars().take(KEPT_CHARS).collect()
 }
 
 impl Aggregate for AccessAttempt {
@@ -138,7 +139,7 @@ mod tests {
                 username: "x".repeat(500),
             })
             .then_expect_events(vec![AccessEvent::UnknownAccountLogin {
-                username: "x".repeat(USERNAME_KEPT_CHARS),
+                username: "x".repeat(KEPT_CHARS),
             }]);
         TestFramework::<AccessAttempt>::with(())
             .given(vec![AccessEvent::LoginThrottled {
