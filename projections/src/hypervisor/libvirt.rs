@@ -316,7 +316,14 @@ impl LibvirtHypervisor {
         self.with_conn(|conn| {
             let mut domains = HashMap::new();
             for dom in conn.list_all_domains(0)? {
-                domains.insert(dom.name()?, dom.is_active()?);
+                match dom.is_active() {
+                    Ok(active) => {
+                        domains.insert(dom.name()?, active);
+                    }
+                    // Undefined between the listing and the question.
+                    Err(err) if is_missing(&err) => {}
+                    Err(err) => return Err(err.into()),
+                }
             }
             Ok(domains)
         })

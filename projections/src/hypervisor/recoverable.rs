@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::disk;
-use super::libvirt::{owned_domain, CallError};
+use super::libvirt::{is_missing, owned_domain, CallError};
 use super::{HypervisorError, LibvirtHypervisor};
 use crate::ProjectionError;
 
@@ -56,25 +56,14 @@ impl LibvirtHypervisor {
                     else {
                         continue;
                     };
-                    // A domain with our name but not our metadata is someone else's.
-                    let dom = match owned_domain(conn, &name) {
-                        Ok(Some(dom)) => dom,
-                        Ok(None) | Err(CallError::Refused(_)) => continue,
+                    // A domain with our name but not our metadata is someone else's; one that
+                    // vanishes while we look (deleted meanwhile) is nobody's concern.
+                    match domain_facts(conn, id, name) {
+                        Ok(Some(facts)) => found.push(facts),
+                        Ok(None) | Err(CallError::Refused(_)) => {}
+                        Err(CallError::Libvirt(err)) if is_missing(&err) => {}
                         Err(err) => return Err(err),
-                    };
-                    let info = dom.info()?;
-                    let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
-                    let metadata = dom.metadata(kind, Some(super::domain_xml::METADATA_NS), 0)?;
-                    let title_kind = virt::sys::VIR_DOMAIN_METADATA_TITLE as i32;
-                    found.push(DomainFacts {
-                        id,
-                        title: dom.metadata(title_kind, None, 0).unwrap_or_default(),
-                        domain: name,
-                        vcpus: info.nr_virt_cpu,
-                        memory_mib: info.max_mem / 1024,
-                        image: metadata_image(&metadata),
-                        running: dom.is_active()?,
-                    });
+                    }
                 }
                 Ok(found)
             })
@@ -100,6 +89,30 @@ impl LibvirtHypervisor {
         }
         Ok(domains)
     }
+}
+
+/// What libvirt shows of domain `name` (VM `id`), if it is Distribox's.
+fn domain_facts(
+    conn: &virt::connect::Connect,
+    id: Uuid,
+    name: String,
+) -> Result<Option<DomainFacts>, CallError> {
+    let Some(dom) = owned_domain(conn, &name)? else {
+        return Ok(None);
+    };
+    let info = dom.info()?;
+    let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
+    let metadata = dom.metadata(kind, Some(super::domain_xml::METADATA_NS), 0)?;
+    let title_kind = virt::sys::VIR_DOMAIN_METADATA_TITLE as i32;
+    Ok(Some(DomainFacts {
+        id,
+        title: dom.metadata(title_kind, None, 0).unwrap_or_default(),
+        domain: name,
+        vcpus: info.nr_virt_cpu,
+        memory_mib: info.max_mem / 1024,
+        image: metadata_image(&metadata),
+        running: dom.is_active()?,
+    }))
 }
 
 /// The owned domains with no VM history at all, sorted by domain name.
