@@ -39,6 +39,11 @@ fn revoked_by(event: &StoredEvent) -> Result<Option<(String, &'static str)>, Pro
             AccountEvent::PasswordChanged { .. } => {
                 Some((format!("account:{id}"), "the password was changed"))
             }
+            // What the open connections were authorized with may be gone: they reconnect and
+            // are checked again.
+            AccountEvent::PoliciesSet { .. } | AccountEvent::PolicyRevoked { .. } => {
+                Some((format!("account:{id}"), "the account's policies changed"))
+            }
             AccountEvent::AccountDisabled => {
                 Some((format!("account:{id}"), "the account was disabled"))
             }

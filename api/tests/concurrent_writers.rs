@@ -95,6 +95,7 @@ type EventRow = (i64, i64, serde_json::Value, Option<String>, Option<String>);
 fn admin(request_id: String) -> RequestContext {
     RequestContext {
         session: None,
+        authenticated_at: std::time::Instant::now(),
         actor: Actor::Account {
             id: Uuid::new_v4(),
             username: "writer".to_owned(),

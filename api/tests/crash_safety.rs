@@ -24,6 +24,7 @@ use uuid::Uuid;
 fn admin() -> RequestContext {
     RequestContext {
         session: None,
+        authenticated_at: std::time::Instant::now(),
         actor: Actor::Account {
             id: Uuid::new_v4(),
             username: "tester".to_owned(),

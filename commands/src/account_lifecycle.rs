@@ -148,6 +148,10 @@ impl CommandBus {
         delete: bool,
     ) -> Result<Committed, CommandError> {
         ctx.authorize(Policy::UsersDelete)?;
+        // Ending an administrator's access is as strong as taking `distribox:admin` away.
+        if self.holds_admin(id).await? {
+            ctx.authorize(Policy::DistriboxAdmin)?;
+        }
         let (verb, command) = if delete {
             ("delete", AccountCommand::Delete)
         } else {

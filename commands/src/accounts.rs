@@ -96,21 +96,12 @@ impl CommandBus {
             Err(_) => None,
         };
         let throttle = Keys::new(&self.login_limits, username, ctx.client_addr.as_deref());
-        if let Err(refused) = throttle.check(&self.pool).await {
-            match &account {
-                Some((id, ..)) => {
-                    let failure = AccountCommand::RecordLoginFailure {
-                        reason: LoginFailure::Throttled,
-                    };
-                    self.execute_account(ctx, &id.to_string(), failure).await?;
-                }
-                None => {
-                    let attempt = AccessCommand::RecordThrottledLogin {
-                        username: username.to_owned(),
-                    };
-                    self.record_attempt(ctx, attempt).await?;
-                }
-            }
+        if let Err(refused) = throttle.reserve(&self.pool).await {
+            // Not on the account's stream: a flood of refused attempts must not grow it.
+            let attempt = AccessCommand::RecordThrottledLogin {
+                username: username.to_owned(),
+            };
+            self.record_attempt(ctx, attempt).await?;
             return Err(refused);
         }
         let Some((account_id, name, hash, policies, disabled)) = account else {
@@ -120,7 +111,6 @@ impl CommandBus {
                 username: username.to_owned(),
             };
             self.record_attempt(ctx, attempt).await?;
-            throttle.failed(&self.pool).await?;
             return Err(wrong_credentials());
         };
         if !self
@@ -132,7 +122,6 @@ impl CommandBus {
             };
             self.execute_account(ctx, &account_id.to_string(), failure)
                 .await?;
-            throttle.failed(&self.pool).await?;
             return Err(wrong_credentials());
         }
         // Said only to someone who knows the password.

@@ -28,6 +28,9 @@ pub struct RequestContext {
     pub actor: Actor,
     /// The login session the caller authenticated with, if any.
     pub session: Option<Uuid>,
+    /// When the caller's identity and policies were read: anything revoked after this moment
+    /// still ends what this request opens.
+    pub authenticated_at: std::time::Instant,
     pub request_id: String,
     pub client_addr: Option<String>,
     pub user_agent: Option<String>,
@@ -38,6 +41,7 @@ impl RequestContext {
         Self {
             actor: Actor::System,
             session: None,
+            authenticated_at: std::time::Instant::now(),
             request_id: Uuid::new_v4().to_string(),
             client_addr: None,
             user_agent: None,
@@ -170,6 +174,7 @@ mod tests {
     fn account(policies: &[Policy]) -> RequestContext {
         RequestContext {
             session: None,
+            authenticated_at: std::time::Instant::now(),
             actor: Actor::Account {
                 id: Uuid::new_v4(),
                 username: "u".to_owned(),
@@ -198,6 +203,7 @@ mod tests {
         );
         let anonymous = RequestContext {
             session: None,
+            authenticated_at: std::time::Instant::now(),
             actor: Actor::Anonymous,
             ..RequestContext::system()
         };

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use distribox_domain::access::AccessCommand;
+use distribox_domain::policy::Policy;
 use distribox_domain::vm::VmCommand;
 use uuid::Uuid;
 
@@ -33,7 +34,8 @@ fn secret_hash(secret: &str) -> String {
 }
 
 impl CommandBus {
-    /// `vms:credentials:create` on VM `vm`.
+    /// `vms:credentials:create` on VM `vm`, and `vms:connect` there too: a credential opens
+    /// its console, so handing one out must not give more than the issuer has.
     pub async fn issue_vm_credential(
         &self,
         ctx: &RequestContext,
@@ -41,6 +43,7 @@ impl CommandBus {
         name: String,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<IssuedCredential, CommandError> {
+        ctx.authorize_vm(Policy::VmsConnect, vm, self.vm_owner(vm).await?)?;
         let id = Uuid::new_v4();
         let secret = random_token();
         let command = VmCommand::IssueCredential {
@@ -66,7 +69,7 @@ impl CommandBus {
         secret: &str,
     ) -> Result<CredentialGrant, CommandError> {
         let throttle = Keys::for_credentials(&self.login_limits, ctx.client_addr.as_deref());
-        if let Err(refused) = throttle.check(&self.pool).await {
+        if let Err(refused) = throttle.reserve(&self.pool).await {
             self.record_attempt(
                 ctx,
                 AccessCommand::RecordCredentialRefused { throttled: true },
@@ -84,18 +87,20 @@ impl CommandBus {
         .fetch_optional(&self.pool)
         .await?;
         match grant {
-            Some((credential, vm, expires_at)) => Ok(CredentialGrant {
-                credential,
-                vm,
-                expires_at,
-            }),
+            Some((credential, vm, expires_at)) => {
+                throttle.succeeded(&self.pool).await?;
+                Ok(CredentialGrant {
+                    credential,
+                    vm,
+                    expires_at,
+                })
+            }
             None => {
                 self.record_attempt(
                     ctx,
                     AccessCommand::RecordCredentialRefused { throttled: false },
                 )
                 .await?;
-                throttle.failed(&self.pool).await?;
                 Err(CommandError::refused(
                     ErrorCode::Unauthenticated,
                     "this credential is not valid (wrong, revoked or expired)",

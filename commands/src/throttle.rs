@@ -1,7 +1,8 @@
 //! Login throttling: after too many failures in a window, for one account or from one client
 //! address, further attempts are refused before any password is checked — they cost the server
-//! nothing and tell the attacker nothing — until the window ends. A success clears the
-//! account's count (not the address's: one right guess must not reset a spray).
+//! nothing and tell the attacker nothing — until the window ends. Every attempt is counted
+//! before it is checked, and a success takes its count back: clearing the account's, and
+//! giving the address one attempt back (not all: one right guess must not reset a spray).
 
 use std::time::Duration;
 
@@ -65,60 +66,54 @@ impl Keys {
         Self { keys }
     }
 
-    /// Refuses with `RATE_LIMITED` if any key has used up its window.
-    pub(crate) async fn check(&self, pool: &PgPool) -> Result<(), CommandError> {
+    /// Counts this attempt against every key before anything is checked — so concurrent
+    /// attempts can't all slip under the limit — and refuses with `RATE_LIMITED` once a key has
+    /// more than its limit in the current window (a new window starts where the old one ended).
+    pub(crate) async fn reserve(&self, pool: &PgPool) -> Result<(), CommandError> {
+        let mut over = false;
         for (key, limit) in &self.keys {
-            let blocked: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM login_throttle
-                   WHERE key = $1 AND failures >= $2
-                     AND window_started > now() - make_interval(secs => $3))",
-            )
-            .bind(key)
-            .bind(limit.failures)
-            .bind(limit.window.as_secs_f64())
-            .fetch_one(pool)
-            .await?;
-            if blocked {
-                return Err(CommandError::refused(
-                    ErrorCode::RateLimited,
-                    "too many failed logins; try again later",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts a failure against every key, starting a new window where the old one ended.
-    pub(crate) async fn failed(&self, pool: &PgPool) -> Result<(), CommandError> {
-        for (key, limit) in &self.keys {
-            sqlx::query(
+            let attempts: i32 = sqlx::query_scalar(
                 "INSERT INTO login_throttle AS t (key, failures, window_started)
                  VALUES ($1, 1, now())
                  ON CONFLICT (key) DO UPDATE SET
                    failures = CASE WHEN t.window_started > now() - make_interval(secs => $2)
                                    THEN t.failures + 1 ELSE 1 END,
                    window_started = CASE WHEN t.window_started > now() - make_interval(secs => $2)
-                                         THEN t.window_started ELSE now() END",
+                                         THEN t.window_started ELSE now() END
+                 RETURNING failures",
             )
             .bind(key)
             .bind(limit.window.as_secs_f64())
-            .execute(pool)
+            .fetch_one(pool)
             .await?;
+            over |= attempts > limit.failures;
+        }
+        if over {
+            return Err(CommandError::refused(
+                ErrorCode::RateLimited,
+                "too many failed logins; try again later",
+            ));
         }
         Ok(())
     }
 
-    /// A successful login clears the account's count.
+    /// A success was no failure: it clears the account's count and gives the address its
+    /// attempt back.
     pub(crate) async fn succeeded(&self, pool: &PgPool) -> Result<(), CommandError> {
-        if let Some((key, _)) = self
-            .keys
-            .first()
-            .filter(|(key, _)| key.starts_with("account:"))
-        {
-            sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+        for (key, _) in &self.keys {
+            if key.starts_with("account:") {
+                sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+                    .bind(key)
+                    .execute(pool)
+                    .await?;
+            } else {
+                sqlx::query(
+                    "UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1",
+                )
                 .bind(key)
                 .execute(pool)
                 .await?;
+            }
         }
         Ok(())
     }

@@ -135,6 +135,8 @@ impl CommandBus {
         source_id: Uuid,
         name: String,
     ) -> Result<(Uuid, Committed), CommandError> {
+        // A clone is a new VM: creating VMs must be allowed too.
+        ctx.authorize(Policy::VmsCreate)?;
         ctx.authorize_vm(
             Policy::VmsDuplicate,
             source_id,

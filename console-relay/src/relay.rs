@@ -99,6 +99,10 @@ async fn console_ws(
             return (StatusCode::FORBIDDEN, err.to_string()).into_response();
         }
     };
+    // Registered before anything slow, so a revocation that lands meanwhile is not missed.
+    let revocable = relay
+        .revocations
+        .register(ticket.revoked_by.clone(), ticket.authorized_at);
     let stream = match relay.backend.open(ticket.vm_id, ticket.kind).await {
         Ok(stream) => stream,
         Err(cause) => {
@@ -111,8 +115,6 @@ async fn console_ws(
         }
     };
     tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, kind = ?ticket.kind, "console opened");
-    // Registered before the upgrade, so a revocation that lands meanwhile is not missed.
-    let revocable = relay.revocations.register(ticket.revoked_by.clone());
     let ends = Ends {
         revocable,
         at: ticket.ends_at,

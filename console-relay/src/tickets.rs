@@ -26,6 +26,9 @@ pub struct Ticket {
     pub revoked_by: Vec<String>,
     /// When the access behind it runs out (a credential's expiry), if ever.
     pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the caller's access was checked: a revocation after it ends the console even if
+    /// the ticket is redeemed later.
+    pub authorized_at: Instant,
 }
 
 /// A ticket as handed to the client, once.
@@ -104,6 +107,7 @@ mod tests {
             principal: "account:x".to_owned(),
             revoked_by: vec!["account:x".to_owned()],
             ends_at: None,
+            authorized_at: Instant::now(),
         }
     }
 

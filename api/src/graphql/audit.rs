@@ -4,6 +4,7 @@
 //! refused. The hidden ones' policy is taken out of the answer, so it still looks like any
 //! other `NOT_FOUND`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
@@ -11,6 +12,9 @@ use async_graphql::{PathSegment, Response, Value};
 use distribox_commands::RequestContext;
 
 use crate::app::AppState;
+
+/// Fields that record their own refusals (failed logins, bad credential secrets).
+const SELF_RECORDING: &[&str] = &["login", "openConsoleWithCredential"];
 
 pub struct AuditRefusals;
 
@@ -41,6 +45,7 @@ impl Extension for AuditRefusals {
         else {
             return response;
         };
+        let mut recorded = HashSet::new();
         for error in &mut response.errors {
             let extensions = error.extensions.as_ref();
             let Some(code) = text(extensions.and_then(|e| e.get("code"))) else {
@@ -64,6 +69,13 @@ impl Extension for AuditRefusals {
                 Some(PathSegment::Field(field)) => field.clone(),
                 _ => operation_name.unwrap_or("(unnamed)").to_owned(),
             };
+            // Those record their own refusals; and a request repeating one refusal (aliases)
+            // is recorded once.
+            if SELF_RECORDING.contains(&operation.as_str())
+                || !recorded.insert((operation.clone(), code.clone(), policy.clone()))
+            {
+                continue;
+            }
             if let Err(err) = state
                 .bus
                 .record_denied(caller, operation, policy, code)

@@ -474,6 +474,7 @@ impl MutationRoot {
             principal: caller.actor_label(),
             revoked_by: caller.revocation_keys(),
             ends_at: None,
+            authorized_at: caller.authenticated_at,
         };
         console_ticket(state, id, kind, holder).await
     }
@@ -535,6 +536,7 @@ impl MutationRoot {
         kind: ConsoleKind,
     ) -> Result<ConsoleTicket> {
         let state = ctx.data::<AppState>()?;
+        let authorized_at = std::time::Instant::now();
         let grant = state
             .bus
             .redeem_credential(request(ctx)?, &secret)
@@ -545,6 +547,7 @@ impl MutationRoot {
             revoked_by: vec![principal.clone()],
             principal,
             ends_at: grant.expires_at,
+            authorized_at,
         };
         console_ticket(state, grant.vm, kind, holder).await
     }
@@ -555,6 +558,8 @@ struct Holder {
     principal: String,
     revoked_by: Vec<String>,
     ends_at: Option<DateTime<Utc>>,
+    /// When the caller's access was checked (before the check, to be safe).
+    authorized_at: std::time::Instant,
 }
 
 /// A single-use console ticket for running VM `vm`; deleting the VM ends the console too.
@@ -581,6 +586,7 @@ async fn console_ticket(
         principal: holder.principal,
         revoked_by,
         ends_at: holder.ends_at,
+        authorized_at: holder.authorized_at,
     });
     Ok(ConsoleTicket {
         url: format!("/console/ws?ticket={}", issued.secret),

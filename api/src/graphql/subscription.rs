@@ -31,8 +31,9 @@ impl SubscriptionRoot {
                 if only.is_some_and(|id| id != change.vm_id) {
                     return None;
                 }
-                // Callers without `vms:get` see only the VMs they own or were granted.
-                if !caller.sees_vm(change.vm_id, None) {
+                // Callers without `vms:get` see only the VMs they own or were granted, as in
+                // the `vms` listing.
+                if caller.authorize(Policy::VmsGet).is_err() {
                     let owner = state.reads.vm(change.vm_id).await.ok().flatten()?.owner;
                     caller.sees_vm(change.vm_id, Some(owner)).then_some(())?;
                 }

@@ -34,6 +34,7 @@ pub async fn context(
     addr: SocketAddr,
     authorization: Option<&str>,
 ) -> Result<RequestContext, CommandError> {
+    let authenticated_at = std::time::Instant::now();
     let (actor, session) = match authorization.and_then(bearer) {
         Some(token) => match state.bus.authenticate(token).await {
             Ok((actor, session)) => (actor, Some(session)),
@@ -45,6 +46,7 @@ pub async fn context(
     Ok(RequestContext {
         actor,
         session,
+        authenticated_at,
         request_id: request_id(headers),
         client_addr: Some(addr.ip().to_string()),
         user_agent: header(headers, "user-agent"),

@@ -52,7 +52,8 @@ pub async fn handle(
                         )
                         .into());
                     }
-                    let revocable = revocations.register(ctx.revocation_keys());
+                    let revocable =
+                        revocations.register(ctx.revocation_keys(), ctx.authenticated_at);
                     if let Some(sender) =
                         registered.lock().unwrap_or_else(|p| p.into_inner()).take()
                     {

@@ -59,8 +59,6 @@ pub enum LoginFailure {
     WrongPassword,
     /// The password was right but the account is disabled.
     Disabled,
-    /// Too many recent failures: refused before the password was checked.
-    Throttled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
