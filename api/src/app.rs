@@ -37,6 +37,8 @@ pub struct AppState {
     pub vms: Arc<VmsProjection>,
     pub relay: Arc<ConsoleRelay>,
     pub origins: OriginPolicy,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     pub hypervisor: LibvirtHypervisor,
     /// Live consoles and subscriptions, to be closed when the access behind them ends.
     pub revocations: Arc<Revocations>,
@@ -186,6 +188,7 @@ impl App {
             vms,
             relay,
             origins,
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             hypervisor,
             revocations,
         };

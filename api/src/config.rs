@@ -57,6 +57,12 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_CONSOLE_TICKET_TTL", default_value_t = 30)]
     pub console_ticket_ttl: u64,
 
+    /// Addresses of reverse proxies in front of Distribox (comma-separated IPs). Requests from
+    /// them are attributed to the client their `X-Forwarded-For` names — for the audit log and
+    /// for login throttling, which would otherwise count every user as the proxy.
+    #[arg(long, env = "DISTRIBOX_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Seconds a login session may go unused before it ends.
     #[arg(long, env = "DISTRIBOX_SESSION_IDLE", default_value_t = 2 * 3600)]
     pub session_idle: u64,

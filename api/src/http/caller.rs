@@ -1,7 +1,7 @@
 //! Who is calling: the bearer token resolved to an account, plus the request's provenance for the
 //! audit log.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 use distribox_commands::{Actor, CommandError, RequestContext};
@@ -48,9 +48,31 @@ pub async fn context(
         session,
         authenticated_at,
         request_id: request_id(headers),
-        client_addr: Some(addr.ip().to_string()),
+        client_addr: Some(client_address(headers, addr.ip(), &state.trusted_proxies).to_string()),
         user_agent: header(headers, "user-agent"),
     })
+}
+
+/// Who is really calling: the peer, unless it is a trusted proxy, in which case the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. Entries further left were
+/// written by the client and could be anything.
+fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .filter_map(|entry| entry.parse::<IpAddr>().ok())
+        .find(|address| !trusted.contains(address))
+        .unwrap_or(peer)
 }
 
 /// The caller's `x-request-id` if it is a sane token (it ends up in the audit log), else a new id.
@@ -68,6 +90,28 @@ fn request_id(headers: &HeaderMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::bearer;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        use super::client_address;
+        let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.7, 10.0.0.2".parse().unwrap(),
+        );
+        // The client's own claim (6.6.6.6) is left of what the proxies added.
+        assert_eq!(
+            client_address(&headers, proxy, &[proxy]),
+            "203.0.113.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        let stranger: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_address(&headers, stranger, &[proxy]), stranger);
+        assert_eq!(
+            client_address(&axum::http::HeaderMap::new(), proxy, &[proxy]),
+            proxy
+        );
+    }
 
     #[test]
     fn bearer_tokens_are_extracted() {

@@ -95,6 +95,7 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         console_ticket_ttl: 30,
         shutdown_grace: 120,
         reconcile_interval: 60,
+        trusted_proxies: vec![],
         session_idle: 3600,
         session_lifetime: 7200,
     };
