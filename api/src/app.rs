@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use distribox_commands::CommandBus;
-use distribox_console_relay::{ConsoleRelay, OriginPolicy, Revocations, TicketStore};
+use distribox_console_relay::{ConsoleRelay, OriginPolicy, Revocations, SerialHub, TicketStore};
 use distribox_migrations::MIGRATOR;
 use distribox_projections::hypervisor::{
     lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
@@ -177,7 +177,9 @@ impl App {
         let relay = Arc::new(ConsoleRelay::new(
             TicketStore::new(Duration::from_secs(config.console_ticket_ttl)),
             origins.clone(),
-            Arc::new(LibvirtConsoles(hypervisor.clone())),
+            Arc::new(SerialHub::new(Arc::new(LibvirtConsoles(
+                hypervisor.clone(),
+            )))),
             revocations.clone(),
         ));
         let state = AppState {

@@ -1,11 +1,13 @@
 //! Console access: short-lived single-use tickets, and the websocket relay between a browser and
 //! a VM's console. Every byte between a user and a VM passes through here.
 
+mod hub;
 mod origin;
 mod relay;
 mod revocation;
 mod tickets;
 
+pub use hub::{SerialHub, SCROLLBACK_BYTES};
 pub use origin::OriginPolicy;
 pub use relay::{close_code, router, ConsoleBackend, ConsoleRelay, ConsoleStream};
 pub use revocation::{Revocable, Revocations};

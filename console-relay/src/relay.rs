@@ -121,10 +121,15 @@ async fn console_ws(
     };
     upgrade.protocols(["binary"]).max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(
         move |socket| async move {
-            let (bytes_in, bytes_out) = pump(socket, stream, ends).await;
+            let (bytes_in, bytes_out) = pump(socket, stream, ends, ticket.view_only).await;
             tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, bytes_in, bytes_out, "console closed");
         },
     )
+}
+
+/// `{"type":"resize","cols":…,"rows":…}`, as terminal front ends send when their size changes.
+fn is_resize(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|message| message["type"] == "resize")
 }
 
 /// What ends a console besides either side going away.
@@ -160,7 +165,12 @@ impl Ends {
 
 /// Relays until the browser or the console goes away, or the access behind it ends; returns
 /// bytes (to VM, from VM).
-async fn pump(socket: WebSocket, stream: ConsoleStream, mut ends: Ends) -> (u64, u64) {
+async fn pump(
+    socket: WebSocket,
+    stream: ConsoleStream,
+    mut ends: Ends,
+    view_only: bool,
+) -> (u64, u64) {
     let ConsoleStream { mut output, input } = stream;
     let (mut sink, mut source) = socket.split();
     let mut bytes_in = 0u64;
@@ -184,10 +194,16 @@ async fn pump(socket: WebSocket, stream: ConsoleStream, mut ends: Ends) -> (u64,
             from_browser = source.next() => {
                 let bytes = match from_browser {
                     Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                    // xterm.js-style resize messages are control, not keystrokes: a serial
+                    // line has no size to set.
+                    Some(Ok(Message::Text(text))) if is_resize(&text) => continue,
                     Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
+                if view_only {
+                    continue;
+                }
                 bytes_in += bytes.len() as u64;
                 if input.send(bytes).await.is_err() {
                     break;

@@ -29,6 +29,8 @@ pub struct Ticket {
     /// When the caller's access was checked: a revocation after it ends the console even if
     /// the ticket is redeemed later.
     pub authorized_at: Instant,
+    /// Watch only: what this viewer types is dropped.
+    pub view_only: bool,
 }
 
 /// A ticket as handed to the client, once.
@@ -108,6 +110,7 @@ mod tests {
             revoked_by: vec!["account:x".to_owned()],
             ends_at: None,
             authorized_at: Instant::now(),
+            view_only: false,
         }
     }
 

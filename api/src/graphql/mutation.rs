@@ -458,13 +458,15 @@ impl MutationRoot {
         Ok(true)
     }
 
-    /// A single-use websocket URL for the VM's console, valid for about 30 seconds.
+    /// A single-use websocket URL for the VM's console, valid for about 30 seconds. Viewers
+    /// share the console; a `viewOnly` one sees everything and types nothing.
     #[graphql(guard = "Access::vm(Policy::VmsConnect)")]
     async fn open_console(
         &self,
         ctx: &Context<'_>,
         vm_id: ID,
         kind: ConsoleKind,
+        #[graphql(default = false)] view_only: bool,
     ) -> Result<ConsoleTicket> {
         let id: Uuid = parse_id(&vm_id, "VM")?;
         authorize_vm(ctx, Policy::VmsConnect, id).await?;
@@ -475,6 +477,7 @@ impl MutationRoot {
             revoked_by: caller.revocation_keys(),
             ends_at: None,
             authorized_at: caller.authenticated_at,
+            view_only,
         };
         console_ticket(state, id, kind, holder).await
     }
@@ -548,6 +551,7 @@ impl MutationRoot {
             principal,
             ends_at: grant.expires_at,
             authorized_at,
+            view_only: false,
         };
         console_ticket(state, grant.vm, kind, holder).await
     }
@@ -560,6 +564,7 @@ struct Holder {
     ends_at: Option<DateTime<Utc>>,
     /// When the caller's access was checked (before the check, to be safe).
     authorized_at: std::time::Instant,
+    view_only: bool,
 }
 
 /// A single-use console ticket for running VM `vm`; deleting the VM ends the console too.
@@ -587,6 +592,7 @@ async fn console_ticket(
         revoked_by,
         ends_at: holder.ends_at,
         authorized_at: holder.authorized_at,
+        view_only: holder.view_only,
     });
     Ok(ConsoleTicket {
         url: format!("/console/ws?ticket={}", issued.secret),

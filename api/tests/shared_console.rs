@@ -1,0 +1,90 @@
+//! Several viewers on one serial console: everyone sees the same output, a newcomer first gets
+//! the recent scroll-back, a view-only viewer's keystrokes never reach the guest, and ending the
+//! session that opened them closes them all.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{spawn_app, Console, Libvirt, TestApp};
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+
+async fn console(app: &TestApp, token: &str, vm: &str, view_only: bool) -> Console {
+    let opened = app
+        .data(
+            token,
+            "mutation($vm: ID!, $v: Boolean!) { openConsole(vmId: $vm, kind: SERIAL, viewOnly: $v) { url } }",
+            json!({ "vm": vm, "v": view_only }),
+        )
+        .await;
+    Console::connect(app, opened["openConsole"]["url"].as_str().unwrap()).await
+}
+
+/// Reads until a line of `console`'s output is `line`, failing after a few seconds.
+async fn sees(console: &mut Console, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !console.seen.lines().any(|l| l.trim() == line) {
+        assert!(
+            Instant::now() < deadline,
+            "never saw `{line}`: {}",
+            console.seen
+        );
+        console.read_for(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn viewers_share_the_console_and_view_only_ones_cannot_type() {
+    let app = spawn_app(Libvirt::System).await;
+    let token = app.login().await;
+    let vm = app.create_vm(&token, "shared", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+
+    let mut first = console(&app, &token, &vm, false).await;
+    first.wait_for_shell(BOOT_TIMEOUT).await;
+    let mut second = console(&app, &token, &vm, false).await;
+    let mut watcher = console(&app, &token, &vm, true).await;
+
+    // What one viewer types, every viewer sees; the first viewer is not kicked out.
+    second.type_text("echo hub-$((1+1))\n").await;
+    for viewer in [&mut first, &mut second, &mut watcher] {
+        sees(viewer, "hub-2").await;
+    }
+
+    // A view-only viewer's keystrokes go nowhere; a resize message is not a keystroke either.
+    watcher.type_text("echo view-only-$((2+3))\n").await;
+    second
+        .type_text(r#"{"type":"resize","cols":120,"rows":40}"#)
+        .await;
+    first.type_text("echo after-$((3+4))\n").await;
+    sees(&mut first, "after-7").await;
+    for viewer in [&first, &second, &watcher] {
+        assert!(
+            !viewer.seen.contains("view-only-5") && !viewer.seen.contains("resize"),
+            "{}",
+            viewer.seen
+        );
+    }
+
+    // A newcomer starts with the scroll-back: the recent output is there at once.
+    let mut late = console(&app, &token, &vm, true).await;
+    late.read_for(Duration::from_millis(500)).await;
+    assert!(
+        late.seen.lines().any(|l| l.trim() == "after-7"),
+        "{}",
+        late.seen
+    );
+
+    // Ending the session that opened them closes them all.
+    app.data(&token, "mutation { logout }", json!({})).await;
+    for viewer in [&mut first, &mut second, &mut watcher, &mut late] {
+        let closed = viewer.closed_within(Duration::from_secs(2)).await;
+        assert_eq!(closed, Some((4001, "logged out".to_owned())));
+    }
+}
