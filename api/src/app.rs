@@ -181,6 +181,7 @@ impl App {
                 hypervisor.clone(),
             )))),
             revocations.clone(),
+            Arc::new(BusReporter(bus.clone())),
         ));
         let state = AppState {
             pool,

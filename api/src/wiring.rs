@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use distribox_commands::{CommandBus, RequestContext};
-use distribox_console_relay::{ConsoleBackend, ConsoleStream};
+use distribox_console_relay::{ConsoleBackend, ConsoleLog, ConsoleStream};
 use distribox_domain::console::ConsoleKind;
 use distribox_domain::vm::VmCommand;
 use distribox_projections::hypervisor::{LibvirtHypervisor, OutcomeReporter};
@@ -21,6 +21,20 @@ impl OutcomeReporter for BusReporter {
             .await
             .map(drop)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Console sessions go into the VM's history, recorded by the system.
+#[async_trait]
+impl ConsoleLog for BusReporter {
+    async fn record(&self, vm: Uuid, command: VmCommand) {
+        if let Err(err) = self
+            .0
+            .vm_command(&RequestContext::system(), vm, command)
+            .await
+        {
+            tracing::warn!(%vm, error = %err, "cannot record a console session");
+        }
     }
 }
 

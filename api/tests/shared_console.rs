@@ -87,4 +87,34 @@ async fn viewers_share_the_console_and_view_only_ones_cannot_type() {
         let closed = viewer.closed_within(Duration::from_secs(2)).await;
         assert_eq!(closed, Some((4001, "logged out".to_owned())));
     }
+
+    // Each session is in the VM's history: who, which kind, how long, bytes each way, why it
+    // ended. The view-only viewers typed nothing into the guest.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let closed: Vec<(String, bool, i64, String)> = loop {
+        let closed: Vec<(String, bool, i64, String)> = sqlx::query_as(
+            "SELECT o.payload->'ConsoleOpened'->>'principal',
+                    (o.payload->'ConsoleOpened'->>'view_only')::boolean,
+                    (c.payload->'ConsoleClosed'->>'bytes_in')::bigint,
+                    c.payload->'ConsoleClosed'->>'reason'
+               FROM events o JOIN events c
+                 ON c.payload->'ConsoleClosed'->>'session' = o.payload->'ConsoleOpened'->>'session'
+              WHERE o.aggregate_id = $1 AND o.event_type = 'ConsoleOpened'
+              ORDER BY o.sequence",
+        )
+        .bind(&vm)
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+        if closed.len() == 4 || Instant::now() > deadline {
+            break closed;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(closed.len(), 4, "{closed:?}");
+    for (principal, view_only, bytes_in, reason) in &closed {
+        assert!(principal.starts_with("account:"));
+        assert_eq!(reason, "logged out");
+        assert_eq!(*view_only, *bytes_in == 0, "{closed:?}");
+    }
 }

@@ -64,6 +64,8 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         VmCommand::ReportProvisioned
         | VmCommand::ReportProvisionFailed { .. }
         | VmCommand::ReportStarted
+        | VmCommand::RecordConsoleOpened { .. }
+        | VmCommand::RecordConsoleClosed { .. }
         | VmCommand::ReportStartedOutside
         | VmCommand::ReportActionFailed { .. }
         | VmCommand::ReportSnapshotTaken { .. }

@@ -2,7 +2,7 @@
 //! pumps bytes both ways until either side goes away.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use distribox_domain::console::ConsoleKind;
+use distribox_domain::vm::VmCommand;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -32,6 +33,14 @@ pub struct ConsoleStream {
     pub input: mpsc::Sender<Vec<u8>>,
 }
 
+/// Where console sessions are recorded (the event log, in the binary): who opened which
+/// console, and how it went. Recording must not fail a console, so failures are the
+/// implementation's to log.
+#[async_trait]
+pub trait ConsoleLog: Send + Sync + 'static {
+    async fn record(&self, vm: Uuid, command: VmCommand);
+}
+
 /// Opens a VM's console; implemented on the hypervisor by the binary.
 #[async_trait]
 pub trait ConsoleBackend: Send + Sync + 'static {
@@ -43,6 +52,7 @@ pub struct ConsoleRelay {
     origins: OriginPolicy,
     backend: Arc<dyn ConsoleBackend>,
     revocations: Arc<Revocations>,
+    log: Arc<dyn ConsoleLog>,
 }
 
 impl ConsoleRelay {
@@ -51,12 +61,14 @@ impl ConsoleRelay {
         origins: OriginPolicy,
         backend: Arc<dyn ConsoleBackend>,
         revocations: Arc<Revocations>,
+        log: Arc<dyn ConsoleLog>,
     ) -> Self {
         Self {
             tickets,
             origins,
             backend,
             revocations,
+            log,
         }
     }
 }
@@ -119,10 +131,29 @@ async fn console_ws(
         revocable,
         at: ticket.ends_at,
     };
+    let log = relay.log.clone();
     upgrade.protocols(["binary"]).max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(
         move |socket| async move {
-            let (bytes_in, bytes_out) = pump(socket, stream, ends, ticket.view_only).await;
-            tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, bytes_in, bytes_out, "console closed");
+            let session = Uuid::new_v4();
+            let vm = ticket.vm_id;
+            let opened = VmCommand::RecordConsoleOpened {
+                session,
+                principal: ticket.principal.clone(),
+                kind: ticket.kind,
+                view_only: ticket.view_only,
+            };
+            log.record(vm, opened).await;
+            let started = Instant::now();
+            let summary = pump(socket, stream, ends, ticket.view_only).await;
+            tracing::info!(%vm, principal = %ticket.principal, bytes_in = summary.bytes_in, bytes_out = summary.bytes_out, reason = %summary.reason, "console closed");
+            let closed = VmCommand::RecordConsoleClosed {
+                session,
+                bytes_in: summary.bytes_in,
+                bytes_out: summary.bytes_out,
+                duration_ms: started.elapsed().as_millis() as u64,
+                reason: summary.reason,
+            };
+            log.record(vm, closed).await;
         },
     )
 }
@@ -170,7 +201,7 @@ async fn pump(
     stream: ConsoleStream,
     mut ends: Ends,
     view_only: bool,
-) -> (u64, u64) {
+) -> Summary {
     let ConsoleStream { mut output, input } = stream;
     let (mut sink, mut source) = socket.split();
     let mut bytes_in = 0u64;
@@ -178,17 +209,18 @@ async fn pump(
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.tick().await;
     let mut close = None;
-    loop {
+    let reason = loop {
         tokio::select! {
             frame = ends.reached() => {
+                let reason = frame.reason.to_string();
                 close = Some(frame);
-                break;
+                break reason;
             }
             from_vm = output.recv() => {
-                let Some(bytes) = from_vm else { break };
+                let Some(bytes) = from_vm else { break "the console ended".to_owned() };
                 bytes_out += bytes.len() as u64;
                 if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                    break;
+                    break "the viewer went away".to_owned();
                 }
             }
             from_browser = source.next() => {
@@ -199,23 +231,37 @@ async fn pump(
                     Some(Ok(Message::Text(text))) if is_resize(&text) => continue,
                     Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(Message::Close(_))) => break "closed by the viewer".to_owned(),
+                    Some(Err(_)) | None => break "the viewer went away".to_owned(),
                 };
                 if view_only {
                     continue;
                 }
                 bytes_in += bytes.len() as u64;
                 if input.send(bytes).await.is_err() {
-                    break;
+                    break "the console ended".to_owned();
                 }
             }
             _ = keepalive.tick() => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break;
+                    break "the viewer went away".to_owned();
                 }
             }
         }
-    }
+    };
     let _ = sink.send(Message::Close(close)).await;
-    (bytes_in, bytes_out)
+    Summary {
+        bytes_in,
+        bytes_out,
+        reason,
+    }
+}
+
+/// How a console session went.
+struct Summary {
+    /// Typed into the guest.
+    bytes_in: u64,
+    /// Sent to the viewer.
+    bytes_out: u64,
+    reason: String,
 }

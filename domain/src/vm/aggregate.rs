@@ -450,6 +450,41 @@ impl Vm {
             .any(|snapshot| snapshot.id == id && snapshot.status == status)
     }
 
+    /// Console sessions are facts about the past: recorded whenever the VM was ever created,
+    /// even after it is gone (a console that closed with the VM's deletion).
+    fn record_console(&self, command: VmCommand) -> Result<Vec<VmEvent>, DomainError> {
+        if self.spec.is_none() {
+            return Err(DomainError::not_found("VM not found"));
+        }
+        Ok(match command {
+            VmCommand::RecordConsoleOpened {
+                session,
+                principal,
+                kind,
+                view_only,
+            } => vec![VmEvent::ConsoleOpened {
+                session,
+                principal,
+                kind,
+                view_only,
+            }],
+            VmCommand::RecordConsoleClosed {
+                session,
+                bytes_in,
+                bytes_out,
+                duration_ms,
+                reason,
+            } => vec![VmEvent::ConsoleClosed {
+                session,
+                bytes_in,
+                bytes_out,
+                duration_ms,
+                reason,
+            }],
+            _ => vec![],
+        })
+    }
+
     /// Hypervisor reports are idempotent: a report that matches what is already known (a replay
     /// after a crash, a duplicate libvirt event) records nothing.
     fn report(&self, command: VmCommand) -> Result<Vec<VmEvent>, DomainError> {
@@ -604,6 +639,8 @@ impl Aggregate for Vm {
             } => self.issue_credential(id, &name, secret_hash, expires_at, at)?,
             VmCommand::RevokeCredential { id } => self.revoke_credential(id)?,
             VmCommand::Delete { force } => self.delete(force)?,
+            command @ (VmCommand::RecordConsoleOpened { .. }
+            | VmCommand::RecordConsoleClosed { .. }) => self.record_console(command)?,
             report => self.report(report)?,
         };
         for event in events {
@@ -766,6 +803,7 @@ impl Aggregate for Vm {
                     credential.revoked = true;
                 }
             }
+            VmEvent::ConsoleOpened { .. } | VmEvent::ConsoleClosed { .. } => {}
             VmEvent::VmDeleteRequested => self.desired = Desired::Deleted,
             VmEvent::VmDeleted => self.observed = Observed::Gone,
         }

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::aggregate::Vm;
 use super::events::StopReason;
 use super::seed::SeedInput;
+use crate::console::ConsoleKind;
 
 /// What a person asks of a VM (the first group) or what the hypervisor reports back (`Report*`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,21 @@ pub enum VmCommand {
     /// Removes the VM and its disks; `force` powers a running one off first.
     Delete {
         force: bool,
+    },
+    /// The relay opened a console of this VM (recorded by the system for the audit log and
+    /// usage reports; `principal` is who opened it).
+    RecordConsoleOpened {
+        session: Uuid,
+        principal: String,
+        kind: ConsoleKind,
+        view_only: bool,
+    },
+    RecordConsoleClosed {
+        session: Uuid,
+        bytes_in: u64,
+        bytes_out: u64,
+        duration_ms: u64,
+        reason: String,
     },
     ReportProvisioned,
     ReportProvisionFailed {

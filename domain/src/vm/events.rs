@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::seed::SeedSpec;
 use super::spec::{VmName, VmSpec};
+use crate::console::ConsoleKind;
 
 /// Why a VM stopped running, as observed by the hypervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +122,20 @@ pub enum VmEvent {
     VmCredentialRevoked {
         id: Uuid,
     },
+    ConsoleOpened {
+        session: Uuid,
+        principal: String,
+        kind: ConsoleKind,
+        view_only: bool,
+    },
+    /// `bytes_in`: typed into the guest; `bytes_out`: sent to the viewer.
+    ConsoleClosed {
+        session: Uuid,
+        bytes_in: u64,
+        bytes_out: u64,
+        duration_ms: u64,
+        reason: String,
+    },
     VmDeleteRequested,
     VmDeleted,
 }
@@ -160,6 +175,8 @@ impl DomainEvent for VmEvent {
             VmEvent::VmSnapshotDeleted { .. } => "VmSnapshotDeleted",
             VmEvent::VmCredentialIssued { .. } => "VmCredentialIssued",
             VmEvent::VmCredentialRevoked { .. } => "VmCredentialRevoked",
+            VmEvent::ConsoleOpened { .. } => "ConsoleOpened",
+            VmEvent::ConsoleClosed { .. } => "ConsoleClosed",
             VmEvent::VmDeleteRequested => "VmDeleteRequested",
             VmEvent::VmDeleted => "VmDeleted",
         };

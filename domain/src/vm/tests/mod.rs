@@ -8,6 +8,7 @@ use super::*;
 use crate::ports::{ImageCatalog, ImageSummary};
 use crate::DomainError;
 
+mod consoles;
 mod credentials;
 mod reshaping;
 
