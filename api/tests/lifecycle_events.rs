@@ -57,7 +57,7 @@ async fn guest_power_off_and_external_destroy_show_up_as_stopped_with_their_reas
     );
     app.wait_for_state(&token, &id, Some("RUNNING"), Duration::from_secs(10))
         .await;
-    let events = app.event_types(&id).await;
+    let events = app.lifecycle_types(&id).await;
     assert_eq!(events.last().map(String::as_str), Some("VmStartedOutside"));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.vm_state(&token, &id).await.as_deref(), Some("RUNNING"));

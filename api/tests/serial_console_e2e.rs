@@ -171,7 +171,24 @@ async fn create_boot_talk_stop_delete() {
         "the disk overlay is still there"
     );
 
-    let history = app.event_types(&id).await;
+    // The lifecycle, and beside it the two console sessions (recorded as they close, so
+    // their place among the lifecycle events may vary).
+    let history = app.lifecycle_types(&id).await;
+    let consoles: Vec<String> = app
+        .event_types(&id)
+        .await
+        .into_iter()
+        .filter(|event| event.starts_with("Console"))
+        .collect();
+    assert_eq!(
+        consoles,
+        [
+            "ConsoleOpened",
+            "ConsoleClosed",
+            "ConsoleOpened",
+            "ConsoleClosed"
+        ]
+    );
     assert_eq!(
         history,
         [

@@ -116,7 +116,7 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
     console.close().await;
     assert_eq!(app.last_stop_reason(&id).await, "guest");
 
-    let events = app.event_types(&id).await;
+    let events = app.lifecycle_types(&id).await;
     for expected in [
         "VmPauseRequested",
         "VmPaused",
@@ -154,7 +154,7 @@ async fn pause_resume_rename_reboot_and_acpi_shutdown() {
             "{mutation}: {refused}"
         );
     }
-    assert_eq!(app.event_types(&id).await.len(), before);
+    assert_eq!(app.lifecycle_types(&id).await.len(), before);
 
     app.delete_vm(&token, &id).await;
 }

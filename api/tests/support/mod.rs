@@ -339,6 +339,14 @@ impl TestApp {
             .collect()
     }
 
+    /// VM `id`'s lifecycle events, in order: its history without the console sessions, which
+    /// are recorded when they close and so land wherever that happens.
+    pub async fn lifecycle_types(&self, id: &str) -> Vec<String> {
+        let mut events = self.event_types(id).await;
+        events.retain(|event| !event.starts_with("Console"));
+        events
+    }
+
     /// The reason of VM `id`'s latest `VmStopped` event.
     pub async fn last_stop_reason(&self, id: &str) -> String {
         sqlx::query_scalar(
