@@ -48,10 +48,9 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn new(limits: &LoginLimits, username: &str, address: Option<&str>) -> Self {
-        let mut keys = vec![(
-            format!("account:{}", username.trim().to_lowercase()),
-            limits.per_account,
-        )];
+        // Usernames are at most 32 characters; anything longer is cut, not stored whole.
+        let username: String = username.trim().to_lowercase().chars().take(64).collect();
+        let mut keys = vec![(format!("account:{username}"), limits.per_account)];
         if let Some(address) = address {
             keys.push((format!("address:{address}"), limits.per_address));
         }
