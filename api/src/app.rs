@@ -182,6 +182,7 @@ impl App {
             )))),
             revocations.clone(),
             Arc::new(BusReporter(bus.clone())),
+            config.console_limits(),
         ));
         let state = AppState {
             pool,

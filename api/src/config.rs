@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use distribox_commands::SessionLifetimes;
+use distribox_console_relay::ConsoleLimits;
 use distribox_projections::hypervisor::DomainType;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -63,6 +64,14 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// Seconds a console may stay open with nothing typed and nothing printed.
+    #[arg(long, env = "DISTRIBOX_CONSOLE_IDLE", default_value_t = 30 * 60)]
+    pub console_idle: u64,
+
+    /// Seconds a console stays open at most, however busy.
+    #[arg(long, env = "DISTRIBOX_CONSOLE_LIFETIME", default_value_t = 8 * 3600)]
+    pub console_lifetime: u64,
+
     /// Seconds a login session may go unused before it ends.
     #[arg(long, env = "DISTRIBOX_SESSION_IDLE", default_value_t = 2 * 3600)]
     pub session_idle: u64,
@@ -73,6 +82,13 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn console_limits(&self) -> ConsoleLimits {
+        ConsoleLimits {
+            idle: Duration::from_secs(self.console_idle),
+            lifetime: Duration::from_secs(self.console_lifetime),
+        }
+    }
+
     pub fn session_lifetimes(&self) -> SessionLifetimes {
         SessionLifetimes {
             idle: Duration::from_secs(self.session_idle),

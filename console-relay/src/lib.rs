@@ -9,6 +9,8 @@ mod tickets;
 
 pub use hub::{SerialHub, SCROLLBACK_BYTES};
 pub use origin::OriginPolicy;
-pub use relay::{close_code, router, ConsoleBackend, ConsoleLog, ConsoleRelay, ConsoleStream};
+pub use relay::{
+    close_code, router, ConsoleBackend, ConsoleLimits, ConsoleLog, ConsoleRelay, ConsoleStream,
+};
 pub use revocation::{Revocable, Revocations};
 pub use tickets::{IssuedTicket, Ticket, TicketError, TicketStore, TICKET_TTL};

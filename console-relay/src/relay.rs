@@ -53,6 +53,25 @@ pub struct ConsoleRelay {
     backend: Arc<dyn ConsoleBackend>,
     revocations: Arc<Revocations>,
     log: Arc<dyn ConsoleLog>,
+    limits: ConsoleLimits,
+}
+
+/// How long a console may stay open.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsoleLimits {
+    /// Nothing typed and nothing printed for this long ends the console (pings don't count).
+    pub idle: Duration,
+    /// No console lives longer than this, however busy.
+    pub lifetime: Duration,
+}
+
+impl Default for ConsoleLimits {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            lifetime: Duration::from_secs(8 * 3600),
+        }
+    }
 }
 
 impl ConsoleRelay {
@@ -62,6 +81,7 @@ impl ConsoleRelay {
         backend: Arc<dyn ConsoleBackend>,
         revocations: Arc<Revocations>,
         log: Arc<dyn ConsoleLog>,
+        limits: ConsoleLimits,
     ) -> Self {
         Self {
             tickets,
@@ -69,6 +89,7 @@ impl ConsoleRelay {
             backend,
             revocations,
             log,
+            limits,
         }
     }
 }
@@ -80,6 +101,10 @@ pub mod close_code {
     pub const REVOKED: u16 = 4001;
     /// The credential behind the console expired.
     pub const EXPIRED: u16 = 4002;
+    /// Nothing happened on the console for the idle timeout.
+    pub const IDLE: u16 = 4003;
+    /// The console reached its maximum lifetime.
+    pub const LIFETIME: u16 = 4004;
 }
 
 #[derive(Deserialize)]
@@ -130,6 +155,9 @@ async fn console_ws(
     let ends = Ends {
         revocable,
         at: ticket.ends_at,
+        limits: relay.limits,
+        opened: tokio::time::Instant::now(),
+        last_activity: tokio::time::Instant::now(),
     };
     let log = relay.log.clone();
     upgrade.protocols(["binary"]).max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(
@@ -167,6 +195,10 @@ fn is_resize(text: &str) -> bool {
 struct Ends {
     revocable: Revocable,
     at: Option<chrono::DateTime<chrono::Utc>>,
+    limits: ConsoleLimits,
+    opened: tokio::time::Instant,
+    /// Last byte either way.
+    last_activity: tokio::time::Instant,
 }
 
 impl Ends {
@@ -181,6 +213,8 @@ impl Ends {
                 None => std::future::pending().await,
             }
         };
+        let idle_until = self.last_activity + self.limits.idle;
+        let lifetime_until = self.opened + self.limits.lifetime;
         tokio::select! {
             reason = self.revocable.revoked() => CloseFrame {
                 code: close_code::REVOKED,
@@ -189,6 +223,18 @@ impl Ends {
             () = expiry => CloseFrame {
                 code: close_code::EXPIRED,
                 reason: "the credential expired".into(),
+            },
+            () = tokio::time::sleep_until(idle_until) => CloseFrame {
+                code: close_code::IDLE,
+                reason: format!("idle for {} s", self.limits.idle.as_secs()).into(),
+            },
+            () = tokio::time::sleep_until(lifetime_until) => CloseFrame {
+                code: close_code::LIFETIME,
+                reason: format!(
+                    "consoles last at most {} s; open it again",
+                    self.limits.lifetime.as_secs()
+                )
+                .into(),
             },
         }
     }
@@ -218,6 +264,7 @@ async fn pump(
             }
             from_vm = output.recv() => {
                 let Some(bytes) = from_vm else { break "the console ended".to_owned() };
+                ends.last_activity = tokio::time::Instant::now();
                 bytes_out += bytes.len() as u64;
                 if sink.send(Message::Binary(bytes.into())).await.is_err() {
                     break "the viewer went away".to_owned();
@@ -234,6 +281,7 @@ async fn pump(
                     Some(Ok(Message::Close(_))) => break "closed by the viewer".to_owned(),
                     Some(Err(_)) | None => break "the viewer went away".to_owned(),
                 };
+                ends.last_activity = tokio::time::Instant::now();
                 if view_only {
                     continue;
                 }

@@ -96,6 +96,8 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         shutdown_grace: 120,
         reconcile_interval: 60,
         trusted_proxies: vec![],
+        console_idle: 1800,
+        console_lifetime: 8 * 3600,
         session_idle: 3600,
         session_lifetime: 7200,
     };
@@ -393,6 +395,12 @@ impl Console {
             ws,
             seen: String::new(),
         }
+    }
+
+    /// Sends any websocket message as it is.
+    pub async fn send_raw(&mut self, message: Message) {
+        // The server may already have closed the connection: that is for the caller to see.
+        let _ = self.ws.send(message).await;
     }
 
     /// Sends keystrokes (as a text frame: the relay takes text and binary frames alike).
