@@ -191,7 +191,7 @@ fn is_resize(text: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(text).is_ok_and(|message| message["type"] == "resize")
 }
 
-/// What ends a console besides either side going away.
+/// What ends a console besides either side going away: revocation, expiry and its limits.
 struct Ends {
     revocable: Revocable,
     at: Option<chrono::DateTime<chrono::Utc>>,
@@ -202,7 +202,8 @@ struct Ends {
 }
 
 impl Ends {
-    /// Resolves with the close frame to send when the access behind the console ends.
+    /// Resolves with the close frame to send when the console must end: its access revoked
+    /// or expired, idle for too long, or open for too long.
     async fn reached(&mut self) -> CloseFrame {
         let expiry = async {
             match self.at {
