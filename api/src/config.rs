@@ -65,20 +65,25 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// Seconds a console may stay open with nothing typed and nothing printed.
-    #[arg(long, env = "DISTRIBOX_CONSOLE_IDLE", default_value_t = 30 * 60)]
+    #[arg(long, env = "DISTRIBOX_CONSOLE_IDLE", value_parser = positive_seconds(), default_value_t = 30 * 60)]
     pub console_idle: u64,
 
     /// Seconds a console stays open at most, however busy.
-    #[arg(long, env = "DISTRIBOX_CONSOLE_LIFETIME", default_value_t = 8 * 3600)]
+    #[arg(long, env = "DISTRIBOX_CONSOLE_LIFETIME", value_parser = positive_seconds(), default_value_t = 8 * 3600)]
     pub console_lifetime: u64,
 
     /// Seconds a login session may go unused before it ends.
-    #[arg(long, env = "DISTRIBOX_SESSION_IDLE", default_value_t = 2 * 3600)]
+    #[arg(long, env = "DISTRIBOX_SESSION_IDLE", value_parser = positive_seconds(), default_value_t = 2 * 3600)]
     pub session_idle: u64,
 
     /// Seconds a login session lives at most, however active.
-    #[arg(long, env = "DISTRIBOX_SESSION_LIFETIME", default_value_t = 12 * 3600)]
+    #[arg(long, env = "DISTRIBOX_SESSION_LIFETIME", value_parser = positive_seconds(), default_value_t = 12 * 3600)]
     pub session_lifetime: u64,
+}
+
+/// Durations in seconds must be at least one: zero would end every session or console at once.
+fn positive_seconds() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..)
 }
 
 impl Config {
@@ -106,5 +111,35 @@ impl Config {
 
     pub fn domain_type(&self) -> DomainType {
         self.domain_type.unwrap_or_else(DomainType::detect)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn durations_of_zero_are_refused() {
+        for flag in [
+            "--console-idle",
+            "--console-lifetime",
+            "--session-idle",
+            "--session-lifetime",
+        ] {
+            let err = Cli::try_parse_from(["distribox", flag, "0"])
+                .err()
+                .unwrap_or_else(|| panic!("{flag} 0 was accepted"));
+            assert!(err.to_string().contains("not in 1.."), "{flag}: {err}");
+        }
+        let ok = Cli::try_parse_from(["distribox", "--console-idle", "60"]).unwrap();
+        assert_eq!(ok.config.console_idle, 60);
     }
 }

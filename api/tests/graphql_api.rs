@@ -733,3 +733,59 @@ async fn subscriptions_need_a_token_and_an_allowed_origin() {
         }
     }
 }
+
+#[tokio::test]
+async fn credential_refusals_are_bad_input_or_not_found_and_record_nothing() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    let id = app.data(&token, CREATE, input("holder")).await["createVm"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = vm_event_count(&app).await;
+    let issue = "mutation($vm: ID!, $n: String!, $e: DateTime) {
+        issueVmCredential(vmId: $vm, name: $n, expiresAt: $e) { secret } }";
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    for (variables, expected) in [
+        (
+            json!({ "vm": id, "n": "x", "e": past }),
+            ("BAD_INPUT", "expiresAt must be in the future"),
+        ),
+        (
+            json!({ "vm": id, "n": " ", "e": null }),
+            ("BAD_INPUT", "credential name must not be empty"),
+        ),
+        (
+            json!({ "vm": uuid::Uuid::new_v4().to_string(), "n": "x", "e": null }),
+            ("NOT_FOUND", "VM not found"),
+        ),
+    ] {
+        let response = app.gql(Some(&token), issue, variables.clone()).await;
+        assert_eq!(
+            (code(&response), message(&response)),
+            expected,
+            "{variables}"
+        );
+    }
+    let revoke = "mutation($vm: ID!, $c: ID!) { revokeVmCredential(vmId: $vm, credentialId: $c) }";
+    let response = app
+        .gql(
+            Some(&token),
+            revoke,
+            json!({ "vm": id, "c": uuid::Uuid::new_v4().to_string() }),
+        )
+        .await;
+    assert_eq!(
+        (code(&response), message(&response)),
+        ("NOT_FOUND", "credential not found")
+    );
+    let response = app
+        .gql(
+            None,
+            "mutation { openConsoleWithCredential(secret: \"\", kind: SERIAL) { url } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&response), "UNAUTHENTICATED");
+    assert_eq!(vm_event_count(&app).await, before);
+}

@@ -96,29 +96,16 @@ impl CommandBus {
         self.execute_account(ctx, &id.to_string(), command).await
     }
 
-    /// `users:updatePolicies`: grants `policy` to account `id`, globally or (`vm`) on one VM.
-    pub async fn grant_policy(
+    /// `users:updatePolicies`: grants (`grant`) or takes away `policy` from account `id`,
+    /// globally or (`vm`) on one VM — taking away on a VM covers an owner's right there too.
+    /// Changing an account that holds `distribox:admin` needs `distribox:admin`.
+    pub async fn change_policy(
         &self,
         ctx: &RequestContext,
         id: Uuid,
         policy: String,
         vm: Option<Uuid>,
-    ) -> Result<Committed, CommandError> {
-        ctx.authorize(Policy::UsersUpdatePolicies)?;
-        check_grantable(ctx, std::slice::from_ref(&policy))?;
-        self.require_vm(vm).await?;
-        let command = AccountCommand::Grant { policy, vm };
-        self.execute_account(ctx, &id.to_string(), command).await
-    }
-
-    /// `users:updatePolicies`: takes `policy` away from account `id`, globally or on one VM
-    /// (an owner's right on their VM included).
-    pub async fn revoke_policy(
-        &self,
-        ctx: &RequestContext,
-        id: Uuid,
-        policy: String,
-        vm: Option<Uuid>,
+        grant: bool,
     ) -> Result<Committed, CommandError> {
         ctx.authorize(Policy::UsersUpdatePolicies)?;
         check_grantable(ctx, std::slice::from_ref(&policy))?;
@@ -126,7 +113,11 @@ impl CommandBus {
             ctx.authorize(Policy::DistriboxAdmin)?;
         }
         self.require_vm(vm).await?;
-        let command = AccountCommand::Revoke { policy, vm };
+        let command = if grant {
+            AccountCommand::Grant { policy, vm }
+        } else {
+            AccountCommand::Revoke { policy, vm }
+        };
         self.execute_account(ctx, &id.to_string(), command).await
     }
 

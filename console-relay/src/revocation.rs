@@ -88,19 +88,6 @@ impl Revocations {
         }
         connections.len()
     }
-
-    /// How many connections are registered (each counted once).
-    pub fn len(&self) -> usize {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        let mut ids: Vec<u64> = live.values().flat_map(|c| c.keys().copied()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Revocable {
@@ -141,22 +128,31 @@ mod tests {
 
     use super::*;
 
+    /// How many connections are registered (each counted once).
+    fn registered(registry: &Revocations) -> usize {
+        let live = registry.live.lock().unwrap();
+        let mut ids: Vec<u64> = live.values().flat_map(|c| c.keys().copied()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     #[tokio::test]
     async fn a_revoked_key_ends_its_connections_only_and_dropping_unregisters() {
         let registry = Revocations::new();
         let now = Instant::now();
         let mut alice = registry.register(vec!["session:1".into(), "account:a".into()], now);
         let mut bob = registry.register(vec!["session:2".into(), "account:b".into()], now);
-        assert_eq!(registry.len(), 2);
+        assert_eq!(registered(&registry), 2);
         assert_eq!(registry.revoke("account:a", "password changed"), 1);
         assert_eq!(alice.revoked().await, "password changed");
         let still_open = tokio::time::timeout(Duration::from_millis(50), bob.revoked()).await;
         assert!(still_open.is_err());
         drop(alice);
         assert_eq!(registry.revoke("session:1", "logged out"), 0);
-        assert_eq!(registry.len(), 1);
+        assert_eq!(registered(&registry), 1);
         drop(bob);
-        assert!(registry.is_empty());
+        assert_eq!(registered(&registry), 0);
     }
 
     #[tokio::test]

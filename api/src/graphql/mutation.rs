@@ -68,12 +68,11 @@ impl MutationRoot {
         let vm = vm.as_ref().map(|vm| parse_id(vm, "VM")).transpose()?;
         let state = ctx.data::<AppState>()?;
         let caller = request(ctx)?;
-        let committed = if grant {
-            state.bus.grant_policy(caller, account, policy, vm).await
-        } else {
-            state.bus.revoke_policy(caller, account, policy, vm).await
-        }
-        .map_err(ApiError::from)?;
+        let committed = state
+            .bus
+            .change_policy(caller, account, policy, vm, grant)
+            .await
+            .map_err(ApiError::from)?;
         state
             .reads
             .account_at_least(account, committed.version, false)
