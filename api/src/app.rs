@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::graphql;
 use crate::http::HttpState;
 use crate::reads::Reads;
+use crate::recordings::PgRecorder;
 use crate::revoker::Revoker;
 use crate::wiring::{BusReporter, LibvirtConsoles};
 use crate::Config;
@@ -182,6 +183,7 @@ impl App {
             )))),
             revocations.clone(),
             Arc::new(BusReporter(bus.clone())),
+            Arc::new(PgRecorder::new(pool.clone())),
             config.console_limits(),
         ));
         let state = AppState {

@@ -72,6 +72,11 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_CONSOLE_LIFETIME", value_parser = positive_seconds(), default_value_t = 8 * 3600)]
     pub console_lifetime: u64,
 
+    /// Seconds between the pings that keep consoles alive through proxies; a viewer that
+    /// misses two is disconnected.
+    #[arg(long, env = "DISTRIBOX_CONSOLE_KEEPALIVE", value_parser = positive_seconds(), default_value_t = 25)]
+    pub console_keepalive: u64,
+
     /// Seconds a login session may go unused before it ends.
     #[arg(long, env = "DISTRIBOX_SESSION_IDLE", value_parser = positive_seconds(), default_value_t = 2 * 3600)]
     pub session_idle: u64,
@@ -91,6 +96,7 @@ impl Config {
         ConsoleLimits {
             idle: Duration::from_secs(self.console_idle),
             lifetime: Duration::from_secs(self.console_lifetime),
+            keepalive: Duration::from_secs(self.console_keepalive),
         }
     }
 
@@ -131,6 +137,7 @@ mod tests {
         for flag in [
             "--console-idle",
             "--console-lifetime",
+            "--console-keepalive",
             "--session-idle",
             "--session-lifetime",
         ] {

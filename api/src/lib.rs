@@ -7,6 +7,7 @@ mod error;
 mod graphql;
 mod http;
 mod reads;
+mod recordings;
 mod revoker;
 pub mod wiring;
 

@@ -39,6 +39,7 @@ const OPERATIONS: &[Operation] = &[
     op("host", "host:get", "{ host { hypervisor { available } } }"),
     op("vmScreenshot", "vms:screenshot", "query($vm: ID!) { vmScreenshot(id: $vm) }"),
     op("recoverableVms", "vms:recover", "{ recoverableVms { domainName } }"),
+    op("consoleRecording", "audit:get", "query($vm: ID!) { consoleRecording(session: $vm) { lostBytes } }"),
     // Mutation
     op("login", "-", "mutation { login(username: \"nobody\", password: \"wrong password\") { token } }"),
     op("logout", "-", "mutation { logout }"),
@@ -267,9 +268,14 @@ async fn who_may_call_what() {
     .await
     .unwrap();
     assert!(actor.starts_with("account:"), "{actor}");
+    // An account holding `vms:start` on another VM only.
+    let start_row = OPERATIONS
+        .iter()
+        .position(|op| op.field == "startVm")
+        .unwrap();
     let hidden_answer = app
         .gql(
-            Some(&token(&app, "elsewhere20").await),
+            Some(&token(&app, &format!("elsewhere{start_row}")).await),
             "mutation($vm: ID!) { startVm(id: $vm) { id } }",
             json!({ "vm": uuid::Uuid::new_v4().to_string() }),
         )

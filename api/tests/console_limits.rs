@@ -1,5 +1,6 @@
 //! A console's limits: it ends after its idle timeout, after its maximum lifetime however busy,
-//! and on a frame larger than the relay takes.
+//! and on a frame larger than the relay takes; pings keep it alive, and a viewer that stops
+//! answering them is let go.
 
 mod support;
 
@@ -63,4 +64,39 @@ async fn idle_lifetime_and_frame_size_limits() {
         .await;
     let closed = console.closed_within(Duration::from_secs(3)).await;
     assert!(closed.is_some(), "a 100 KiB frame was accepted");
+}
+
+#[tokio::test]
+async fn pings_keep_a_console_alive_and_find_viewers_that_are_gone() {
+    let app = spawn_app_with(Libvirt::System, |config| config.console_keepalive = 1).await;
+    let token = app.login().await;
+    let vm = app.create_vm(&token, "pinged", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+
+    // A viewer that answers (tungstenite answers pings while reading, as browsers do) gets a
+    // ping a second and stays connected well past three unanswered periods; one that reads
+    // nothing answers nothing and is closed after three. (That one may not see the close
+    // frame: the pongs it queues on reading again meet a closed socket.)
+    let mut silent = Console::connect(&app, &app.open_console(&token, &vm).await).await;
+    let mut answering = Console::connect(&app, &app.open_console(&token, &vm).await).await;
+    let pings = answering.pings_for(Duration::from_millis(4500)).await;
+    assert!((3..=6).contains(&pings), "{pings} pings in 4.5 s");
+    assert!(silent.closed_within(Duration::from_secs(1)).await.is_some());
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT payload->'ConsoleClosed'->>'reason' FROM events
+          WHERE aggregate_id = $1 AND event_type = 'ConsoleClosed'",
+    )
+    .bind(&vm)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(reasons, ["the viewer stopped answering"]);
+    assert_eq!(
+        answering.closed_within(Duration::from_millis(100)).await,
+        None
+    );
 }

@@ -117,4 +117,72 @@ async fn viewers_share_the_console_and_view_only_ones_cannot_type() {
         assert_eq!(reason, "logged out");
         assert_eq!(*view_only, *bytes_in == 0, "{closed:?}");
     }
+
+    // Each session was recorded as the viewer saw it, and replays through the API: the second
+    // viewer's recording has what it typed and what the guest answered; view-only ones typed
+    // nothing.
+    let sessions: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT payload->'ConsoleOpened'->>'session',
+                (payload->'ConsoleOpened'->>'view_only')::boolean
+           FROM events WHERE aggregate_id = $1 AND event_type = 'ConsoleOpened' ORDER BY sequence",
+    )
+    .bind(&vm)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let admin = app.login().await;
+    let mut replays = Vec::new();
+    for (session, view_only) in &sessions {
+        let replay = recording(&app, &admin, session).await;
+        let typed: String = frames_text(&replay, "INPUT");
+        assert_eq!(*view_only, typed.is_empty(), "{replay}");
+        assert_eq!(replay["lostBytes"], 0);
+        replays.push((typed, frames_text(&replay, "OUTPUT")));
+    }
+    let (typed, shown) = &replays[1];
+    assert!(typed.starts_with("echo hub-$((1+1))\n"), "{typed:?}");
+    assert!(shown.lines().any(|l| l.trim() == "hub-2"), "{shown}");
+    // The late viewer's recording starts with the scroll-back it was shown.
+    assert!(replays[3].1.lines().any(|l| l.trim() == "after-7"));
+}
+
+/// A finished recording through `consoleRecording`, waiting for its writer to finish it.
+async fn recording(app: &TestApp, token: &str, session: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let data = app
+            .data(
+                token,
+                "query($s: ID!) { consoleRecording(session: $s) {
+                    finishedAt lostBytes frames(first: 5000) { seq atMs direction text base64 } } }",
+                json!({ "s": session }),
+            )
+            .await;
+        let replay = data["consoleRecording"].clone();
+        if !replay["finishedAt"].is_null() {
+            return replay;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recording {session} never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The recording's frames of one direction, concatenated, checking they are in order.
+fn frames_text(replay: &serde_json::Value, direction: &str) -> String {
+    let frames = replay["frames"].as_array().unwrap();
+    let mut last_at = 0;
+    for (i, frame) in frames.iter().enumerate() {
+        assert_eq!(frame["seq"], i as u64);
+        let at = frame["atMs"].as_u64().unwrap();
+        assert!(at >= last_at);
+        last_at = at;
+    }
+    frames
+        .iter()
+        .filter(|f| f["direction"] == direction)
+        .map(|f| f["text"].as_str().unwrap())
+        .collect()
 }

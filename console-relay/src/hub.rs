@@ -9,10 +9,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use distribox_domain::console::ConsoleKind;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::{ConsoleBackend, ConsoleStream};
@@ -21,6 +22,12 @@ use crate::{ConsoleBackend, ConsoleStream};
 pub const SCROLLBACK_BYTES: usize = 16 * 1024;
 /// Chunks of output a viewer may be behind before it is disconnected.
 const VIEWER_LAG_CHUNKS: usize = 256;
+/// How often a viewer that is not taking output is checked for lag.
+const LAG_CHECK: Duration = Duration::from_millis(100);
+
+fn fell_behind() -> String {
+    format!("the viewer fell more than {VIEWER_LAG_CHUNKS} chunks behind")
+}
 
 /// One VM's shared console.
 struct Shared {
@@ -63,8 +70,9 @@ impl SerialHub {
                 return Ok(shared);
             }
         }
-        let ConsoleStream { mut output, input } =
-            self.backend.open(vm, ConsoleKind::Serial).await?;
+        let ConsoleStream {
+            mut output, input, ..
+        } = self.backend.open(vm, ConsoleKind::Serial).await?;
         let (sender, _) = broadcast::channel(VIEWER_LAG_CHUNKS);
         let shared = Arc::new(Shared {
             output: Mutex::new(Some(sender)),
@@ -122,38 +130,61 @@ impl ConsoleBackend for SerialHub {
         };
         let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(8);
         let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(8);
+        let (ended_tx, ended) = oneshot::channel();
         let to_guest = shared.input.clone();
         tokio::spawn(async move {
             // Holding `shared` keeps the session open while this viewer is.
             let _shared = shared;
-            if !backlog.is_empty() && out_tx.send(backlog).await.is_err() {
-                return;
-            }
-            loop {
-                tokio::select! {
-                    update = updates.recv() => match update {
-                        Ok(bytes) => {
-                            if out_tx.send(bytes.to_vec()).await.is_err() {
-                                break;
+            let typing = async {
+                while let Some(bytes) = in_rx.recv().await {
+                    if to_guest.send(bytes).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let showing = async {
+                if !backlog.is_empty() && out_tx.send(backlog).await.is_err() {
+                    return None;
+                }
+                loop {
+                    let bytes = match updates.recv().await {
+                        Ok(bytes) => bytes,
+                        Err(broadcast::error::RecvError::Lagged(_)) => return Some(fell_behind()),
+                        // The console ended.
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    };
+                    // Wait for the viewer to take it, noticing meanwhile when it falls too far
+                    // behind: a viewer that stopped reading would otherwise never get to see
+                    // its lag.
+                    let permit = loop {
+                        tokio::select! {
+                            permit = out_tx.reserve() => match permit {
+                                Ok(permit) => break permit,
+                                Err(_) => return None,
+                            },
+                            () = tokio::time::sleep(LAG_CHECK) => {
+                                if updates.len() >= VIEWER_LAG_CHUNKS {
+                                    return Some(fell_behind());
+                                }
                             }
                         }
-                        // Too far behind, or the console ended: this viewer is done.
-                        Err(_) => break,
-                    },
-                    typed = in_rx.recv() => match typed {
-                        Some(bytes) => {
-                            if to_guest.send(bytes).await.is_err() {
-                                break;
-                            }
-                        }
-                        None => break,
-                    },
+                    };
+                    permit.send(bytes.to_vec());
+                }
+            };
+            tokio::select! {
+                () = typing => {}
+                why = showing => {
+                    if let Some(why) = why {
+                        let _ = ended_tx.send(why);
+                    }
                 }
             }
         });
         Ok(ConsoleStream {
             output: out_rx,
             input: in_tx,
+            ended: Some(ended),
         })
     }
 }
@@ -161,7 +192,6 @@ impl ConsoleBackend for SerialHub {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     use super::*;
 
@@ -183,10 +213,7 @@ mod tests {
                     }
                 }
             });
-            Ok(ConsoleStream {
-                output: out_rx,
-                input: in_tx,
-            })
+            Ok(ConsoleStream::new(out_rx, in_tx))
         }
     }
 
@@ -232,10 +259,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = out_tx.send(b"bye".to_vec()).await;
             });
-            Ok(ConsoleStream {
-                output: out_rx,
-                input: in_tx,
-            })
+            Ok(ConsoleStream::new(out_rx, in_tx))
         }
     }
 
@@ -278,5 +302,7 @@ mod tests {
         }
         assert!(received < VIEWER_LAG_CHUNKS * 2, "{received}");
         assert!(stalled.output.recv().await.is_none());
+        let why = stalled.ended.take().unwrap().await.unwrap();
+        assert!(why.contains("fell more than 256 chunks behind"), "{why}");
     }
 }

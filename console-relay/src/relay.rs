@@ -15,22 +15,41 @@ use distribox_domain::console::ConsoleKind;
 use distribox_domain::vm::VmCommand;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::recording::Recording;
+use crate::rfb::{RfbError, ViewOnlyFilter};
 use crate::tickets::masked;
-use crate::{OriginPolicy, Revocable, Revocations, TicketStore};
+use crate::{ConsoleRecorder, OriginPolicy, Revocable, Revocations, Ticket, TicketStore};
 
 /// Largest websocket message accepted from a browser.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Pings keep idle consoles alive through proxies (nginx closes after 60 s of silence).
-const KEEPALIVE: Duration = Duration::from_secs(25);
+/// What a browser sends is keystrokes and pointer moves: a small read buffer keeps an idle
+/// session's memory low (tungstenite's default is 128 KiB, allocated up front).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// A viewer that does not answer pings for this many keepalive periods is gone.
+const UNANSWERED_PINGS: u32 = 2;
+/// How long a closing console waits for a viewer to take the close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// An open console as two channels: bytes from the VM and bytes to it. Dropping `input` closes it.
 #[derive(Debug)]
 pub struct ConsoleStream {
     pub output: mpsc::Receiver<Vec<u8>>,
     pub input: mpsc::Sender<Vec<u8>>,
+    /// Why `output` ended, when the backend knows better than "the console ended".
+    pub ended: Option<oneshot::Receiver<String>>,
+}
+
+impl ConsoleStream {
+    pub fn new(output: mpsc::Receiver<Vec<u8>>, input: mpsc::Sender<Vec<u8>>) -> Self {
+        Self {
+            output,
+            input,
+            ended: None,
+        }
+    }
 }
 
 /// Where console sessions are recorded (the event log, in the binary): who opened which
@@ -53,6 +72,7 @@ pub struct ConsoleRelay {
     backend: Arc<dyn ConsoleBackend>,
     revocations: Arc<Revocations>,
     log: Arc<dyn ConsoleLog>,
+    recorder: Arc<dyn ConsoleRecorder>,
     limits: ConsoleLimits,
 }
 
@@ -63,6 +83,9 @@ pub struct ConsoleLimits {
     pub idle: Duration,
     /// No console lives longer than this, however busy.
     pub lifetime: Duration,
+    /// Interval of the pings that keep consoles alive through proxies (nginx closes after 60 s
+    /// of silence) and find viewers that are gone.
+    pub keepalive: Duration,
 }
 
 impl Default for ConsoleLimits {
@@ -70,6 +93,7 @@ impl Default for ConsoleLimits {
         Self {
             idle: Duration::from_secs(30 * 60),
             lifetime: Duration::from_secs(8 * 3600),
+            keepalive: Duration::from_secs(25),
         }
     }
 }
@@ -81,6 +105,7 @@ impl ConsoleRelay {
         backend: Arc<dyn ConsoleBackend>,
         revocations: Arc<Revocations>,
         log: Arc<dyn ConsoleLog>,
+        recorder: Arc<dyn ConsoleRecorder>,
         limits: ConsoleLimits,
     ) -> Self {
         Self {
@@ -89,6 +114,7 @@ impl ConsoleRelay {
             backend,
             revocations,
             log,
+            recorder,
             limits,
         }
     }
@@ -105,6 +131,11 @@ pub mod close_code {
     pub const IDLE: u16 = 4003;
     /// The console reached its maximum lifetime.
     pub const LIFETIME: u16 = 4004;
+    /// The viewer stopped answering pings (or reading at all).
+    pub const UNRESPONSIVE: u16 = 4005;
+    /// The viewer sent what the relay cannot pass on (a view-only viewer's unknown RFB
+    /// message).
+    pub const REFUSED_INPUT: u16 = 4006;
 }
 
 #[derive(Deserialize)]
@@ -152,38 +183,84 @@ async fn console_ws(
         }
     };
     tracing::info!(vm = %ticket.vm_id, principal = %ticket.principal, kind = ?ticket.kind, "console opened");
+    let now = tokio::time::Instant::now();
     let ends = Ends {
         revocable,
         at: ticket.ends_at,
         limits: relay.limits,
-        opened: tokio::time::Instant::now(),
-        last_activity: tokio::time::Instant::now(),
+        opened: now,
+        last_activity: now,
+        last_heard: now,
     };
-    let log = relay.log.clone();
-    upgrade.protocols(["binary"]).max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(
-        move |socket| async move {
-            let session = Uuid::new_v4();
-            let vm = ticket.vm_id;
-            let opened = VmCommand::RecordConsoleOpened {
-                session,
-                principal: ticket.principal.clone(),
-                kind: ticket.kind,
-                view_only: ticket.view_only,
-            };
-            log.record(vm, opened).await;
-            let started = Instant::now();
-            let summary = pump(socket, stream, ends, ticket.view_only).await;
-            tracing::info!(%vm, principal = %ticket.principal, bytes_in = summary.bytes_in, bytes_out = summary.bytes_out, reason = %summary.reason, "console closed");
-            let closed = VmCommand::RecordConsoleClosed {
-                session,
-                bytes_in: summary.bytes_in,
-                bytes_out: summary.bytes_out,
-                duration_ms: started.elapsed().as_millis() as u64,
-                reason: summary.reason,
-            };
-            log.record(vm, closed).await;
-        },
-    )
+    upgrade
+        .protocols(["binary"])
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| relay.session(socket, stream, ticket, ends))
+}
+
+impl ConsoleRelay {
+    /// One console session, from its `ConsoleOpened` to its `ConsoleClosed`.
+    async fn session(
+        self: Arc<Self>,
+        socket: WebSocket,
+        stream: ConsoleStream,
+        ticket: Ticket,
+        ends: Ends,
+    ) {
+        let session = Uuid::new_v4();
+        let vm = ticket.vm_id;
+        let opened = VmCommand::RecordConsoleOpened {
+            session,
+            principal: ticket.principal.clone(),
+            kind: ticket.kind,
+            view_only: ticket.view_only,
+        };
+        self.log.record(vm, opened).await;
+        // Graphical sessions are not recorded: a frame buffer stream is no transcript.
+        let recording = (ticket.kind == ConsoleKind::Serial)
+            .then(|| Recording::new(self.recorder.start(session, vm)));
+        let gate = InputGate::for_ticket(&ticket);
+        let started = Instant::now();
+        let summary = pump(socket, stream, ends, gate, recording).await;
+        tracing::info!(%vm, principal = %ticket.principal, bytes_in = summary.bytes_in, bytes_out = summary.bytes_out, reason = %summary.reason, "console closed");
+        let closed = VmCommand::RecordConsoleClosed {
+            session,
+            bytes_in: summary.bytes_in,
+            bytes_out: summary.bytes_out,
+            duration_ms: started.elapsed().as_millis() as u64,
+            reason: summary.reason,
+        };
+        self.log.record(vm, closed).await;
+    }
+}
+
+/// What of a viewer's input reaches the VM.
+enum InputGate {
+    All,
+    /// A view-only serial viewer: nothing.
+    Nothing,
+    /// A view-only graphical viewer: the RFB messages that only look.
+    ViewOnlyRfb(ViewOnlyFilter),
+}
+
+impl InputGate {
+    fn for_ticket(ticket: &Ticket) -> Self {
+        match (ticket.view_only, ticket.kind) {
+            (false, _) => Self::All,
+            (true, ConsoleKind::Serial) => Self::Nothing,
+            (true, ConsoleKind::Vnc) => Self::ViewOnlyRfb(ViewOnlyFilter::default()),
+        }
+    }
+
+    fn pass(&mut self, bytes: Vec<u8>) -> Result<Vec<u8>, RfbError> {
+        match self {
+            Self::All => Ok(bytes),
+            Self::Nothing => Ok(Vec::new()),
+            Self::ViewOnlyRfb(filter) => filter.filter(&bytes),
+        }
+    }
 }
 
 /// `{"type":"resize","cols":…,"rows":…}`, as terminal front ends send when their size changes.
@@ -199,6 +276,8 @@ struct Ends {
     opened: tokio::time::Instant,
     /// Last byte either way.
     last_activity: tokio::time::Instant,
+    /// Last frame of any kind (pongs too) from the viewer.
+    last_heard: tokio::time::Instant,
 }
 
 impl Ends {
@@ -216,6 +295,7 @@ impl Ends {
         };
         let idle_until = self.last_activity + self.limits.idle;
         let lifetime_until = self.opened + self.limits.lifetime;
+        let unresponsive_until = self.last_heard + self.limits.keepalive * (UNANSWERED_PINGS + 1);
         tokio::select! {
             reason = self.revocable.revoked() => CloseFrame {
                 code: close_code::REVOKED,
@@ -237,41 +317,60 @@ impl Ends {
                 )
                 .into(),
             },
+            () = tokio::time::sleep_until(unresponsive_until) => CloseFrame {
+                code: close_code::UNRESPONSIVE,
+                reason: "the viewer stopped answering".into(),
+            },
         }
     }
 }
 
-/// Relays until the browser or the console goes away, or the access behind it ends; returns
-/// bytes (to VM, from VM).
+/// The next thing to deliver.
+enum Delivery {
+    ToViewer(Message),
+    ToVm(Vec<u8>),
+}
+
+/// Relays until the browser or the console goes away, or the access behind it ends.
 async fn pump(
     socket: WebSocket,
     stream: ConsoleStream,
     mut ends: Ends,
-    view_only: bool,
+    mut gate: InputGate,
+    mut recording: Option<Recording>,
 ) -> Summary {
-    let ConsoleStream { mut output, input } = stream;
+    let ConsoleStream {
+        mut output,
+        input,
+        mut ended,
+    } = stream;
     let (mut sink, mut source) = socket.split();
     let mut bytes_in = 0u64;
     let mut bytes_out = 0u64;
-    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    let mut keepalive = tokio::time::interval(ends.limits.keepalive);
     keepalive.tick().await;
     let mut close = None;
     let reason = loop {
-        tokio::select! {
+        let delivery = tokio::select! {
             frame = ends.reached() => {
                 let reason = frame.reason.to_string();
                 close = Some(frame);
                 break reason;
             }
             from_vm = output.recv() => {
-                let Some(bytes) = from_vm else { break "the console ended".to_owned() };
+                let Some(bytes) = from_vm else {
+                    let why = ended.as_mut().and_then(|ended| ended.try_recv().ok());
+                    break why.unwrap_or_else(|| "the console ended".to_owned());
+                };
                 ends.last_activity = tokio::time::Instant::now();
                 bytes_out += bytes.len() as u64;
-                if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                    break "the viewer went away".to_owned();
+                if let Some(recording) = recording.as_mut() {
+                    recording.output(&bytes);
                 }
+                Delivery::ToViewer(Message::Binary(bytes.into()))
             }
             from_browser = source.next() => {
+                ends.last_heard = tokio::time::Instant::now();
                 let bytes = match from_browser {
                     Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
                     // xterm.js-style resize messages are control, not keystrokes: a serial
@@ -282,28 +381,73 @@ async fn pump(
                     Some(Ok(Message::Close(_))) => break "closed by the viewer".to_owned(),
                     Some(Err(_)) | None => break "the viewer went away".to_owned(),
                 };
-                ends.last_activity = tokio::time::Instant::now();
-                if view_only {
-                    continue;
-                }
+                ends.last_activity = ends.last_heard;
+                let bytes = match gate.pass(bytes) {
+                    Ok(bytes) if bytes.is_empty() => continue,
+                    Ok(bytes) => bytes,
+                    Err(err) => {
+                        let reason = format!("the viewer sent what a view-only console cannot pass on: {err}");
+                        close = Some(CloseFrame {
+                            code: close_code::REFUSED_INPUT,
+                            reason: reason.clone().into(),
+                        });
+                        break reason;
+                    }
+                };
                 bytes_in += bytes.len() as u64;
-                if input.send(bytes).await.is_err() {
-                    break "the console ended".to_owned();
+                if let Some(recording) = recording.as_mut() {
+                    recording.input(&bytes);
                 }
+                Delivery::ToVm(bytes)
             }
-            _ = keepalive.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break "the viewer went away".to_owned();
+            _ = keepalive.tick() => Delivery::ToViewer(Message::Ping(Default::default())),
+        };
+        // Delivering waits for a slow viewer (or VM) — that is the backpressure — but never
+        // past the end of the access behind the console.
+        let delivered = tokio::select! {
+            delivered = async {
+                match delivery {
+                    Delivery::ToViewer(message) => {
+                        sink.send(message).await.map_err(|_| "the viewer went away")
+                    }
+                    Delivery::ToVm(bytes) => input.send(bytes).await.map_err(|_| "the console ended"),
                 }
+            } => delivered,
+            frame = ends.reached() => {
+                let reason = frame.reason.to_string();
+                close = Some(frame);
+                break reason;
             }
+            // A shared console lets go of a viewer that fell too far behind, typically while
+            // this very send waits for it.
+            why = let_go(&mut ended) => break why,
+        };
+        if let Err(reason) = delivered {
+            break reason.to_owned();
         }
     };
-    let _ = sink.send(Message::Close(close)).await;
+    // A viewer that stopped reading may never take the close frame.
+    let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(close))).await;
+    if let Some(recording) = recording {
+        recording.finish().await;
+    }
     Summary {
         bytes_in,
         bytes_out,
         reason,
     }
+}
+
+/// Resolves when the backend ends the console with a reason of its own.
+async fn let_go(ended: &mut Option<oneshot::Receiver<String>>) -> String {
+    if let Some(receiver) = ended.as_mut() {
+        if let Ok(why) = receiver.await {
+            return why;
+        }
+        // Ended without a reason: the console's output says so in its own time.
+        *ended = None;
+    }
+    std::future::pending().await
 }
 
 /// How a console session went.

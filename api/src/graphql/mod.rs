@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod mutation;
 mod query;
+mod recording;
 mod subscription;
 mod types;
 

@@ -575,13 +575,6 @@ async fn console_ticket(
 ) -> Result<ConsoleTicket> {
     require_running(state, vm).await?;
     let kind = DomainConsoleKind::from(kind);
-    if kind == DomainConsoleKind::Vnc {
-        return Err(ApiError::new(
-            ErrorCode::BadInput,
-            "graphical consoles are not available yet",
-        )
-        .into());
-    }
     let mut revoked_by = holder.revoked_by;
     revoked_by.push(format!("vm:{vm}"));
     let issued = state.relay.tickets.issue(Ticket {

@@ -9,10 +9,12 @@ use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
 use uuid::Uuid;
 
 use super::access::{authorize_vm, request, Access};
+use super::recording::ConsoleRecording;
 use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::reads::Visible;
+use crate::recordings;
 
 const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 200;
@@ -195,6 +197,22 @@ impl QueryRoot {
             .await
             .map_err(ApiError::internal)?;
         Ok(found.into_iter().map(RecoverableVm::from).collect())
+    }
+
+    /// A recorded serial console session, or null if there is none with this id (the
+    /// `session` of a VM's `ConsoleOpened` event).
+    #[graphql(guard = "Access::policy(Policy::AuditGet)")]
+    async fn console_recording(
+        &self,
+        ctx: &Context<'_>,
+        session: ID,
+    ) -> Result<Option<ConsoleRecording>> {
+        let Ok(session) = parse_id(&session, "recording") else {
+            return Ok(None);
+        };
+        let state = ctx.data::<AppState>()?;
+        let row = recordings::recording(&state.pool, session).await?;
+        Ok(row.map(ConsoleRecording::from))
     }
 
     /// One VM, or null if there is none with this id.

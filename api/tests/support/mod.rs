@@ -98,6 +98,7 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         trusted_proxies: vec![],
         console_idle: 1800,
         console_lifetime: 8 * 3600,
+        console_keepalive: 25,
         session_idle: 3600,
         session_lifetime: 7200,
     };
@@ -447,6 +448,34 @@ impl Console {
                 self.seen.push_str(&String::from_utf8_lossy(&bytes));
             }
         }
+    }
+
+    /// The next piece of output (pings are answered, as browsers do).
+    pub async fn next_output(&mut self, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    return String::from_utf8_lossy(&bytes).into_owned()
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                other => panic!("no output within {timeout:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// Pings received within `duration` (answered, as browsers do, while reading).
+    pub async fn pings_for(&mut self, duration: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + duration;
+        let mut pings = 0;
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match message {
+                Message::Ping(_) => pings += 1,
+                Message::Binary(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => {}
+            }
+        }
+        pings
     }
 
     /// The close frame's code and reason if the server closes the console within `timeout`

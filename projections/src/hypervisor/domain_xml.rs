@@ -101,7 +101,7 @@ pub fn build(
     </interface>
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
-    <graphics type='vnc' keymap='{keymap}' sharePolicy='allow-exclusive'>
+    <graphics type='vnc' keymap='{keymap}' sharePolicy='ignore'>
       <listen type='socket'/>
     </graphics>
     <video><model type='vga'/></video>

@@ -5,6 +5,8 @@
 //! connection is dropped and reopened on the next call.
 
 use std::collections::HashMap;
+use std::os::unix::io::{FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -495,6 +497,25 @@ impl LibvirtHypervisor {
             output: out_rx,
             input: in_tx,
         })
+    }
+
+    /// Connects to VM `id`'s VNC server. libvirt has QEMU accept a socket it hands over, so the
+    /// server listens nowhere a local user could reach, and each viewer gets a connection of its
+    /// own (the domain's `sharePolicy` keeps them all connected).
+    #[allow(unsafe_code)]
+    pub async fn open_vnc(&self, id: Uuid) -> Result<UnixStream, HypervisorError> {
+        let name = domain_name(id);
+        self.with_conn(move |conn| {
+            let dom = owned_domain(conn, &name)?
+                .ok_or_else(|| CallError::Refused("the VM has no domain".to_owned()))?;
+            if !dom.is_active()? {
+                return Err(CallError::Refused("the VM is not running".to_owned()));
+            }
+            let fd = dom.open_graphics_fd(0, 0)?;
+            // SAFETY: libvirt returns a new descriptor that the caller owns and must close.
+            Ok(unsafe { UnixStream::from_raw_fd(fd as RawFd) })
+        })
+        .await
     }
 }
 
