@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use distribox_commands::{CommandBus, RequestContext};
-use distribox_console_relay::{socket_stream, ConsoleBackend, ConsoleLog, ConsoleStream};
+use distribox_console_relay::{ConsoleBackend, ConsoleLog, ConsoleStream};
 use distribox_domain::console::ConsoleKind;
 use distribox_domain::vm::VmCommand;
 use distribox_projections::hypervisor::{LibvirtHypervisor, OutcomeReporter};
@@ -47,13 +47,13 @@ impl ConsoleBackend for LibvirtConsoles {
         match kind {
             ConsoleKind::Serial => {
                 let serial = self.0.open_serial(vm).await.map_err(|e| e.to_string())?;
-                Ok(ConsoleStream::new(serial.output, serial.input))
+                Ok(ConsoleStream::channels(serial.output, serial.input))
             }
             ConsoleKind::Vnc => {
                 let socket = self.0.open_vnc(vm).await.map_err(|e| e.to_string())?;
                 socket.set_nonblocking(true).map_err(|e| e.to_string())?;
                 let socket = tokio::net::UnixStream::from_std(socket).map_err(|e| e.to_string())?;
-                Ok(socket_stream(socket))
+                Ok(ConsoleStream::Socket(socket))
             }
         }
     }

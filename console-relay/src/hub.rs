@@ -70,9 +70,12 @@ impl SerialHub {
                 return Ok(shared);
             }
         }
-        let ConsoleStream {
+        let ConsoleStream::Channels {
             mut output, input, ..
-        } = self.backend.open(vm, ConsoleKind::Serial).await?;
+        } = self.backend.open(vm, ConsoleKind::Serial).await?
+        else {
+            return Err("a serial console must come as channels".to_owned());
+        };
         let (sender, _) = broadcast::channel(VIEWER_LAG_CHUNKS);
         let shared = Arc::new(Shared {
             output: Mutex::new(Some(sender)),
@@ -181,7 +184,7 @@ impl ConsoleBackend for SerialHub {
                 }
             }
         });
-        Ok(ConsoleStream {
+        Ok(ConsoleStream::Channels {
             output: out_rx,
             input: in_tx,
             ended: Some(ended),
@@ -213,11 +216,34 @@ mod tests {
                     }
                 }
             });
-            Ok(ConsoleStream::new(out_rx, in_tx))
+            Ok(ConsoleStream::channels(out_rx, in_tx))
         }
     }
 
-    async fn next(stream: &mut ConsoleStream) -> Vec<u8> {
+    /// A viewer's side of the hub's console.
+    struct Viewer {
+        output: mpsc::Receiver<Vec<u8>>,
+        input: mpsc::Sender<Vec<u8>>,
+        ended: Option<oneshot::Receiver<String>>,
+    }
+
+    fn viewer(stream: ConsoleStream) -> Viewer {
+        let ConsoleStream::Channels {
+            output,
+            input,
+            ended,
+        } = stream
+        else {
+            panic!("the hub hands out channels");
+        };
+        Viewer {
+            output,
+            input,
+            ended,
+        }
+    }
+
+    async fn next(stream: &mut Viewer) -> Vec<u8> {
         tokio::time::timeout(Duration::from_secs(1), stream.output.recv())
             .await
             .expect("output in time")
@@ -231,19 +257,19 @@ mod tests {
         });
         let hub = SerialHub::new(echo.clone());
         let vm = Uuid::new_v4();
-        let mut first = hub.open(vm, ConsoleKind::Serial).await.unwrap();
-        let mut second = hub.open(vm, ConsoleKind::Serial).await.unwrap();
+        let mut first = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
+        let mut second = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
         first.input.send(b"hello".to_vec()).await.unwrap();
         assert_eq!(next(&mut first).await, b"hello");
         assert_eq!(next(&mut second).await, b"hello");
-        let mut late = hub.open(vm, ConsoleKind::Serial).await.unwrap();
+        let mut late = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
         assert_eq!(next(&mut late).await, b"hello");
         assert_eq!(echo.opened.load(Ordering::SeqCst), 1);
 
         // When everybody has left, the next viewer opens a new console.
         drop((first, second, late));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let _again = hub.open(vm, ConsoleKind::Serial).await.unwrap();
+        let _again = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
         assert_eq!(echo.opened.load(Ordering::SeqCst), 2);
     }
 
@@ -259,7 +285,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = out_tx.send(b"bye".to_vec()).await;
             });
-            Ok(ConsoleStream::new(out_rx, in_tx))
+            Ok(ConsoleStream::channels(out_rx, in_tx))
         }
     }
 
@@ -267,8 +293,8 @@ mod tests {
     async fn when_the_console_ends_every_viewer_is_let_go() {
         let hub = SerialHub::new(Arc::new(Brief));
         let vm = Uuid::new_v4();
-        let mut first = hub.open(vm, ConsoleKind::Serial).await.unwrap();
-        let mut second = hub.open(vm, ConsoleKind::Serial).await.unwrap();
+        let mut first = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
+        let mut second = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
         for viewer in [&mut first, &mut second] {
             assert_eq!(next(viewer).await, b"bye");
             let ended = tokio::time::timeout(Duration::from_secs(1), viewer.output.recv()).await;
@@ -283,8 +309,8 @@ mod tests {
         });
         let hub = SerialHub::new(echo);
         let vm = Uuid::new_v4();
-        let mut reader = hub.open(vm, ConsoleKind::Serial).await.unwrap();
-        let mut stalled = hub.open(vm, ConsoleKind::Serial).await.unwrap();
+        let mut reader = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
+        let mut stalled = viewer(hub.open(vm, ConsoleKind::Serial).await.unwrap());
         for i in 0..(VIEWER_LAG_CHUNKS * 2) {
             reader
                 .input

@@ -17,5 +17,4 @@ pub use relay::{
     close_code, router, ConsoleBackend, ConsoleLimits, ConsoleLog, ConsoleRelay, ConsoleStream,
 };
 pub use revocation::{Revocable, Revocations};
-pub use socket::socket_stream;
 pub use tickets::{IssuedTicket, Ticket, TicketError, TicketStore, TICKET_TTL};

@@ -15,11 +15,13 @@ use distribox_domain::console::ConsoleKind;
 use distribox_domain::vm::VmCommand;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
+use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::recording::Recording;
 use crate::rfb::{RfbError, ViewOnlyFilter};
+use crate::socket;
 use crate::tickets::masked;
 use crate::{ConsoleRecorder, OriginPolicy, Revocable, Revocations, Ticket, TicketStore};
 
@@ -33,18 +35,25 @@ const UNANSWERED_PINGS: u32 = 2;
 /// How long a closing console waits for a viewer to take the close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// An open console as two channels: bytes from the VM and bytes to it. Dropping `input` closes it.
+/// An open console: how its bytes come and go.
 #[derive(Debug)]
-pub struct ConsoleStream {
-    pub output: mpsc::Receiver<Vec<u8>>,
-    pub input: mpsc::Sender<Vec<u8>>,
-    /// Why `output` ended, when the backend knows better than "the console ended".
-    pub ended: Option<oneshot::Receiver<String>>,
+pub enum ConsoleStream {
+    /// Through channels fed by tasks of the backend's (a shared serial console). Dropping
+    /// `input` closes it.
+    Channels {
+        output: mpsc::Receiver<Vec<u8>>,
+        input: mpsc::Sender<Vec<u8>>,
+        /// Why `output` ended, when the backend knows better than "the console ended".
+        ended: Option<oneshot::Receiver<String>>,
+    },
+    /// A socket straight to the console (a VM's VNC server), read and written by the session
+    /// itself.
+    Socket(UnixStream),
 }
 
 impl ConsoleStream {
-    pub fn new(output: mpsc::Receiver<Vec<u8>>, input: mpsc::Sender<Vec<u8>>) -> Self {
-        Self {
+    pub fn channels(output: mpsc::Receiver<Vec<u8>>, input: mpsc::Sender<Vec<u8>>) -> Self {
+        Self::Channels {
             output,
             input,
             ended: None,
@@ -339,11 +348,7 @@ async fn pump(
     mut gate: InputGate,
     mut recording: Option<Recording>,
 ) -> Summary {
-    let ConsoleStream {
-        mut output,
-        input,
-        mut ended,
-    } = stream;
+    let (mut from_vm, mut to_vm) = socket::split(stream);
     let (mut sink, mut source) = socket.split();
     let mut bytes_in = 0u64;
     let mut bytes_out = 0u64;
@@ -357,17 +362,17 @@ async fn pump(
                 close = Some(frame);
                 break reason;
             }
-            from_vm = output.recv() => {
-                let Some(bytes) = from_vm else {
-                    let why = ended.as_mut().and_then(|ended| ended.try_recv().ok());
-                    break why.unwrap_or_else(|| "the console ended".to_owned());
+            from_vm = from_vm.next() => {
+                let bytes = match from_vm {
+                    Ok(bytes) => bytes,
+                    Err(why) => break why,
                 };
                 ends.last_activity = tokio::time::Instant::now();
                 bytes_out += bytes.len() as u64;
                 if let Some(recording) = recording.as_mut() {
                     recording.output(&bytes);
                 }
-                Delivery::ToViewer(Message::Binary(bytes.into()))
+                Delivery::ToViewer(Message::Binary(bytes))
             }
             from_browser = source.next() => {
                 ends.last_heard = tokio::time::Instant::now();
@@ -407,10 +412,11 @@ async fn pump(
         let delivered = tokio::select! {
             delivered = async {
                 match delivery {
-                    Delivery::ToViewer(message) => {
-                        sink.send(message).await.map_err(|_| "the viewer went away")
-                    }
-                    Delivery::ToVm(bytes) => input.send(bytes).await.map_err(|_| "the console ended"),
+                    Delivery::ToViewer(message) => sink
+                        .send(message)
+                        .await
+                        .map_err(|_| "the viewer went away".to_owned()),
+                    Delivery::ToVm(bytes) => to_vm.send(bytes).await,
                 }
             } => delivered,
             frame = ends.reached() => {
@@ -420,10 +426,10 @@ async fn pump(
             }
             // A shared console lets go of a viewer that fell too far behind, typically while
             // this very send waits for it.
-            why = let_go(&mut ended) => break why,
+            why = from_vm.let_go() => break why,
         };
         if let Err(reason) = delivered {
-            break reason.to_owned();
+            break reason;
         }
     };
     // A viewer that stopped reading may never take the close frame.
@@ -436,18 +442,6 @@ async fn pump(
         bytes_out,
         reason,
     }
-}
-
-/// Resolves when the backend ends the console with a reason of its own.
-async fn let_go(ended: &mut Option<oneshot::Receiver<String>>) -> String {
-    if let Some(receiver) = ended.as_mut() {
-        if let Ok(why) = receiver.await {
-            return why;
-        }
-        // Ended without a reason: the console's output says so in its own time.
-        *ended = None;
-    }
-    std::future::pending().await
 }
 
 /// How a console session went.
