@@ -11,12 +11,15 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// Frames queued per session before the relay counts them as lost.
-const QUEUE_FRAMES: usize = 1024;
+/// Frames queued per session before the relay counts them as lost: with serial reads of at
+/// most 16 KiB, at most 4 MiB waiting for a slow database.
+const QUEUE_FRAMES: usize = 256;
 /// Most frames in one insert.
 const BATCH_FRAMES: usize = 256;
 /// Longest a frame waits for its batch to fill.
 const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// Tries at finishing a recording before giving up (1 s, 2 s, … apart).
+const FINISH_ATTEMPTS: u32 = 5;
 
 pub struct PgRecorder {
     pool: PgPool,
@@ -41,7 +44,6 @@ impl ConsoleRecorder for PgRecorder {
 struct Batch {
     seq: Vec<i64>,
     at_ms: Vec<i64>,
-    input: Vec<bool>,
     data: Vec<Vec<u8>>,
 }
 
@@ -70,9 +72,8 @@ async fn write(pool: PgPool, session: Uuid, vm: Uuid, mut queue: mpsc::Receiver<
         let deadline = tokio::time::Instant::now() + BATCH_WAIT;
         let mut frame = Some(first);
         while let Some(next) = frame.take() {
-            let (at_ms, input, data) = match next {
-                RecordedFrame::Output { at_ms, data } => (at_ms, false, data),
-                RecordedFrame::Input { at_ms, data } => (at_ms, true, data),
+            let (at_ms, data) = match next {
+                RecordedFrame::Output { at_ms, data } => (at_ms, data),
                 RecordedFrame::Finished { lost_bytes } => {
                     lost_in_relay = lost_bytes;
                     finished = true;
@@ -82,7 +83,6 @@ async fn write(pool: PgPool, session: Uuid, vm: Uuid, mut queue: mpsc::Receiver<
             batch.seq.push(next_seq);
             next_seq += 1;
             batch.at_ms.push(at_ms as i64);
-            batch.input.push(input);
             batch.data.push(data);
             if batch.seq.len() < BATCH_FRAMES {
                 frame = tokio::time::timeout_at(deadline, queue.recv())
@@ -95,13 +95,12 @@ async fn write(pool: PgPool, session: Uuid, vm: Uuid, mut queue: mpsc::Receiver<
             continue;
         }
         let inserted = sqlx::query(
-            "INSERT INTO console_recording_frames (session_id, seq, at_ms, input, data)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::boolean[], $5::bytea[])",
+            "INSERT INTO console_recording_frames (session_id, seq, at_ms, data)
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::bytea[])",
         )
         .bind(session)
         .bind(&batch.seq)
         .bind(&batch.at_ms)
-        .bind(&batch.input)
         .bind(&batch.data)
         .execute(&pool)
         .await;
@@ -110,15 +109,24 @@ async fn write(pool: PgPool, session: Uuid, vm: Uuid, mut queue: mpsc::Receiver<
             lost_here += batch.data.iter().map(|d| d.len() as u64).sum::<u64>();
         }
     }
-    let closed = sqlx::query(
-        "UPDATE console_recordings SET finished_at = now(), lost_bytes = $2 WHERE session_id = $1",
-    )
-    .bind(session)
-    .bind((lost_in_relay + lost_here) as i64)
-    .execute(&pool)
-    .await;
-    if let Err(err) = closed {
-        tracing::warn!(%session, error = %err, "cannot finish a console recording");
+    // Retried: a recording left unfinished would look open forever, and hide what it lost.
+    let lost = (lost_in_relay + lost_here) as i64;
+    for attempt in 1..=FINISH_ATTEMPTS {
+        let closed = sqlx::query(
+            "UPDATE console_recordings SET finished_at = now(), lost_bytes = $2
+              WHERE session_id = $1",
+        )
+        .bind(session)
+        .bind(lost)
+        .execute(&pool)
+        .await;
+        match closed {
+            Ok(_) => return,
+            Err(err) if attempt == FINISH_ATTEMPTS => {
+                tracing::error!(%session, error = %err, "cannot finish a console recording");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(attempt.into())).await,
+        }
     }
 }
 
@@ -135,7 +143,6 @@ pub struct RecordingRow {
 pub struct FrameRow {
     pub seq: i64,
     pub at_ms: i64,
-    pub input: bool,
     pub data: Vec<u8>,
 }
 
@@ -157,7 +164,7 @@ pub async fn frames(
     limit: i64,
 ) -> sqlx::Result<Vec<FrameRow>> {
     sqlx::query_as(
-        "SELECT seq, at_ms, input, data FROM console_recording_frames
+        "SELECT seq, at_ms, data FROM console_recording_frames
          WHERE session_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
     )
     .bind(session)

@@ -156,6 +156,19 @@ impl ExclusiveViewer {
         self.ws.send(Message::binary(bytes.to_vec())).await.unwrap();
     }
 
+    /// Whether the console closes within `timeout`, whatever comes before.
+    async fn closes_within(&mut self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, async {
+            while let Some(Ok(message)) = self.ws.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// Asks for the whole screen and sees a FramebufferUpdate (type 0) begin.
     async fn still_gets_updates(&mut self) {
         let [w1, w2] = self.width.to_be_bytes();
@@ -238,6 +251,27 @@ async fn vnc_clients_read_the_guest_screen_through_the_relay_and_share_it() {
 
     // Nobody was kicked out: the exclusive viewer is still connected and served.
     exclusive.still_gets_updates().await;
+
+    // Stopping the VM ends its consoles, graphical and serial, as soon as QEMU is gone.
+    let mut serial = Console::connect(&app, &app.open_console(&token, &vm).await).await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { forceStopVm(id: $id) { state } }",
+        json!({ "id": vm }),
+    )
+    .await;
+    let stopping = std::time::Instant::now();
+    assert!(exclusive.closes_within(Duration::from_secs(10)).await);
+    assert!(serial
+        .closed_within(Duration::from_secs(10))
+        .await
+        .is_some());
+    app.wait_for_state(&token, &vm, Some("STOPPED"), BOOT_TIMEOUT)
+        .await;
+    println!(
+        "consoles closed {:?} after the stop was asked",
+        stopping.elapsed()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

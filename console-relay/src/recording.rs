@@ -1,6 +1,8 @@
-//! Serial console sessions are recorded as a timestamped transcript, both ways, for audit and
-//! replay. Recording never slows a console down: frames go through a bounded queue to the
-//! recorder, and what does not fit is counted as lost rather than waited for.
+//! Serial console sessions are recorded as a timestamped transcript of what the viewer was
+//! shown, for audit and replay. What was typed shows in it as the guest echoed it; keystrokes
+//! themselves are not kept, so passwords typed at a prompt that does not echo stay unrecorded.
+//! Recording never slows a console down: frames go through a bounded queue to the recorder,
+//! and what does not fit is counted as lost rather than waited for.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +14,6 @@ use uuid::Uuid;
 pub enum RecordedFrame {
     /// Bytes the viewer was shown, `at_ms` after the session opened.
     Output { at_ms: u64, data: Vec<u8> },
-    /// Bytes the viewer typed that reached the VM.
-    Input { at_ms: u64, data: Vec<u8> },
     /// The session ended; `lost_bytes` did not fit in the recorder's queue.
     Finished { lost_bytes: u64 },
 }
@@ -56,14 +56,6 @@ impl Recording {
         self.push(frame, data.len());
     }
 
-    pub(crate) fn input(&mut self, data: &[u8]) {
-        let frame = RecordedFrame::Input {
-            at_ms: self.at_ms(),
-            data: data.to_vec(),
-        };
-        self.push(frame, data.len());
-    }
-
     fn push(&mut self, frame: RecordedFrame, len: usize) {
         if self.frames.try_send(frame).is_err() {
             self.lost_bytes += len as u64;
@@ -92,7 +84,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(2);
         let mut recording = Recording::new(tx);
         recording.output(b"login: ");
-        recording.input(b"root\r");
+        recording.output(b"root\r\n");
         recording.output(b"lost");
         let reader = tokio::spawn(async move {
             let mut frames = Vec::new();
@@ -104,7 +96,7 @@ mod tests {
         recording.finish().await;
         let frames = reader.await.unwrap();
         assert!(matches!(&frames[0], RecordedFrame::Output { data, .. } if data == b"login: "));
-        assert!(matches!(&frames[1], RecordedFrame::Input { data, .. } if data == b"root\r"));
+        assert!(matches!(&frames[1], RecordedFrame::Output { data, .. } if data == b"root\r\n"));
         assert_eq!(frames[2], RecordedFrame::Finished { lost_bytes: 4 });
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::recording::Recording;
-use crate::rfb::{RfbError, ViewOnlyFilter};
+use crate::rfb::{RfbError, RfbFilter};
 use crate::socket;
 use crate::tickets::masked;
 use crate::{ConsoleRecorder, OriginPolicy, Revocable, Revocations, Ticket, TicketStore};
@@ -247,19 +247,22 @@ impl ConsoleRelay {
 
 /// What of a viewer's input reaches the VM.
 enum InputGate {
+    /// A serial viewer's keystrokes.
     All,
     /// A view-only serial viewer: nothing.
     Nothing,
-    /// A view-only graphical viewer: the RFB messages that only look.
-    ViewOnlyRfb(ViewOnlyFilter),
+    /// A graphical viewer: its RFB stream, always as a shared session; for a view-only one,
+    /// only the messages that look.
+    Rfb(RfbFilter),
 }
 
 impl InputGate {
     fn for_ticket(ticket: &Ticket) -> Self {
-        match (ticket.view_only, ticket.kind) {
-            (false, _) => Self::All,
-            (true, ConsoleKind::Serial) => Self::Nothing,
-            (true, ConsoleKind::Vnc) => Self::ViewOnlyRfb(ViewOnlyFilter::default()),
+        match (ticket.kind, ticket.view_only) {
+            (ConsoleKind::Serial, false) => Self::All,
+            (ConsoleKind::Serial, true) => Self::Nothing,
+            (ConsoleKind::Vnc, false) => Self::Rfb(RfbFilter::full()),
+            (ConsoleKind::Vnc, true) => Self::Rfb(RfbFilter::view_only()),
         }
     }
 
@@ -267,7 +270,7 @@ impl InputGate {
         match self {
             Self::All => Ok(bytes),
             Self::Nothing => Ok(Vec::new()),
-            Self::ViewOnlyRfb(filter) => filter.filter(&bytes),
+            Self::Rfb(filter) => filter.filter(&bytes),
         }
     }
 }
@@ -391,7 +394,7 @@ async fn pump(
                     Ok(bytes) if bytes.is_empty() => continue,
                     Ok(bytes) => bytes,
                     Err(err) => {
-                        let reason = format!("the viewer sent what a view-only console cannot pass on: {err}");
+                        let reason = format!("the viewer sent what the relay cannot pass on: {err}");
                         close = Some(CloseFrame {
                             code: close_code::REFUSED_INPUT,
                             reason: reason.clone().into(),
@@ -400,9 +403,6 @@ async fn pump(
                     }
                 };
                 bytes_in += bytes.len() as u64;
-                if let Some(recording) = recording.as_mut() {
-                    recording.input(&bytes);
-                }
                 Delivery::ToVm(bytes)
             }
             _ = keepalive.tick() => Delivery::ToViewer(Message::Ping(Default::default())),

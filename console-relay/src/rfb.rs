@@ -1,11 +1,18 @@
-//! View-only graphical consoles. QEMU's VNC server has no per-client read-only mode, and dropping
-//! a viewer's bytes wholesale (as for serial) would also drop the RFB handshake and the screen
-//! update requests. So the relay reads the client's side of RFB and drops only the messages that
-//! act on the guest: keys, pointer, clipboard, power (XVP) and desktop resizing.
+//! The viewer's side of RFB, as the relay passes it to QEMU. Every viewer's handshake is
+//! followed, and its ClientInit always asks for a shared session, so no viewer can take the
+//! screen from the others, whatever the VM's share policy.
+//!
+//! View-only viewers: QEMU's VNC server has no per-client read-only mode, and dropping a
+//! viewer's bytes wholesale (as for serial) would also drop the handshake and the screen update
+//! requests. So the relay reads their messages and drops those that act on the guest: keys,
+//! pointer, clipboard, power (XVP) and desktop resizing. A full viewer's messages, after the
+//! handshake, pass untouched.
 //!
 //! The parser streams: it holds at most a message header, never a whole message, so a huge
-//! clipboard message costs no memory. A message type it does not know ends the console, since
-//! its length (and so where the next message starts) is unknown.
+//! clipboard message costs no memory. It must frame exactly as QEMU does, or a crafted stream
+//! could make the two disagree on where a message starts: so the version line must be exactly
+//! one QEMU takes, and a message type it does not know ends a view-only console, since its
+//! length (and so where the next message starts) is unknown.
 
 use std::fmt;
 
@@ -25,6 +32,9 @@ mod message {
     pub const QEMU: u8 = 255;
 }
 
+/// ClientInit's shared flag: leave other viewers connected.
+const SHARED: u8 = 1;
+
 /// Security types (RFC 6143 §7.2).
 const SECURITY_NONE: u8 = 1;
 const SECURITY_VNC_AUTH: u8 = 2;
@@ -36,6 +46,8 @@ enum Stage {
     VncAuthResponse,
     ClientInit,
     Messages,
+    /// A full viewer after the handshake: everything passes.
+    PassThrough,
 }
 
 /// What the viewer sent that the relay cannot pass on safely.
@@ -57,23 +69,14 @@ enum Rest {
     Drop(usize),
 }
 
-/// Filters a view-only viewer's RFB stream, chunk by chunk.
+/// Follows a viewer's RFB stream, chunk by chunk.
 #[derive(Debug)]
-pub struct ViewOnlyFilter {
+pub struct RfbFilter {
+    view_only: bool,
     stage: Stage,
     /// The current message's header, until its length is known.
     header: Vec<u8>,
     rest: Rest,
-}
-
-impl Default for ViewOnlyFilter {
-    fn default() -> Self {
-        Self {
-            stage: Stage::Version,
-            header: Vec::with_capacity(12),
-            rest: Rest::Pass(0),
-        }
-    }
 }
 
 /// A message is `total` bytes long and is passed on (`keep`) or dropped.
@@ -82,11 +85,37 @@ struct Framing {
     keep: bool,
 }
 
-impl ViewOnlyFilter {
+impl RfbFilter {
+    /// A viewer whose input reaches the VM.
+    pub fn full() -> Self {
+        Self::new(false)
+    }
+
+    /// A viewer that only looks.
+    pub fn view_only() -> Self {
+        Self::new(true)
+    }
+
+    fn new(view_only: bool) -> Self {
+        Self {
+            view_only,
+            stage: Stage::Version,
+            header: Vec::with_capacity(12),
+            rest: Rest::Pass(0),
+        }
+    }
+
     /// What of `input` may reach the VM.
     pub fn filter(&mut self, mut input: &[u8]) -> Result<Vec<u8>, RfbError> {
+        if self.stage == Stage::PassThrough {
+            return Ok(input.to_vec());
+        }
         let mut out = Vec::with_capacity(input.len());
         while !input.is_empty() {
+            if self.stage == Stage::PassThrough {
+                out.extend_from_slice(input);
+                break;
+            }
             match &mut self.rest {
                 Rest::Pass(left) if *left > 0 => {
                     let n = (*left).min(input.len());
@@ -127,15 +156,23 @@ impl ViewOnlyFilter {
                 if h.len() < 12 {
                     return Ok(None);
                 }
-                // "RFB 003.008\n": 3.7 and later let the client choose the security type.
-                let minor: u32 = std::str::from_utf8(&h[8..11])
-                    .ok()
-                    .and_then(|m| m.parse().ok())
-                    .ok_or_else(|| RfbError("not an RFB protocol version".to_owned()))?;
-                self.stage = if minor >= 7 {
-                    Stage::SecurityChoice
-                } else {
-                    Stage::ClientInit
+                // Exactly "RFB 003.00N\n", read as QEMU reads it: 3.7 and 3.8 let the client
+                // choose the security type, 3.3 (and 3.4, 3.5, which mean 3.3) do not; QEMU
+                // refuses anything else.
+                let digits = |range: std::ops::Range<usize>| {
+                    h[range.clone()].iter().all(u8::is_ascii_digit).then(|| {
+                        h[range]
+                            .iter()
+                            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+                    })
+                };
+                let version = (h.starts_with(b"RFB ") && h[7] == b'.' && h[11] == b'\n')
+                    .then(|| digits(4..7).zip(digits(8..11)))
+                    .flatten();
+                self.stage = match version {
+                    Some((3, 7 | 8)) => Stage::SecurityChoice,
+                    Some((3, 3..=5)) => Stage::ClientInit,
+                    _ => return Err(RfbError("not an RFB version QEMU speaks".to_owned())),
                 };
                 keep(12)
             }
@@ -155,10 +192,16 @@ impl ViewOnlyFilter {
                 keep(16)
             }
             Stage::ClientInit => {
-                self.stage = Stage::Messages;
+                self.header[0] = SHARED;
+                self.stage = if self.view_only {
+                    Stage::Messages
+                } else {
+                    Stage::PassThrough
+                };
                 keep(1)
             }
             Stage::Messages => Self::message_framing(h),
+            Stage::PassThrough => unreachable!("nothing is framed after the handshake"),
         }
     }
 
@@ -253,8 +296,8 @@ mod tests {
             }
         }
         // Whole, and one byte at a time: chunk boundaries must not matter.
-        assert_eq!(ViewOnlyFilter::default().filter(&stream).unwrap(), expected);
-        let mut filter = ViewOnlyFilter::default();
+        assert_eq!(RfbFilter::view_only().filter(&stream).unwrap(), expected);
+        let mut filter = RfbFilter::view_only();
         let bytewise: Vec<u8> = stream
             .iter()
             .flat_map(|b| filter.filter(std::slice::from_ref(b)).unwrap())
@@ -264,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_large_clipboard_is_skipped_without_being_held() {
-        let mut filter = ViewOnlyFilter::default();
+        let mut filter = RfbFilter::view_only();
         filter.filter(HANDSHAKE).unwrap();
         let big = cut_text(&vec![b'x'; 1 << 20]);
         for chunk in big.chunks(4096) {
@@ -276,7 +319,7 @@ mod tests {
 
     #[test]
     fn vnc_authentication_and_old_protocol_versions_are_followed() {
-        let mut filter = ViewOnlyFilter::default();
+        let mut filter = RfbFilter::view_only();
         let mut stream = b"RFB 003.008\n\x02".to_vec();
         stream.extend_from_slice(&[9; 16]);
         stream.push(1);
@@ -284,19 +327,51 @@ mod tests {
         assert!(filter.filter(&key(false)).unwrap().is_empty());
 
         // 3.3: the server picks the security type; the client goes straight to ClientInit.
-        let mut filter = ViewOnlyFilter::default();
+        let mut filter = RfbFilter::view_only();
         assert_eq!(filter.filter(b"RFB 003.003\n\x01").unwrap().len(), 13);
         assert_eq!(filter.filter(&update_request()).unwrap(), update_request());
     }
 
     #[test]
+    fn every_viewer_asks_for_a_shared_session_and_full_viewers_pass_untouched() {
+        let exclusive = b"RFB 003.008\n\x01\x00";
+        let shared = b"RFB 003.008\n\x01\x01";
+        assert_eq!(RfbFilter::view_only().filter(exclusive).unwrap(), shared);
+        let mut full = RfbFilter::full();
+        assert_eq!(full.filter(exclusive).unwrap(), shared);
+        let input = [key(true), vec![99, 1, 2, 3]].concat();
+        assert_eq!(full.filter(&input).unwrap(), input);
+    }
+
+    #[test]
+    fn only_versions_qemu_reads_the_same_way_are_accepted() {
+        // QEMU's sscanf would read "3.8" here while a lax parse of the digits at fixed places
+        // reads 3.3: the two would frame every later message differently.
+        for version in [
+            &b"RFB 3.8 003\n"[..],
+            b"RFB 3.3 008\n",
+            b"RFB 003.009\n",
+            b"RFB 004.008\n",
+            b"RFB 003.0 8\n",
+            b"RFB 003.008 ",
+        ] {
+            assert!(
+                RfbFilter::view_only().filter(version).is_err(),
+                "{}",
+                String::from_utf8_lossy(version)
+            );
+        }
+        for version in [b"RFB 003.007\n", b"RFB 003.005\n"] {
+            assert!(RfbFilter::view_only().filter(version).is_ok());
+        }
+    }
+
+    #[test]
     fn what_cannot_be_framed_is_refused() {
-        let mut filter = ViewOnlyFilter::default();
+        let mut filter = RfbFilter::view_only();
         filter.filter(HANDSHAKE).unwrap();
         assert!(filter.filter(&[99]).is_err());
-        assert!(ViewOnlyFilter::default().filter(b"HTTP/1.1 200\n").is_err());
-        assert!(ViewOnlyFilter::default()
-            .filter(b"RFB 003.008\n\x10")
-            .is_err());
+        assert!(RfbFilter::view_only().filter(b"HTTP/1.1 200\n").is_err());
+        assert!(RfbFilter::view_only().filter(b"RFB 003.008\n\x10").is_err());
     }
 }

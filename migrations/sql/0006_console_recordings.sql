@@ -1,5 +1,5 @@
--- Serial console sessions, recorded as a timestamped transcript (both ways) for audit and
--- replay. Not events: a console can print megabytes a minute, and the log is for decisions.
+-- Serial console sessions, recorded as a timestamped transcript of what the viewer was shown
+-- (typed commands appear as the guest echoed them) for audit and replay. Not events: a console can print megabytes a minute, and the log is for decisions.
 -- `session_id` is the session of the VM's ConsoleOpened/ConsoleClosed events.
 
 CREATE TABLE console_recordings
@@ -20,7 +20,6 @@ CREATE TABLE console_recording_frames
     seq        bigint  NOT NULL,
     -- Milliseconds since the session opened.
     at_ms      bigint  NOT NULL,
-    input      boolean NOT NULL,
     data       bytea   NOT NULL,
     PRIMARY KEY (session_id, seq)
 );

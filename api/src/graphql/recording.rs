@@ -1,6 +1,6 @@
 //! Recorded serial console sessions, for replay (`consoleRecording`).
 
-use async_graphql::{ComplexObject, Context, Enum, Result, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Result, SimpleObject, ID};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use crate::recordings::{self, FrameRow, RecordingRow};
 /// Most frames one request returns.
 const MAX_FRAMES: i32 = 5_000;
 
-/// A serial console session as the viewer saw it: what was shown and what was typed, with
-/// the time of each piece.
+/// A serial console session as the viewer saw it (typed commands as the guest echoed them),
+/// with the time of each piece.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct ConsoleRecording {
@@ -63,20 +63,11 @@ impl From<RecordingRow> for ConsoleRecording {
     }
 }
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum FrameDirection {
-    /// Shown to the viewer.
-    Output,
-    /// Typed by the viewer and delivered to the VM.
-    Input,
-}
-
 #[derive(SimpleObject)]
 pub struct ConsoleFrame {
     pub seq: i64,
     /// Milliseconds since the session opened.
     pub at_ms: i64,
-    pub direction: FrameDirection,
     /// The bytes as UTF-8 (invalid sequences replaced), for reading.
     pub text: String,
     /// The exact bytes, base64-encoded, for a terminal to replay.
@@ -88,11 +79,6 @@ impl From<FrameRow> for ConsoleFrame {
         Self {
             seq: row.seq,
             at_ms: row.at_ms,
-            direction: if row.input {
-                FrameDirection::Input
-            } else {
-                FrameDirection::Output
-            },
             text: String::from_utf8_lossy(&row.data).into_owned(),
             base64: STANDARD.encode(&row.data),
         }
