@@ -53,12 +53,7 @@ async fn stalled_viewer(
 async fn a_stalled_viewer_neither_grows_the_relay_nor_holds_up_the_others() {
     let app = spawn_app(Libvirt::System).await;
     let token = app.login().await;
-    let vm = app.create_vm(&token, "flood", true).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
-        .await;
+    let vm = app.running_vm(&token, "flood").await;
     let mut reader = Console::connect(&app, &app.open_console(&token, &vm).await).await;
     reader.wait_for_shell(BOOT_TIMEOUT).await;
     let mut stalled = stalled_viewer(&app, &app.open_console(&token, &vm).await).await;

@@ -19,12 +19,7 @@ async fn idle_lifetime_and_frame_size_limits() {
     })
     .await;
     let token = app.login().await;
-    let vm = app.create_vm(&token, "limited", true).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
-        .await;
+    let vm = app.running_vm(&token, "limited").await;
 
     // Once the guest is up, a console that stays quiet for 3 s is closed as idle.
     let mut booting = Console::connect(&app, &app.open_console(&token, &vm).await).await;
@@ -70,12 +65,7 @@ async fn idle_lifetime_and_frame_size_limits() {
 async fn pings_keep_a_console_alive_and_find_viewers_that_are_gone() {
     let app = spawn_app_with(Libvirt::System, |config| config.console_keepalive = 1).await;
     let token = app.login().await;
-    let vm = app.create_vm(&token, "pinged", true).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
-        .await;
+    let vm = app.running_vm(&token, "pinged").await;
 
     // A viewer that answers (tungstenite answers pings while reading, as browsers do) gets a
     // ping a second and stays connected well past three unanswered periods; one that reads

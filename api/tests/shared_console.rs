@@ -39,12 +39,7 @@ async fn sees(console: &mut Console, line: &str) {
 async fn viewers_share_the_console_and_view_only_ones_cannot_type() {
     let app = spawn_app(Libvirt::System).await;
     let token = app.login().await;
-    let vm = app.create_vm(&token, "shared", true).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
-        .await;
+    let vm = app.running_vm(&token, "shared").await;
 
     let mut first = console(&app, &token, &vm, false).await;
     first.wait_for_shell(BOOT_TIMEOUT).await;

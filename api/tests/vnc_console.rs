@@ -192,12 +192,7 @@ fn differing_share(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 async fn vnc_clients_read_the_guest_screen_through_the_relay_and_share_it() {
     let app = spawn_app(Libvirt::System).await;
     let token = app.login().await;
-    let vm = app.create_vm(&token, "graphical", true).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.wait_for_state(&token, &vm, Some("RUNNING"), BOOT_TIMEOUT)
-        .await;
+    let vm = app.running_vm(&token, "graphical").await;
 
     // Once the guest is up, its screen stays in one mode.
     let mut serial = Console::connect(&app, &app.open_console(&token, &vm).await).await;

@@ -196,6 +196,17 @@ impl TestApp {
         data["vm"]["state"].as_str().map(str::to_owned)
     }
 
+    /// Creates and starts VM `name`, and waits until it runs; its id.
+    pub async fn running_vm(&self, token: &str, name: &str) -> String {
+        let id = self.create_vm(token, name, true).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.wait_for_state(token, &id, Some("RUNNING"), Duration::from_secs(90))
+            .await;
+        id
+    }
+
     /// Polls `vm(id).state` until `wanted` (`None` = gone), failing after `timeout`.
     pub async fn wait_for_state(
         &self,
