@@ -142,8 +142,8 @@ pub mod close_code {
     pub const LIFETIME: u16 = 4004;
     /// The viewer stopped answering pings (or reading at all).
     pub const UNRESPONSIVE: u16 = 4005;
-    /// The viewer sent what the relay cannot pass on (a view-only viewer's unknown RFB
-    /// message).
+    /// The viewer sent RFB the relay cannot pass on (a version QEMU does not speak, or a
+    /// message a view-only viewer may not send).
     pub const REFUSED_INPUT: u16 = 4006;
 }
 
