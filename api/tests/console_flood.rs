@@ -100,11 +100,12 @@ async fn a_stalled_viewer_neither_grows_the_relay_nor_holds_up_the_others() {
     );
     // The reading viewer got the whole flood.
     assert!(received >= flooded, "{received} < {flooded}");
-    // The stalled viewer was let go early in the flood instead of being buffered for (once the
-    // kernel's socket buffers, about 2 MB on loopback, had filled), and its session says why;
-    // the relay's memory grew by no more than its fixed buffers.
+    // The stalled viewer was let go while the flood went on, instead of being buffered for
+    // (once the kernel's socket buffers had filled: about 2 MB on loopback here, 4 MB at most
+    // with Linux's default tcp_wmem), and its session says why; the relay's memory grew by no
+    // more than its fixed buffers.
     let (at, reason) = let_go.expect("the stalled viewer was never let go");
-    assert!(at < flooded / 2, "let go only after {at} bytes");
+    assert!(at < flooded * 3 / 4, "let go only after {at} bytes");
     assert_eq!(reason, "the viewer fell more than 256 chunks behind");
     assert!(growth < 16 << 20, "memory grew by {} MiB", growth >> 20);
     let closed = tokio::time::timeout(Duration::from_secs(30), async {
