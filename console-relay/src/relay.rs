@@ -294,8 +294,9 @@ struct Ends {
 
 impl Ends {
     /// Resolves with the close frame to send when the console must end: its access revoked
-    /// or expired, idle for too long, or open for too long.
-    async fn reached(&mut self) -> CloseFrame {
+    /// or expired, idle for too long, open for too long, or — while the relay is listening to
+    /// the viewer (`listening`) — nothing heard from it for too long.
+    async fn reached(&mut self, listening: bool) -> CloseFrame {
         let expiry = async {
             match self.at {
                 Some(at) => {
@@ -307,7 +308,14 @@ impl Ends {
         };
         let idle_until = self.last_activity + self.limits.idle;
         let lifetime_until = self.opened + self.limits.lifetime;
-        let unresponsive_until = self.last_heard + self.limits.keepalive * (UNANSWERED_PINGS + 1);
+        let unresponsive = async {
+            if listening {
+                let silence = self.limits.keepalive * (UNANSWERED_PINGS + 1);
+                tokio::time::sleep_until(self.last_heard + silence).await;
+            } else {
+                std::future::pending().await
+            }
+        };
         tokio::select! {
             reason = self.revocable.revoked() => CloseFrame {
                 code: close_code::REVOKED,
@@ -329,7 +337,7 @@ impl Ends {
                 )
                 .into(),
             },
-            () = tokio::time::sleep_until(unresponsive_until) => CloseFrame {
+            () = unresponsive => CloseFrame {
                 code: close_code::UNRESPONSIVE,
                 reason: "the viewer stopped answering".into(),
             },
@@ -351,7 +359,7 @@ async fn pump(
     mut gate: InputGate,
     mut recording: Option<Recording>,
 ) -> Summary {
-    let (mut from_vm, mut to_vm) = socket::split(stream);
+    let (mut from_vm, mut vm_input) = socket::split(stream);
     let (mut sink, mut source) = socket.split();
     let mut bytes_in = 0u64;
     let mut bytes_out = 0u64;
@@ -360,7 +368,7 @@ async fn pump(
     let mut close = None;
     let reason = loop {
         let delivery = tokio::select! {
-            frame = ends.reached() => {
+            frame = ends.reached(true) => {
                 let reason = frame.reason.to_string();
                 close = Some(frame);
                 break reason;
@@ -408,7 +416,9 @@ async fn pump(
             _ = keepalive.tick() => Delivery::ToViewer(Message::Ping(Default::default())),
         };
         // Delivering waits for a slow viewer (or VM) — that is the backpressure — but never
-        // past the end of the access behind the console.
+        // past the end of the access behind the console. While it waits for the VM, the viewer
+        // is not being read, so its silence is not held against it.
+        let to_vm = matches!(delivery, Delivery::ToVm(_));
         let delivered = tokio::select! {
             delivered = async {
                 match delivery {
@@ -416,10 +426,10 @@ async fn pump(
                         .send(message)
                         .await
                         .map_err(|_| "the viewer went away".to_owned()),
-                    Delivery::ToVm(bytes) => to_vm.send(bytes).await,
+                    Delivery::ToVm(bytes) => vm_input.send(bytes).await,
                 }
             } => delivered,
-            frame = ends.reached() => {
+            frame = ends.reached(!to_vm) => {
                 let reason = frame.reason.to_string();
                 close = Some(frame);
                 break reason;
@@ -430,6 +440,10 @@ async fn pump(
         };
         if let Err(reason) = delivered {
             break reason;
+        }
+        if to_vm {
+            // The viewer was not read meanwhile: its clock starts again now.
+            ends.last_heard = tokio::time::Instant::now();
         }
     };
     // A viewer that stopped reading may never take the close frame.
@@ -451,4 +465,88 @@ struct Summary {
     /// Sent to the viewer.
     bytes_out: u64,
     reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+    use super::*;
+
+    /// The guest's end of a console: what it would print, what it is sent.
+    type GuestEnd = (mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>);
+
+    /// A console whose guest prints nothing and takes one chunk of input, then no more, as a
+    /// hung guest does.
+    #[derive(Default)]
+    struct Hung {
+        /// Kept so the consoles stay open.
+        guests: Mutex<Vec<GuestEnd>>,
+    }
+
+    #[async_trait]
+    impl ConsoleBackend for Hung {
+        async fn open(&self, _vm: Uuid, _kind: ConsoleKind) -> Result<ConsoleStream, String> {
+            let (output_tx, output) = mpsc::channel(1);
+            let (input, input_rx) = mpsc::channel(1);
+            self.guests.lock().unwrap().push((output_tx, input_rx));
+            Ok(ConsoleStream::channels(output, input))
+        }
+    }
+
+    struct NoLog;
+
+    #[async_trait]
+    impl ConsoleLog for NoLog {
+        async fn record(&self, _vm: Uuid, _command: VmCommand) {}
+    }
+
+    struct NoRecorder;
+
+    impl ConsoleRecorder for NoRecorder {
+        fn start(&self, _session: Uuid, _vm: Uuid) -> mpsc::Sender<crate::RecordedFrame> {
+            mpsc::channel(1).0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_viewer_is_not_blamed_for_silence_while_the_vm_takes_no_input() {
+        let relay = Arc::new(ConsoleRelay::new(
+            TicketStore::new(Duration::from_secs(30)),
+            OriginPolicy::default(),
+            Arc::new(Hung::default()),
+            Revocations::new(),
+            Arc::new(NoLog),
+            Arc::new(NoRecorder),
+            ConsoleLimits {
+                keepalive: Duration::from_millis(200),
+                ..ConsoleLimits::default()
+            },
+        ));
+        let issued = relay.tickets.issue(Ticket {
+            vm_id: Uuid::new_v4(),
+            kind: ConsoleKind::Serial,
+            principal: "account:test".to_owned(),
+            revoked_by: Vec::new(),
+            ends_at: None,
+            authorized_at: std::time::Instant::now(),
+            view_only: false,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(relay)).await });
+        let url = format!("ws://{addr}/console/ws?ticket={}", issued.secret);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+
+        // The guest takes the first keystrokes, then the relay waits on it for the rest.
+        for _ in 0..3 {
+            ws.send(WsMessage::binary(b"x".to_vec())).await.unwrap();
+        }
+        // Five times the silence that would end a viewer the relay was listening to.
+        let stayed_open = tokio::time::timeout(Duration::from_secs(3), ws.next()).await;
+        assert!(stayed_open.is_err(), "closed: {stayed_open:?}");
+    }
 }
