@@ -257,10 +257,10 @@ async fn vnc_clients_read_the_guest_screen_through_the_relay_and_share_it() {
     .await;
     let stopping = std::time::Instant::now();
     assert!(exclusive.closes_within(Duration::from_secs(10)).await);
-    assert!(serial
-        .closed_within(Duration::from_secs(10))
-        .await
-        .is_some());
+    assert_eq!(
+        serial.closed_within(Duration::from_secs(10)).await,
+        Some((4000, "the console ended".to_owned()))
+    );
     app.wait_for_state(&token, &vm, Some("STOPPED"), BOOT_TIMEOUT)
         .await;
     println!(

@@ -131,6 +131,8 @@ impl ConsoleRelay {
 
 /// Close codes in the private range (4000–4999) the page can tell apart.
 pub mod close_code {
+    /// The console ended (the VM stopped), or let this viewer go (it fell too far behind).
+    pub const CONSOLE_ENDED: u16 = 4000;
     /// The access behind the console was revoked (logout, password change, account disabled or
     /// deleted, credential revoked, VM deleted).
     pub const REVOKED: u16 = 4001;
@@ -376,7 +378,13 @@ async fn pump(
             from_vm = from_vm.next() => {
                 let bytes = match from_vm {
                     Ok(bytes) => bytes,
-                    Err(why) => break why,
+                    Err(why) => {
+                        close = Some(CloseFrame {
+                            code: close_code::CONSOLE_ENDED,
+                            reason: why.clone().into(),
+                        });
+                        break why;
+                    }
                 };
                 ends.last_activity = tokio::time::Instant::now();
                 bytes_out += bytes.len() as u64;
@@ -436,7 +444,13 @@ async fn pump(
             }
             // A shared console lets go of a viewer that fell too far behind, typically while
             // this very send waits for it.
-            why = from_vm.let_go() => break why,
+            why = from_vm.let_go() => {
+                close = Some(CloseFrame {
+                    code: close_code::CONSOLE_ENDED,
+                    reason: why.clone().into(),
+                });
+                break why;
+            }
         };
         if let Err(reason) = delivered {
             break reason;

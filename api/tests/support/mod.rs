@@ -438,6 +438,10 @@ impl Console {
                 Ok(Some(Ok(Message::Binary(bytes)))) => {
                     self.seen.push_str(&String::from_utf8_lossy(&bytes))
                 }
+                Ok(Some(Ok(Message::Close(frame)))) => panic!(
+                    "console closed early: {frame:?}; console said: {}",
+                    self.seen
+                ),
                 Ok(Some(Ok(_))) | Err(_) => {}
                 Ok(other) => panic!(
                     "console closed early: {other:?}; console said: {}",
