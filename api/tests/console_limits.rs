@@ -76,15 +76,10 @@ async fn pings_keep_a_console_alive_and_find_viewers_that_are_gone() {
     let pings = answering.pings_for(Duration::from_millis(4500)).await;
     assert!((3..=6).contains(&pings), "{pings} pings in 4.5 s");
     assert!(silent.closed_within(Duration::from_secs(1)).await.is_some());
-    let reasons: Vec<String> = sqlx::query_scalar(
-        "SELECT payload->'ConsoleClosed'->>'reason' FROM events
-          WHERE aggregate_id = $1 AND event_type = 'ConsoleClosed'",
-    )
-    .bind(&vm)
-    .fetch_all(&app.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(reasons, ["the viewer stopped answering"]);
+    assert_eq!(
+        app.console_close_reasons(&vm).await,
+        ["the viewer stopped answering"]
+    );
     assert_eq!(
         answering.closed_within(Duration::from_millis(100)).await,
         None

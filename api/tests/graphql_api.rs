@@ -794,3 +794,69 @@ async fn credential_refusals_are_bad_input_or_not_found_and_record_nothing() {
     assert_eq!(code(&response), "UNAUTHENTICATED");
     assert_eq!(vm_event_count(&app).await, before);
 }
+
+#[tokio::test]
+async fn console_recordings_page_and_refuse_bad_arguments() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    // A recording as the relay's writer leaves it: three frames.
+    let session = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO console_recordings (session_id, vm_id, started_at, finished_at)
+         VALUES ($1, $2, now(), now())",
+    )
+    .bind(session)
+    .bind(uuid::Uuid::new_v4())
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO console_recording_frames (session_id, seq, at_ms, data)
+         SELECT $1, seq, seq * 10, convert_to('frame ' || seq, 'UTF8') FROM generate_series(0, 2) seq",
+    )
+    .bind(session)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let frames = "query($s: ID!, $from: Int!, $first: Int!) {
+        consoleRecording(session: $s) { frames(from: $from, first: $first) { seq atMs text } } }";
+    let page = app
+        .data(
+            &token,
+            frames,
+            json!({ "s": session, "from": 1, "first": 1 }),
+        )
+        .await;
+    assert_eq!(
+        page["consoleRecording"]["frames"],
+        json!([{ "seq": 1, "atMs": 10, "text": "frame 1" }])
+    );
+    for (from, first, expected) in [
+        (-1, 10, "from must not be negative"),
+        (0, 0, "first must be between 1 and 5000"),
+        (0, 5001, "first must be between 1 and 5000"),
+    ] {
+        let response = app
+            .gql(
+                Some(&token),
+                frames,
+                json!({ "s": session, "from": from, "first": first }),
+            )
+            .await;
+        assert_eq!(
+            (code(&response), message(&response)),
+            ("BAD_INPUT", expected)
+        );
+    }
+    // An id that names no recording (or is no id at all) finds nothing.
+    for id in [uuid::Uuid::new_v4().to_string(), "not-an-id".to_owned()] {
+        let none = app
+            .data(
+                &token,
+                "query($s: ID!) { consoleRecording(session: $s) { lostBytes } }",
+                json!({ "s": id }),
+            )
+            .await;
+        assert!(none["consoleRecording"].is_null(), "{none}");
+    }
+}

@@ -4,9 +4,11 @@ use async_graphql::{ComplexObject, Context, Result, SimpleObject, ID};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use distribox_commands::ErrorCode;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use crate::recordings::{self, FrameRow, RecordingRow};
 
 /// Most frames one request returns.
@@ -36,16 +38,20 @@ impl ConsoleRecording {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 0)] from: i64,
-        #[graphql(default = 1000, validator(minimum = 1, maximum = 5000))] first: i32,
+        #[graphql(default = 1000)] first: i32,
     ) -> Result<Vec<ConsoleFrame>> {
+        if from < 0 {
+            return Err(ApiError::new(ErrorCode::BadInput, "from must not be negative").into());
+        }
+        if !(1..=MAX_FRAMES).contains(&first) {
+            return Err(ApiError::new(
+                ErrorCode::BadInput,
+                format!("first must be between 1 and {MAX_FRAMES}"),
+            )
+            .into());
+        }
         let state = ctx.data::<AppState>()?;
-        let rows = recordings::frames(
-            &state.pool,
-            self.session_id,
-            from,
-            i64::from(first.min(MAX_FRAMES)),
-        )
-        .await?;
+        let rows = recordings::frames(&state.pool, self.session_id, from, i64::from(first)).await?;
         Ok(rows.into_iter().map(ConsoleFrame::from).collect())
     }
 }

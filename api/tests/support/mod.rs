@@ -196,6 +196,18 @@ impl TestApp {
         data["vm"]["state"].as_str().map(str::to_owned)
     }
 
+    /// Why VM `vm`'s console sessions ended, in the order they did (`ConsoleClosed` events).
+    pub async fn console_close_reasons(&self, vm: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT payload->'ConsoleClosed'->>'reason' FROM events
+              WHERE aggregate_id = $1 AND event_type = 'ConsoleClosed' ORDER BY sequence",
+        )
+        .bind(vm)
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
     /// Creates and starts VM `name`, and waits until it runs; its id.
     pub async fn running_vm(&self, token: &str, name: &str) -> String {
         let id = self.create_vm(token, name, true).await["id"]
