@@ -14,6 +14,9 @@ pub struct ApiError {
     message: String,
     /// The policy the caller lacked (`FORBIDDEN`), given to the client and the audit log.
     policy: Option<String>,
+    /// The one input the caller got wrong (`BAD_INPUT`), as the client names it, so a form can
+    /// show the message on that field.
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -22,6 +25,16 @@ impl ApiError {
             code,
             message: message.into(),
             policy: None,
+            field: None,
+        }
+    }
+
+    /// The same error about the argument or input field `field`, named as the client sends it
+    /// (`memoryMib`, `expiresAt`): reported as `extensions.field`.
+    pub fn in_field(self, field: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..self
         }
     }
 
@@ -47,6 +60,7 @@ impl From<CommandError> for ApiError {
         }
         Self {
             policy: err.missing_policy().map(|p| p.to_string()),
+            field: err.field().map(str::to_owned),
             ..Self::new(err.code(), err.public_message())
         }
     }
@@ -81,6 +95,9 @@ impl From<ApiError> for async_graphql::Error {
             ext.set("code", err.code.as_str());
             if let Some(policy) = &err.policy {
                 ext.set("policy", policy.as_str());
+            }
+            if let Some(field) = &err.field {
+                ext.set("field", field.as_str());
             }
         })
     }

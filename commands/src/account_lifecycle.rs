@@ -19,12 +19,13 @@ pub struct CreatedAccount {
     pub generated_password: Option<String>,
 }
 
-fn check_password(password: &str) -> Result<(), CommandError> {
+/// `field` is the argument the password came in (`password`, `new`).
+fn check_password(field: &'static str, password: &str) -> Result<(), CommandError> {
     if PASSWORD_CHARS.contains(&password.chars().count()) {
         Ok(())
     } else {
-        Err(CommandError::refused(
-            ErrorCode::BadInput,
+        Err(CommandError::bad_field(
+            field,
             format!(
                 "password must be {} to {} characters",
                 PASSWORD_CHARS.start(),
@@ -35,9 +36,14 @@ fn check_password(password: &str) -> Result<(), CommandError> {
 }
 
 /// Only `distribox:admin` may hand out `distribox:admin`: everybody else could make themselves
-/// all-powerful through a second account.
-fn check_grantable(ctx: &RequestContext, policies: &[String]) -> Result<(), CommandError> {
-    let grants_admin = PolicySet::parse(policies)?
+/// all-powerful through a second account. `field` is the argument the names came in.
+fn check_grantable(
+    ctx: &RequestContext,
+    field: &'static str,
+    policies: &[String],
+) -> Result<(), CommandError> {
+    let grants_admin = PolicySet::parse(policies)
+        .map_err(|e| e.in_field(field))?
         .iter()
         .any(|policy| policy == Policy::DistriboxAdmin);
     if grants_admin {
@@ -57,9 +63,9 @@ impl CommandBus {
     ) -> Result<CreatedAccount, CommandError> {
         ctx.authorize(Policy::UsersCreate)?;
         let name = Username::parse(username)?;
-        check_grantable(ctx, &policies)?;
+        check_grantable(ctx, "policies", &policies)?;
         if let Some(password) = &password {
-            check_password(password)?;
+            check_password("password", password)?;
         }
         let generated = password.is_none();
         let password = password.unwrap_or_else(generated_password);
@@ -87,7 +93,7 @@ impl CommandBus {
         policies: Vec<String>,
     ) -> Result<Committed, CommandError> {
         ctx.authorize(Policy::UsersUpdatePolicies)?;
-        check_grantable(ctx, &policies)?;
+        check_grantable(ctx, "policies", &policies)?;
         // Taking `distribox:admin` away is as strong as giving it.
         if self.holds_admin(id).await? {
             ctx.authorize(Policy::DistriboxAdmin)?;
@@ -108,7 +114,7 @@ impl CommandBus {
         grant: bool,
     ) -> Result<Committed, CommandError> {
         ctx.authorize(Policy::UsersUpdatePolicies)?;
-        check_grantable(ctx, std::slice::from_ref(&policy))?;
+        check_grantable(ctx, "policy", std::slice::from_ref(&policy))?;
         if self.holds_admin(id).await? {
             ctx.authorize(Policy::DistriboxAdmin)?;
         }
@@ -164,7 +170,7 @@ impl CommandBus {
         let id = ctx
             .account_id()
             .ok_or_else(|| CommandError::refused(ErrorCode::Unauthenticated, "log in first"))?;
-        check_password(&new)?;
+        check_password("new", &new)?;
         let hash: Option<String> =
             sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1")
                 .bind(id)
@@ -176,8 +182,8 @@ impl CommandBus {
             .password_work(move || verify_password(&current, &hash))
             .await?
         {
-            return Err(CommandError::refused(
-                ErrorCode::BadInput,
+            return Err(CommandError::bad_field(
+                "current",
                 "the current password is wrong",
             ));
         }

@@ -39,6 +39,8 @@ pub enum CommandError {
         message: String,
         /// The policy the caller lacked, for `FORBIDDEN`.
         policy: Option<Policy>,
+        /// The one input at fault, for `BAD_INPUT`, named as the API's client spells it.
+        field: Option<&'static str>,
     },
     #[error("the event store is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -52,6 +54,17 @@ impl CommandError {
             code,
             message: message.into(),
             policy: None,
+            field: None,
+        }
+    }
+
+    /// `BAD_INPUT` about one input, `field`, named as the API's client spells it.
+    pub fn bad_field(field: &'static str, message: impl Into<String>) -> Self {
+        CommandError::Refused {
+            code: ErrorCode::BadInput,
+            message: message.into(),
+            policy: None,
+            field: Some(field),
         }
     }
 
@@ -61,6 +74,7 @@ impl CommandError {
             code: ErrorCode::Forbidden,
             message: format!("this needs the `{policy}` policy"),
             policy: Some(policy),
+            field: None,
         }
     }
 
@@ -71,6 +85,7 @@ impl CommandError {
             code: ErrorCode::NotFound,
             message: "VM not found".to_owned(),
             policy: Some(policy),
+            field: None,
         }
     }
 
@@ -78,6 +93,14 @@ impl CommandError {
     pub fn missing_policy(&self) -> Option<Policy> {
         match self {
             CommandError::Refused { policy, .. } => *policy,
+            _ => None,
+        }
+    }
+
+    /// The input the caller got wrong, if the refusal is about exactly one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            CommandError::Refused { field, .. } => *field,
             _ => None,
         }
     }
@@ -111,7 +134,12 @@ impl From<DomainError> for CommandError {
             ErrorKind::Conflict => ErrorCode::Conflict,
             ErrorKind::NotFound => ErrorCode::NotFound,
         };
-        CommandError::refused(code, err.message)
+        CommandError::Refused {
+            code,
+            message: err.message,
+            policy: None,
+            field: err.field,
+        }
     }
 }
 
@@ -123,5 +151,24 @@ impl From<sqlx::Error> for CommandError {
             }
             other => CommandError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_refusal_keeps_its_field() {
+        let err = CommandError::from(DomainError::bad_field("sshKeys", "not a key"));
+        assert_eq!(err.code(), ErrorCode::BadInput);
+        assert_eq!(err.field(), Some("sshKeys"));
+        assert_eq!(err.public_message(), "not a key");
+        assert_eq!(
+            CommandError::from(DomainError::bad_input("x")).field(),
+            None
+        );
+        assert_eq!(CommandError::from(DomainError::conflict("x")).field(), None);
+        assert_eq!(CommandError::forbidden(Policy::UsersCreate).field(), None);
     }
 }

@@ -93,8 +93,8 @@ impl CommandBus {
         let id = Uuid::new_v4();
         let password_hash = match input.password {
             Some(password) if !GUEST_PASSWORD_CHARS.contains(&password.chars().count()) => {
-                return Err(CommandError::refused(
-                    ErrorCode::BadInput,
+                return Err(CommandError::bad_field(
+                    "password",
                     format!(
                         "password must be {} to {} characters",
                         GUEST_PASSWORD_CHARS.start(),

@@ -153,7 +153,7 @@ impl Aggregate for Account {
                 policies,
             } => {
                 let username = Username::parse(&username)?;
-                let policies = PolicySet::parse(&policies)?;
+                let policies = PolicySet::parse(&policies).map_err(|e| e.in_field("policies"))?;
                 if self.username.is_some() {
                     return Err(DomainError::conflict(format!(
                         "username `{}` is already taken",
@@ -168,7 +168,7 @@ impl Aggregate for Account {
             }
             AccountCommand::SetPolicies { policies } => {
                 self.require_exists()?;
-                let policies = PolicySet::parse(&policies)?;
+                let policies = PolicySet::parse(&policies).map_err(|e| e.in_field("policies"))?;
                 if self.is_admin() && !policies.iter().any(|p| p == Policy::DistriboxAdmin) {
                     return Err(DomainError::conflict(
                         "the admin account keeps distribox:admin",
@@ -297,7 +297,9 @@ impl Aggregate for Account {
 
 /// Parses `policy`, refusing to scope a global-only policy to one VM.
 fn scopable(policy: &str, vm: Option<Uuid>) -> Result<Policy, DomainError> {
-    let policy: Policy = policy.parse()?;
+    let policy: Policy = policy
+        .parse()
+        .map_err(|e: DomainError| e.in_field("policy"))?;
     if vm.is_some() && !policy.is_vm_scoped() {
         return Err(DomainError::bad_input(format!(
             "`{policy}` can't be granted for a single VM"

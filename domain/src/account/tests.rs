@@ -42,14 +42,18 @@ fn create_refuses_bad_usernames_and_unknown_policies() {
         &"a".repeat(33),
         "semi;colon",
     ] {
-        account().given_no_previous_events().when(create(bad, &[])).then_expect_error(DomainError::bad_input(
+        account().given_no_previous_events().when(create(bad, &[])).then_expect_error(DomainError::bad_field(
+            "username",
             "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
         ));
     }
     account()
         .given_no_previous_events()
         .when(create("bob", &["vms:get", "root:everything"]))
-        .then_expect_error(DomainError::bad_input("unknown policy `root:everything`"));
+        .then_expect_error(DomainError::bad_field(
+            "policies",
+            "unknown policy `root:everything`",
+        ));
 }
 
 #[test]
@@ -125,7 +129,10 @@ fn policies_are_replaced_validated_and_admin_keeps_admin() {
         .when(AccountCommand::SetPolicies {
             policies: vec!["vms:fly".to_owned()],
         })
-        .then_expect_error(DomainError::bad_input("unknown policy `vms:fly`"));
+        .then_expect_error(DomainError::bad_field(
+            "policies",
+            "unknown policy `vms:fly`",
+        ));
     account()
         .given(vec![created()])
         .when(AccountCommand::SetPolicies {
@@ -236,6 +243,10 @@ fn policies_are_granted_and_revoked_globally_or_per_vm() {
         .then_expect_error(DomainError::bad_input(
             "`vms:create` can't be granted for a single VM",
         ));
+    account()
+        .given(vec![alice()])
+        .when(grant("vms:fly", None))
+        .then_expect_error(DomainError::bad_field("policy", "unknown policy `vms:fly`"));
     account()
         .given(vec![created()])
         .when(AccountCommand::Revoke {

@@ -23,7 +23,8 @@ impl Username {
             .next()
             .is_some_and(|c| c.is_ascii_alphanumeric());
         if name.is_empty() || name.len() > 32 || !valid_chars || !valid_start {
-            return Err(DomainError::bad_input(
+            return Err(DomainError::bad_field(
+                "username",
                 "username must be 1-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
             ));
         }

@@ -109,16 +109,18 @@ impl Vm {
             spec.keyboard = KeyboardLayout::parse(layout)?;
         }
         spec.autostart = input.autostart;
-        let image = services
-            .images
-            .find(&input.image)
-            .ok_or_else(|| DomainError::bad_input(format!("unknown image `{}`", input.image)))?;
+        let image = services.images.find(&input.image).ok_or_else(|| {
+            DomainError::bad_field("image", format!("unknown image `{}`", input.image))
+        })?;
         if spec.disk_bytes() < image.virtual_size_bytes {
             let min_gib = image.virtual_size_bytes.div_ceil(1 << 30);
-            return Err(DomainError::bad_input(format!(
-                "diskGib must be at least {min_gib}, the size of image `{}`",
-                image.id
-            )));
+            return Err(DomainError::bad_field(
+                "diskGib",
+                format!(
+                    "diskGib must be at least {min_gib}, the size of image `{}`",
+                    image.id
+                ),
+            ));
         }
         let hostname = fallback_hostname(&input.instance_id);
         let seed = SeedSpec::new(input.instance_id, hostname, input.seed)?;

@@ -38,7 +38,10 @@ pub fn check_expiry(
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     match expires_at {
-        Some(at) if at <= now => Err(DomainError::bad_input("expiresAt must be in the future")),
+        Some(at) if at <= now => Err(DomainError::bad_field(
+            "expiresAt",
+            "expiresAt must be in the future",
+        )),
         _ => Ok(()),
     }
 }

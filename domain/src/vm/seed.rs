@@ -55,9 +55,10 @@ impl SeedSpec {
                     .map(|k| parse_ssh_key(k))
                     .collect::<Result<Vec<_>, _>>()?;
                 if ssh_keys.len() > MAX_SSH_KEYS {
-                    return Err(DomainError::bad_input(format!(
-                        "at most {MAX_SSH_KEYS} SSH keys"
-                    )));
+                    return Err(DomainError::bad_field(
+                        "sshKeys",
+                        format!("at most {MAX_SSH_KEYS} SSH keys"),
+                    ));
                 }
                 if input.password_hash.is_none() && ssh_keys.is_empty() {
                     return Err(DomainError::bad_input(
@@ -71,7 +72,9 @@ impl SeedSpec {
                 })
             }
             None if input.password_hash.is_some() || !input.ssh_keys.is_empty() => {
-                return Err(DomainError::bad_input(
+                // The fix is to name a user, whatever else was given.
+                return Err(DomainError::bad_field(
+                    "user",
                     "a password or SSH keys need a user name",
                 ));
             }
@@ -99,7 +102,8 @@ fn parse_hostname(raw: &str) -> Result<String, DomainError> {
     if name.len() <= 253 && name.split('.').all(valid_label) {
         Ok(name)
     } else {
-        Err(DomainError::bad_input(
+        Err(DomainError::bad_field(
+            "hostname",
             "hostname must be letters, digits and '-' in dot-separated labels of up to 63",
         ))
     }
@@ -115,12 +119,13 @@ fn parse_user(raw: &str) -> Result<String, DomainError> {
             .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if !valid {
-        return Err(DomainError::bad_input(
+        return Err(DomainError::bad_field(
+            "user",
             "user must be up to 32 of a-z, 0-9, '_' or '-', starting with a letter or '_'",
         ));
     }
     if name == "root" {
-        return Err(DomainError::bad_input("user must not be root"));
+        return Err(DomainError::bad_field("user", "user must not be root"));
     }
     Ok(name.to_owned())
 }
@@ -137,7 +142,8 @@ fn parse_ssh_key(raw: &str) -> Result<String, DomainError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
     if !known || !base64 || key.len() > MAX_SSH_KEY_BYTES || key.contains(['\n', '\r']) {
-        return Err(DomainError::bad_input(
+        return Err(DomainError::bad_field(
+            "sshKeys",
             "ssh keys must be OpenSSH public key lines (`ssh-ed25519 AAAA… comment`)",
         ));
     }

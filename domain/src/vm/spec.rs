@@ -15,16 +15,21 @@ pub const DISK_GIB: RangeInclusive<u64> = 1..=4_096;
 pub const NAME_MAX_CHARS: usize = 64;
 
 /// A name people give something (a VM, a snapshot), trimmed: any printable text up to
-/// [`NAME_MAX_CHARS`] characters. `what` starts the refusal message.
+/// [`NAME_MAX_CHARS`] characters. `what` starts the refusal message, which is about the `name`
+/// input (every command that takes such a name calls it `name`).
 pub(crate) fn display_name(what: &str, raw: &str) -> Result<String, DomainError> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(DomainError::bad_input(format!("{what} must not be empty")));
+        return Err(DomainError::bad_field(
+            "name",
+            format!("{what} must not be empty"),
+        ));
     }
     if name.chars().count() > NAME_MAX_CHARS {
-        return Err(DomainError::bad_input(format!(
-            "{what} must be at most {NAME_MAX_CHARS} characters"
-        )));
+        return Err(DomainError::bad_field(
+            "name",
+            format!("{what} must be at most {NAME_MAX_CHARS} characters"),
+        ));
     }
     // Control characters and the two noncharacters XML 1.0 forbids (names end up in libvirt's
     // XML).
@@ -32,9 +37,10 @@ pub(crate) fn display_name(what: &str, raw: &str) -> Result<String, DomainError>
         .chars()
         .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
     {
-        return Err(DomainError::bad_input(format!(
-            "{what} must not contain control characters"
-        )));
+        return Err(DomainError::bad_field(
+            "name",
+            format!("{what} must not contain control characters"),
+        ));
     }
     Ok(name.to_owned())
 }
@@ -105,10 +111,10 @@ impl KeyboardLayout {
             Ok(Self(raw.to_owned()))
         } else {
             let names: Vec<&str> = Self::names().collect();
-            Err(DomainError::bad_input(format!(
-                "keyboardLayout `{raw}` is not one of {}",
-                names.join(", ")
-            )))
+            Err(DomainError::bad_field(
+                "keyboardLayout",
+                format!("keyboardLayout `{raw}` is not one of {}", names.join(", ")),
+            ))
         }
     }
 
@@ -180,10 +186,10 @@ impl VmSpec {
             ..self.clone()
         };
         if resized.disk_gib < self.disk_gib {
-            return Err(DomainError::bad_input(format!(
-                "diskGib can only grow: the disk has {} GiB",
-                self.disk_gib
-            )));
+            return Err(DomainError::bad_field(
+                "diskGib",
+                format!("diskGib can only grow: the disk has {} GiB", self.disk_gib),
+            ));
         }
         Ok(resized)
     }
@@ -193,18 +199,22 @@ impl VmSpec {
     }
 }
 
-fn in_range<T>(field: &str, value: T, range: RangeInclusive<T>) -> Result<T, DomainError>
+/// `field` is the input's name as the client spells it; it starts the message too.
+fn in_range<T>(field: &'static str, value: T, range: RangeInclusive<T>) -> Result<T, DomainError>
 where
     T: PartialOrd + std::fmt::Display,
 {
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(DomainError::bad_input(format!(
-            "{field} must be between {} and {}, got {value}",
-            range.start(),
-            range.end()
-        )))
+        Err(DomainError::bad_field(
+            field,
+            format!(
+                "{field} must be between {} and {}, got {value}",
+                range.start(),
+                range.end()
+            ),
+        ))
     }
 }
 

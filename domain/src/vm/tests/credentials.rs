@@ -54,12 +54,15 @@ fn credential_refusals() {
         (
             running(),
             issue("x", Some(now())),
-            DomainError::bad_input("expiresAt must be in the future"),
+            DomainError::bad_field("expiresAt", "expiresAt must be in the future"),
         ),
         (
             running(),
             issue("\u{7}", None),
-            DomainError::bad_input("credential name must not contain control characters"),
+            DomainError::bad_field(
+                "name",
+                "credential name must not contain control characters",
+            ),
         ),
         (
             with(running(), &[issued(None)]),

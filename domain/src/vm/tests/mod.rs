@@ -106,11 +106,12 @@ fn create_with_start_also_requests_the_start() {
 }
 
 #[test]
-fn create_refuses_bad_input() {
-    let cases: Vec<(CreateVm, &str)> = vec![
-        (create(""), "VM name must not be empty"),
+fn create_refuses_bad_input_naming_the_field() {
+    let cases: Vec<(CreateVm, &str, &str)> = vec![
+        (create(""), "name", "VM name must not be empty"),
         (
             create(&"n".repeat(65)),
+            "name",
             "VM name must be at most 64 characters",
         ),
         (
@@ -118,6 +119,7 @@ fn create_refuses_bad_input() {
                 vcpus: 0,
                 ..create("a")
             },
+            "vcpus",
             "vcpus must be between 1 and 64, got 0",
         ),
         (
@@ -125,6 +127,7 @@ fn create_refuses_bad_input() {
                 vcpus: 65,
                 ..create("a")
             },
+            "vcpus",
             "vcpus must be between 1 and 64, got 65",
         ),
         (
@@ -132,6 +135,7 @@ fn create_refuses_bad_input() {
                 memory_mib: 32,
                 ..create("a")
             },
+            "memoryMib",
             "memoryMib must be between 64 and 262144, got 32",
         ),
         (
@@ -139,6 +143,7 @@ fn create_refuses_bad_input() {
                 disk_gib: 0,
                 ..create("a")
             },
+            "diskGib",
             "diskGib must be between 1 and 4096, got 0",
         ),
         (
@@ -146,6 +151,7 @@ fn create_refuses_bad_input() {
                 disk_gib: 2,
                 ..create("a")
             },
+            "diskGib",
             "diskGib must be at least 3, the size of image `test-guest`",
         ),
         (
@@ -153,30 +159,100 @@ fn create_refuses_bad_input() {
                 image: "nope".to_owned(),
                 ..create("a")
             },
+            "image",
             "unknown image `nope`",
         ),
     ];
-    for (input, message) in cases {
+    for (input, field, message) in cases {
         vm().given_no_previous_events()
             .when(VmCommand::Create(input))
-            .then_expect_error(DomainError::bad_input(message));
+            .then_expect_error(DomainError::bad_field(field, message));
     }
 }
 
 #[test]
-fn create_refuses_a_bad_seed() {
+fn create_refuses_an_unknown_keyboard_layout_in_its_field() {
     let input = CreateVm {
-        seed: SeedInput {
-            user: Some("root".to_owned()),
-            ssh_keys: vec![],
-            password_hash: None,
-            hostname: None,
-        },
+        keyboard_layout: Some("klingon".to_owned()),
         ..create("a")
     };
-    vm().given_no_previous_events()
+    let err = vm()
+        .given_no_previous_events()
         .when(VmCommand::Create(input))
-        .then_expect_error(DomainError::bad_input("user must not be root"));
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err.field, Some("keyboardLayout"));
+    assert!(err
+        .message
+        .starts_with("keyboardLayout `klingon` is not one of"));
+}
+
+fn seeded(
+    hostname: Option<&str>,
+    user: Option<&str>,
+    hash: Option<&str>,
+    keys: &[&str],
+) -> CreateVm {
+    CreateVm {
+        seed: SeedInput {
+            hostname: hostname.map(str::to_owned),
+            user: user.map(str::to_owned),
+            password_hash: hash.map(str::to_owned),
+            ssh_keys: keys.iter().map(|k| k.to_string()).collect(),
+        },
+        ..create("a")
+    }
+}
+
+#[test]
+fn create_refuses_a_bad_seed_naming_the_field() {
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB alice@laptop";
+    let too_many = vec![key; 33];
+    let cases = vec![
+        (
+            seeded(None, Some("root"), Some("$6$x$y"), &[]),
+            DomainError::bad_field("user", "user must not be root"),
+        ),
+        (
+            seeded(None, Some("Alice"), Some("$6$x$y"), &[]),
+            DomainError::bad_field(
+                "user",
+                "user must be up to 32 of a-z, 0-9, '_' or '-', starting with a letter or '_'",
+            ),
+        ),
+        (
+            seeded(Some("-lead"), None, None, &[]),
+            DomainError::bad_field(
+                "hostname",
+                "hostname must be letters, digits and '-' in dot-separated labels of up to 63",
+            ),
+        ),
+        (
+            seeded(None, Some("alice"), None, &["not a key"]),
+            DomainError::bad_field(
+                "sshKeys",
+                "ssh keys must be OpenSSH public key lines (`ssh-ed25519 AAAA… comment`)",
+            ),
+        ),
+        (
+            seeded(None, Some("alice"), None, &too_many),
+            DomainError::bad_field("sshKeys", "at most 32 SSH keys"),
+        ),
+        (
+            seeded(None, None, None, &[key]),
+            DomainError::bad_field("user", "a password or SSH keys need a user name"),
+        ),
+        // Either a password or a key would do: no single field is at fault.
+        (
+            seeded(None, Some("alice"), None, &[]),
+            DomainError::bad_input("a login user needs a password or at least one SSH public key"),
+        ),
+    ];
+    for (input, error) in cases {
+        vm().given_no_previous_events()
+            .when(VmCommand::Create(input))
+            .then_expect_error(error);
+    }
 }
 
 #[test]
@@ -531,7 +607,7 @@ fn rename_validates_and_is_idempotent() {
         .when(VmCommand::Rename {
             name: " ".to_owned(),
         })
-        .then_expect_error(DomainError::bad_input("VM name must not be empty"));
+        .then_expect_error(DomainError::bad_field("name", "VM name must not be empty"));
     vm().given(deleted())
         .when(VmCommand::Rename {
             name: "x".to_owned(),

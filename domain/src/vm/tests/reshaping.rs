@@ -88,12 +88,14 @@ fn resize_refusals() {
         ));
     vm().given(stopped())
         .when(resize(1, 256, 2))
-        .then_expect_error(DomainError::bad_input(
+        .then_expect_error(DomainError::bad_field(
+            "diskGib",
             "diskGib can only grow: the disk has 4 GiB",
         ));
     vm().given(stopped())
         .when(resize(65, 256, 4))
-        .then_expect_error(DomainError::bad_input(
+        .then_expect_error(DomainError::bad_field(
+            "vcpus",
             "vcpus must be between 1 and 64, got 65",
         ));
     vm().given(with_snapshot(stopped()))
@@ -167,7 +169,7 @@ fn clone_refusals() {
         .then_expect_error(DomainError::not_found("VM not found"));
     vm().given_no_previous_events()
         .when(clone_of(stopped(), " "))
-        .then_expect_error(DomainError::bad_input("VM name must not be empty"));
+        .then_expect_error(DomainError::bad_field("name", "VM name must not be empty"));
     vm().given_no_previous_events()
         .when(clone_of(with(stopped(), &[requested(false)]), "copy"))
         .then_expect_error(DomainError::conflict(
@@ -224,7 +226,7 @@ fn snapshot_refusals() {
         (
             stopped(),
             take(""),
-            DomainError::bad_input("snapshot name must not be empty"),
+            DomainError::bad_field("name", "snapshot name must not be empty"),
         ),
         (
             with_snapshot(stopped()),
