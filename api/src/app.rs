@@ -1,7 +1,7 @@
 //! Starting Distribox: database, command side, projections, console relay and HTTP server.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub struct AppState {
     pub hypervisor: LibvirtHypervisor,
     /// Live consoles and subscriptions, to be closed when the access behind them ends.
     pub revocations: Arc<Revocations>,
+    /// Where images and VM disks live: `host` reports the space left on its filesystem.
+    pub data_dir: PathBuf,
 }
 
 /// A running Distribox. Dropping it stops the server and the projections.
@@ -197,6 +199,7 @@ impl App {
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             hypervisor,
             revocations,
+            data_dir: config.data_dir.clone(),
         };
         let schema = graphql::schema(state.clone());
 

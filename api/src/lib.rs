@@ -5,6 +5,8 @@ pub mod app;
 pub mod config;
 mod error;
 mod graphql;
+mod history;
+mod host;
 mod http;
 mod reads;
 mod recordings;
@@ -13,3 +15,4 @@ pub mod wiring;
 
 pub use app::{migrate, App};
 pub use config::Config;
+pub use graphql::sdl as graphql_sdl;

@@ -18,6 +18,8 @@ enum Command {
     Migrate(Config),
     /// Create the `admin` account if it doesn't exist, printing its password if generated.
     EnsureAdmin(Config),
+    /// Print the GraphQL schema (SDL), for clients that type their operations from it.
+    Schema,
 }
 
 #[tokio::main]
@@ -48,6 +50,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(config) => {
             migrate(&config).await?;
             println!("database is up to date");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", distribox_api::graphql_sdl());
             Ok(())
         }
         Command::EnsureAdmin(config) => {

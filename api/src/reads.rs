@@ -1,8 +1,10 @@
 //! Queries on the read models, and waiting for them to catch up with a write.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use distribox_domain::policy::ScopedPolicies;
 use distribox_domain::vm::Vm as DomainVm;
 use distribox_projections::runner::Checkpoint;
 use sqlx::types::Json;
@@ -32,10 +34,16 @@ pub struct VmRow {
     /// The whole aggregate, for the details that have no column of their own (snapshots,
     /// keyboard layout, …).
     pub aggregate: Json<DomainVm>,
+    /// The owner's username, joined in so a listing costs one query (null once the account is
+    /// deleted).
+    pub owner_name: Option<String>,
 }
 
-const VM_COLUMNS: &str = "id, name, image, owner, vcpus, memory_mib, disk_gib, state, failure, \
-                          version, created_at, aggregate";
+/// VMs with their owner's name; callers add `WHERE`/`ORDER BY` on `v`.
+const VM_SELECT: &str = "SELECT v.id, v.name, v.image, v.owner, v.vcpus, v.memory_mib, \
+     v.disk_gib, v.state, v.failure, v.version, v.created_at, v.aggregate, \
+     a.username AS owner_name \
+     FROM vms v LEFT JOIN accounts a ON a.id = v.owner";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
@@ -45,6 +53,17 @@ pub struct AccountRow {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub version: i64,
+    pub scoped: Json<ScopedPolicies>,
+    /// The VMs `scoped` names that still exist, by id, so listing accounts with their grants
+    /// costs one query.
+    pub scoped_vms: Json<BTreeMap<Uuid, ScopedVm>>,
+}
+
+/// A VM an account holds (or was denied) policies on.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ScopedVm {
+    pub name: String,
+    pub owner: Uuid,
 }
 
 /// Which VMs a listing may show.
@@ -68,7 +87,23 @@ pub struct CredentialRow {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, username, policies, disabled, created_at, version";
+/// Accounts `a` with the VMs their scoped policies name; callers add `WHERE`/`ORDER BY`.
+const ACCOUNT_SELECT: &str = "SELECT a.id, a.username, a.policies, a.disabled, a.created_at, \
+     a.version, a.scoped, \
+     (SELECT coalesce(jsonb_object_agg(v.id, jsonb_build_object('name', v.name, 'owner', v.owner)), \
+                      '{}') \
+        FROM vms v \
+       WHERE v.id IN (SELECT jsonb_object_keys(a.scoped->'grants')::uuid \
+                      UNION SELECT jsonb_object_keys(a.scoped->'denials')::uuid)) AS scoped_vms \
+     FROM accounts a";
+
+/// What the VMs in the read model were given, summed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Allocated {
+    pub vcpus: i64,
+    pub memory_mib: i64,
+    pub disk_gib: i64,
+}
 
 #[derive(Clone)]
 pub struct Reads {
@@ -91,12 +126,10 @@ impl Reads {
     }
 
     pub async fn vm(&self, id: Uuid) -> Result<Option<VmRow>, ApiError> {
-        Ok(
-            sqlx::query_as(&format!("SELECT {VM_COLUMNS} FROM vms WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(&format!("{VM_SELECT} WHERE v.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// One page of the `visible` VMs in creation order, after the keyset `after`; fetches one
@@ -113,10 +146,10 @@ impl Reads {
             Visible::Some { owner, granted } => (Some(owner), granted),
         };
         let mut rows: Vec<VmRow> = sqlx::query_as(&format!(
-            "SELECT {VM_COLUMNS} FROM vms
-              WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2))
-                AND ($4::uuid IS NULL OR owner = $4 OR id = ANY($5))
-              ORDER BY created_at, id LIMIT $3"
+            "{VM_SELECT}
+              WHERE ($1::timestamptz IS NULL OR (v.created_at, v.id) > ($1, $2))
+                AND ($4::uuid IS NULL OR v.owner = $4 OR v.id = ANY($5))
+              ORDER BY v.created_at, v.id LIMIT $3"
         ))
         .bind(after_at)
         .bind(after_id)
@@ -131,12 +164,10 @@ impl Reads {
     }
 
     pub async fn account(&self, id: Uuid) -> Result<Option<AccountRow>, ApiError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(&format!("{ACCOUNT_SELECT} WHERE a.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Whether account `owner` owns any VM.
@@ -147,6 +178,19 @@ impl Reads {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    /// The vCPUs, memory and disk of every VM not deleted, running or not: what the host has
+    /// promised.
+    pub async fn allocated(&self) -> Result<Allocated, ApiError> {
+        Ok(sqlx::query_as(
+            "SELECT coalesce(sum(vcpus), 0)::bigint AS vcpus,
+                    coalesce(sum(memory_mib), 0)::bigint AS memory_mib,
+                    coalesce(sum(disk_gib), 0)::bigint AS disk_gib
+               FROM vms WHERE state <> 'DELETED'",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// VM `vm`'s credentials, oldest first (never their secrets).
@@ -162,11 +206,11 @@ impl Reads {
 
     /// Every account, by username.
     pub async fn accounts(&self) -> Result<Vec<AccountRow>, ApiError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(
+            sqlx::query_as(&format!("{ACCOUNT_SELECT} ORDER BY a.username"))
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Waits until the `accounts` read model has applied account `id`'s event `version` (or,

@@ -27,7 +27,9 @@ const OPERATIONS: &[Operation] = &[
     op("me", "auth:me:get", "{ me { id } }"),
     op("accounts", "users:get", "{ accounts { id } }"),
     op("policies", "policies:get", "{ policies }"),
+    op("vmPolicies", "policies:get", "{ vmPolicies }"),
     op("images", "images:get", "{ images { id } }"),
+    op("keyboardLayouts", "images:get", "{ keyboardLayouts }"),
     op("vms", "vms:get", "{ vms { edges { node { id } } } }"),
     op("vm", "vms:getById", "query($vm: ID!) { vm(id: $vm) { id } }"),
     Operation {
@@ -36,6 +38,7 @@ const OPERATIONS: &[Operation] = &[
         document: "query($vm: ID!) { vm(id: $vm) { credentials { id } } }",
         also: &["vms:getById"],
     },
+    op("Vm.events", "vms:getById", "query($vm: ID!) { vm(id: $vm) { events { event } } }"),
     op("host", "host:get", "{ host { hypervisor { available } } }"),
     op("vmScreenshot", "vms:screenshot", "query($vm: ID!) { vmScreenshot(id: $vm) }"),
     op("recoverableVms", "vms:recover", "{ recoverableVms { domainName } }"),

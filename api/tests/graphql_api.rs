@@ -222,9 +222,9 @@ async fn graphql_over_http_status_codes_and_content_types() {
 async fn costly_queries_and_batches_are_refused() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let token = app.login().await;
-    // Deeper than the depth limit (12), through introspection's recursive types.
+    // Deeper than the depth limit (16), through introspection's recursive types.
     let mut deep = String::from("name");
-    for _ in 0..14 {
+    for _ in 0..16 {
         deep = format!("ofType {{ {deep} }}");
     }
     let response = app
@@ -257,6 +257,30 @@ async fn costly_queries_and_batches_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+}
+
+/// GraphiQL and codegen tools introspect with a query that nests 13–15 levels through `ofType`:
+/// the depth limit must leave room for it.
+#[tokio::test]
+async fn api_tools_can_introspect_the_schema() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    let mut type_ref = String::from("kind name");
+    for _ in 0..10 {
+        type_ref = format!("kind name ofType {{ {type_ref} }}");
+    }
+    let response = app
+        .gql(
+            Some(&token),
+            &format!(
+                "{{ __schema {{ types {{ name fields {{ args {{ type {{ {type_ref} }} }} }} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert!(response["errors"].is_null(), "{response}");
+    let types = response["data"]["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Vm"), "{response}");
 }
 
 #[tokio::test]
@@ -859,4 +883,356 @@ async fn console_recordings_page_and_refuse_bad_arguments() {
             .await;
         assert!(none["consoleRecording"].is_null(), "{none}");
     }
+}
+
+/// Creates account `name` (password "password of <name>") holding `policies`; its id and a
+/// session token.
+async fn account(app: &TestApp, admin: &str, name: &str, policies: &[&str]) -> (String, String) {
+    let created = app
+        .data(
+            admin,
+            "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
+            json!({ "i": { "username": name, "password": format!("password of {name}"), "policies": policies } }),
+        )
+        .await;
+    let id = created["createAccount"]["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let login = app.login_as(name, &format!("password of {name}")).await;
+    let token = login["data"]["login"]["token"].as_str().unwrap().to_owned();
+    (id, token)
+}
+
+/// Grants (or revokes) `policy` on VM `vm` to account `account`.
+async fn change_on_vm(
+    app: &TestApp,
+    admin: &str,
+    grant: bool,
+    account: &str,
+    policy: &str,
+    vm: &str,
+) {
+    let field = if grant { "grantPolicy" } else { "revokePolicy" };
+    let query =
+        format!("mutation($a: ID!, $p: String!, $vm: ID!) {{ {field}(accountId: $a, policy: $p, vmId: $vm) }}");
+    let done = app
+        .data(
+            admin,
+            &query,
+            json!({ "a": account, "p": policy, "vm": vm }),
+        )
+        .await;
+    assert_eq!(done[field], true);
+}
+
+/// Every VM-level policy, in catalogue order.
+fn vm_scoped_policies() -> Vec<&'static str> {
+    use distribox_domain::policy::Policy;
+    Policy::ALL
+        .iter()
+        .filter(|p| p.is_vm_scoped())
+        .map(|p| p.as_str())
+        .collect()
+}
+
+const ALLOWED: &str = "query($id: ID!) { vm(id: $id) { allowed ownerName } }";
+
+#[tokio::test]
+async fn vms_show_what_the_caller_may_do_and_who_owns_them() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let shared = app.data(&admin, CREATE, input("shared")).await["createVm"]["id"].clone();
+    let everything = vm_scoped_policies();
+    assert_eq!(
+        app.data(&admin, ALLOWED, json!({ "id": shared })).await["vm"],
+        json!({ "allowed": everything, "ownerName": "admin" })
+    );
+
+    // A grant on one VM allows exactly that there.
+    let (bob, bob_token) = account(&app, &admin, "bob", &["auth:me:get"]).await;
+    change_on_vm(
+        &app,
+        &admin,
+        true,
+        &bob,
+        "vms:connect",
+        shared.as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        app.data(&bob_token, ALLOWED, json!({ "id": shared })).await["vm"],
+        json!({ "allowed": ["vms:connect"], "ownerName": "admin" })
+    );
+
+    // Owners hold every VM-level policy on their VMs, but those taken away; the listing says
+    // the same.
+    let (carol, carol_token) = account(&app, &admin, "carol", &["vms:create", "vms:get"]).await;
+    let own = app.data(&carol_token, CREATE, input("carol's")).await["createVm"]["id"].clone();
+    change_on_vm(
+        &app,
+        &admin,
+        false,
+        &carol,
+        "vms:delete",
+        own.as_str().unwrap(),
+    )
+    .await;
+    let mut kept = everything.clone();
+    kept.retain(|p| *p != "vms:delete");
+    let listed = app
+        .data(
+            &carol_token,
+            "{ vms { edges { node { id name allowed ownerName } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes: Vec<Value> = listed["vms"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            json!({ "id": shared, "name": "shared", "allowed": [], "ownerName": "admin" }),
+            json!({ "id": own, "name": "carol's", "allowed": kept, "ownerName": "carol" }),
+        ]
+    );
+
+    // The owner's name goes with the account.
+    let deleted = app
+        .data(
+            &admin,
+            "mutation($id: ID!) { deleteAccount(id: $id) }",
+            json!({ "id": carol }),
+        )
+        .await;
+    assert_eq!(deleted["deleteAccount"], true);
+    assert_eq!(
+        app.data(&admin, ALLOWED, json!({ "id": own })).await["vm"]["ownerName"],
+        Value::Null
+    );
+}
+
+const HISTORY: &str = "query($id: ID!, $first: Int!, $before: Int) {
+    vm(id: $id) { events(first: $first, before: $before) { position sequence at event actor detail } } }";
+
+#[tokio::test]
+async fn vm_history_is_newest_first_with_who_and_what() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let (dora_id, dora) = account(&app, &admin, "dora", &["vms:create"]).await;
+    let id = app.data(&dora, CREATE, input("diary")).await["createVm"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&dora, &id, Some("STOPPED"), Duration::from_secs(20))
+        .await;
+    app.data(
+        &dora,
+        "mutation($id: ID!) { renameVm(id: $id, name: \"journal\") { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.data(
+        &dora,
+        "mutation($id: ID!) { issueVmCredential(vmId: $id, name: \"lab pc\") { secret } }",
+        json!({ "id": id }),
+    )
+    .await;
+
+    let all = app
+        .data(&dora, HISTORY, json!({ "id": id, "first": 50 }))
+        .await["vm"]["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let summary: Vec<(&str, &str, &str)> = all
+        .iter()
+        .map(|e| {
+            let text = |field: &str| e[field].as_str().unwrap();
+            (text("event"), text("actor"), text("detail"))
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("VmCredentialIssued", "dora", "lab pc"),
+            ("VmRenamed", "dora", "to journal"),
+            ("VmProvisioned", "system", ""),
+            (
+                "VmCreated",
+                "dora",
+                "diary from test-guest: 1 vCPU, 256 MiB, 1 GiB"
+            ),
+        ]
+    );
+    let numbers =
+        |field: &str| -> Vec<i64> { all.iter().map(|e| e[field].as_i64().unwrap()).collect() };
+    assert!(numbers("sequence").windows(2).all(|w| w[0] > w[1]));
+    assert!(numbers("position").windows(2).all(|w| w[0] > w[1]));
+    assert!(all.iter().all(|e| e["at"].is_string()));
+
+    // Pages: the newest one, then the rest before it.
+    let newest = app
+        .data(&dora, HISTORY, json!({ "id": id, "first": 1 }))
+        .await["vm"]["events"]
+        .clone();
+    assert_eq!(newest, json!([all[0]]));
+    let rest = app
+        .data(
+            &dora,
+            HISTORY,
+            json!({ "id": id, "first": 50, "before": all[0]["sequence"] }),
+        )
+        .await["vm"]["events"]
+        .clone();
+    assert_eq!(rest, json!(all[1..]));
+
+    for first in [0, 501] {
+        let response = app
+            .gql(Some(&dora), HISTORY, json!({ "id": id, "first": first }))
+            .await;
+        assert_eq!(
+            (code(&response), message(&response)),
+            ("BAD_INPUT", "first must be between 1 and 500")
+        );
+    }
+
+    // Consoles are recorded by Distribox; they name who opened them.
+    let credential = format!("credential:{}", uuid::Uuid::new_v4());
+    for (principal, view_only) in [
+        (format!("account:{dora_id}"), true),
+        (credential.clone(), false),
+    ] {
+        let opened = distribox_domain::vm::VmEvent::ConsoleOpened {
+            session: uuid::Uuid::new_v4(),
+            principal,
+            kind: distribox_domain::console::ConsoleKind::Serial,
+            view_only,
+        };
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, metadata)
+             SELECT 'Vm', $1, max(sequence) + 1, 'ConsoleOpened', '1', $2::json,
+                    '{\"actor\": \"system\"}'
+               FROM events WHERE aggregate_type = 'Vm' AND aggregate_id = $1",
+        )
+        .bind(&id)
+        .bind(serde_json::to_value(opened).unwrap().to_string())
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+    let consoles = app
+        .data(&dora, HISTORY, json!({ "id": id, "first": 2 }))
+        .await["vm"]["events"]
+        .clone();
+    assert_eq!(consoles[0]["actor"], json!(credential));
+    assert_eq!(consoles[0]["detail"], "serial console");
+    assert_eq!(consoles[1]["actor"], "dora");
+    assert_eq!(consoles[1]["detail"], "serial console, view only");
+}
+
+#[tokio::test]
+async fn host_reports_its_resources_and_what_vms_were_given() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    for (name, vcpus, memory, disk) in [("small", 1, 256, 1), ("large", 2, 512, 3)] {
+        app.data(
+            &admin,
+            CREATE,
+            json!({ "input": { "name": name, "image": "test-guest", "vcpus": vcpus, "memoryMib": memory, "diskGib": disk } }),
+        )
+        .await;
+    }
+    let host = app
+        .data(
+            &admin,
+            "{ host { cpus memoryTotalMib memoryAvailableMib diskTotalGib diskAvailableGib
+                      loadAverage allocatedVcpus allocatedMemoryMib allocatedDiskGib } }",
+            json!({}),
+        )
+        .await["host"]
+        .clone();
+    let number = |field: &str| host[field].as_f64().unwrap();
+    assert!(number("cpus") >= 1.0, "{host}");
+    assert!(
+        number("memoryTotalMib") > 0.0 && number("memoryAvailableMib") > 0.0,
+        "{host}"
+    );
+    assert!(
+        number("memoryAvailableMib") <= number("memoryTotalMib"),
+        "{host}"
+    );
+    assert!(
+        number("diskTotalGib") > 0.0 && number("diskAvailableGib") > 0.0,
+        "{host}"
+    );
+    assert!(
+        number("diskAvailableGib") <= number("diskTotalGib"),
+        "{host}"
+    );
+    let load = host["loadAverage"].as_array().unwrap();
+    assert!(
+        load.len() == 3 && load.iter().all(|l| l.as_f64().unwrap() >= 0.0),
+        "{host}"
+    );
+    assert_eq!(
+        (
+            &host["allocatedVcpus"],
+            &host["allocatedMemoryMib"],
+            &host["allocatedDiskGib"]
+        ),
+        (&json!(3), &json!(768), &json!(4))
+    );
+}
+
+/// `username`'s per-VM grants, as `token` sees them in `accounts`.
+async fn vm_grants(app: &TestApp, token: &str, username: &str) -> Value {
+    let accounts = app
+        .data(
+            token,
+            "{ accounts { username vmGrants { vmId vmName granted denied } } }",
+            json!({}),
+        )
+        .await;
+    accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == username)
+        .unwrap()["vmGrants"]
+        .clone()
+}
+
+#[tokio::test]
+async fn accounts_list_their_per_vm_grants() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let lab = app.data(&admin, CREATE, input("lab")).await["createVm"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (erin, _) = account(&app, &admin, "erin", &["auth:me:get"]).await;
+    assert_eq!(vm_grants(&app, &admin, "erin").await, json!([]));
+    change_on_vm(&app, &admin, true, &erin, "vms:connect", &lab).await;
+    change_on_vm(&app, &admin, true, &erin, "vms:start", &lab).await;
+    assert_eq!(
+        vm_grants(&app, &admin, "erin").await,
+        json!([{ "vmId": lab, "vmName": "lab", "granted": ["vms:start", "vms:connect"], "denied": [] }])
+    );
+    change_on_vm(&app, &admin, false, &erin, "vms:start", &lab).await;
+    assert_eq!(
+        vm_grants(&app, &admin, "erin").await,
+        json!([{ "vmId": lab, "vmName": "lab", "granted": ["vms:connect"], "denied": ["vms:start"] }])
+    );
+
+    // Someone who may list accounts but not see the VM learns its id, not its name.
+    let (_, hr) = account(&app, &admin, "hr", &["users:get"]).await;
+    let erin_for_hr = vm_grants(&app, &hr, "erin").await;
+    assert_eq!(erin_for_hr[0]["vmId"], json!(lab));
+    assert_eq!(erin_for_hr[0]["vmName"], Value::Null);
 }

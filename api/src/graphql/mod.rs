@@ -18,7 +18,9 @@ pub use subscription::SubscriptionRoot;
 pub type DistriboxSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits that keep one request from costing the server much.
-const MAX_DEPTH: usize = 12;
+/// The standard introspection query (GraphiQL's, graphql-codegen's) nests 13–15 levels through
+/// `ofType`; API tools must be able to run it.
+const MAX_DEPTH: usize = 16;
 const MAX_COMPLEXITY: usize = 1_000;
 
 /// Builds the schema; `data` is shared with every request (the app's services).
@@ -29,4 +31,27 @@ pub fn schema(state: crate::app::AppState) -> DistriboxSchema {
         .limit_complexity(MAX_COMPLEXITY)
         .extension(audit::AuditRefusals)
         .finish()
+}
+
+/// The schema in SDL, as `distribox schema` prints it. The web app's operations are typed from
+/// the checked-in copy, `web/schema.graphql`; a test keeps the two equal.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Fails when the schema changed and the web app's copy did not: its operations would be
+    /// typed against a schema the server no longer serves.
+    #[test]
+    fn the_web_app_has_the_current_schema() {
+        let checked_in = include_str!("../../../web/schema.graphql");
+        assert!(
+            checked_in == super::sdl(),
+            "web/schema.graphql is out of date: run \
+             `cargo run -p distribox-api -- schema > web/schema.graphql`, then `npm run build` in web/"
+        );
+    }
 }

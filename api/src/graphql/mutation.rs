@@ -22,8 +22,9 @@ use crate::error::ApiError;
 pub struct MutationRoot;
 
 fn non_negative(field: &str, value: i32) -> Result<u32, ApiError> {
-    u32::try_from(value)
-        .map_err(|_| ApiError::new(ErrorCode::BadInput, format!("{field} must not be negative")))
+    u32::try_from(value).map_err(|_| {
+        ApiError::new(ErrorCode::BadInput, format!("{field} must not be negative")).in_field(field)
+    })
 }
 
 impl MutationRoot {
@@ -296,11 +297,7 @@ impl MutationRoot {
             Some(row) => Ok(row.into()),
             // The VM exists; only the read model is late. Answer from what was committed rather
             // than with an error a client would retry (creating a second VM).
-            None => Ok(Vm::just_created(
-                id,
-                request(ctx)?.account_id().unwrap_or_default(),
-                &command,
-            )),
+            None => Ok(Vm::just_created(id, request(ctx)?, &command)),
         }
     }
 
@@ -573,7 +570,7 @@ async fn console_ticket(
     kind: ConsoleKind,
     holder: Holder,
 ) -> Result<ConsoleTicket> {
-    require_running(state, vm).await?;
+    let running = require_running(state, vm).await?;
     let kind = DomainConsoleKind::from(kind);
     let mut revoked_by = holder.revoked_by;
     revoked_by.push(format!("vm:{vm}"));
@@ -589,5 +586,9 @@ async fn console_ticket(
     Ok(ConsoleTicket {
         url: format!("/console/ws?ticket={}", issued.secret),
         expires_at: issued.expires_at,
+        vm_id: running.id,
+        vm_name: running.name,
+        view_only: holder.view_only,
+        ends_at: holder.ends_at,
     })
 }

@@ -5,6 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use distribox_commands::{Actor, ErrorCode, RequestContext};
 use distribox_domain::policy::Policy;
+use distribox_domain::vm::KeyboardLayout;
 use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
 use uuid::Uuid;
 
@@ -13,6 +14,7 @@ use super::recording::ConsoleRecording;
 use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::host;
 use crate::reads::Visible;
 use crate::recordings;
 
@@ -44,14 +46,15 @@ fn visible_to(caller: &RequestContext) -> Visible {
 }
 
 /// Refuses anything but a running VM, as the read model shows it.
-pub(super) async fn require_running(state: &AppState, id: Uuid) -> Result<(), ApiError> {
+pub(super) async fn require_running(state: &AppState, id: Uuid) -> Result<Vm, ApiError> {
     let vm = state
         .reads
         .vm(id)
         .await?
         .ok_or_else(|| ApiError::not_found("VM"))?;
-    if Vm::from(vm).state == VmState::Running {
-        Ok(())
+    let vm = Vm::from(vm);
+    if vm.state == VmState::Running {
+        Ok(vm)
     } else {
         Err(ApiError::new(ErrorCode::Conflict, "VM is not running"))
     }
@@ -107,6 +110,23 @@ impl QueryRoot {
         Policy::ALL.iter().map(|p| p.as_str().to_owned()).collect()
     }
 
+    /// The policies that can be granted for one VM (`grantPolicy` with a `vmId`); a VM's owner
+    /// holds them on it unless they were taken away.
+    #[graphql(guard = "Access::policy(Policy::PoliciesGet)")]
+    async fn vm_policies(&self) -> Vec<String> {
+        Policy::ALL
+            .iter()
+            .filter(|p| p.is_vm_scoped())
+            .map(|p| p.as_str().to_owned())
+            .collect()
+    }
+
+    /// Keyboard layouts a VM can have (`CreateVmInput.keyboardLayout`).
+    #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
+    async fn keyboard_layouts(&self) -> Vec<String> {
+        KeyboardLayout::names().map(str::to_owned).collect()
+    }
+
     /// Base images VMs can be created from.
     #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
     async fn images(&self, ctx: &Context<'_>) -> Result<Vec<Image>> {
@@ -149,13 +169,16 @@ impl QueryRoot {
     async fn host(&self, ctx: &Context<'_>) -> Result<Host> {
         let state = ctx.data::<AppState>()?;
         let unavailable = state.hypervisor.health().unavailable();
-        Ok(Host {
-            hypervisor: Hypervisor {
-                available: unavailable.is_none(),
-                unavailable_since: unavailable.as_ref().map(|u| u.since),
-                error: unavailable.map(|u| u.error),
-            },
-        })
+        let hypervisor = Hypervisor {
+            available: unavailable.is_none(),
+            unavailable_since: unavailable.as_ref().map(|u| u.since),
+            error: unavailable.map(|u| u.error),
+        };
+        let (resources, allocated) = tokio::try_join!(
+            host::resources(state.data_dir.clone()),
+            state.reads.allocated()
+        )?;
+        Ok(Host::new(hypervisor, resources, allocated))
     }
 
     /// A running VM's screen as a base64 PNG, scaled down to at most `maxWidth` pixels wide

@@ -1,19 +1,28 @@
 //! GraphQL object types and their mapping from read models.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use distribox_domain::policy::Policy;
+use distribox_commands::{Actor, CommandError, ErrorCode, RequestContext};
+use distribox_domain::policy::{Policy, PolicySet, ScopedPolicies};
 use distribox_domain::vm::{
     KeyboardLayout, Snapshot as DomainSnapshot, VmName, VmState as DomainVmState,
 };
 use distribox_projections::hypervisor::FoundDomain;
 use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
+use uuid::Uuid;
 
-use super::access::{authorize_vm, Access};
+use super::access::{authorize_vm, request, Access};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::reads::{AccountRow, CredentialRow, VmRow};
+use crate::history::{self, HistoryRow};
+use crate::host::Resources;
+use crate::reads::{AccountRow, Allocated, CredentialRow, ScopedVm, VmRow};
+
+/// Most history entries one request returns.
+const MAX_HISTORY: i32 = 500;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 #[graphql(remote = "distribox_domain::vm::VmState")]
@@ -59,10 +68,20 @@ pub struct Vm {
     pub busy: bool,
     /// Oldest first.
     pub snapshots: Vec<Snapshot>,
+    /// The owning account's username; null once that account is deleted.
+    pub owner_name: Option<String>,
     #[graphql(skip)]
     pub owner: uuid::Uuid,
     #[graphql(skip)]
     pub cloned_from: Option<uuid::Uuid>,
+}
+
+impl Vm {
+    fn uuid(&self) -> Result<Uuid, ApiError> {
+        self.id
+            .parse()
+            .map_err(|_| ApiError::internal("a VM id that is not a UUID"))
+    }
 }
 
 #[ComplexObject]
@@ -70,6 +89,45 @@ impl Vm {
     /// The account that created the VM.
     async fn owner_id(&self) -> ID {
         ID(self.owner.to_string())
+    }
+
+    /// The VM-level policies the caller holds on this VM — globally, as its owner (unless taken
+    /// away) or granted for it — in catalogue order: the actions to offer.
+    async fn allowed(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        let (caller, id) = (request(ctx)?, self.uuid()?);
+        Ok(Policy::ALL
+            .iter()
+            .filter(|policy| policy.is_vm_scoped())
+            .filter(|policy| caller.authorize_vm(**policy, id, Some(self.owner)).is_ok())
+            .map(|policy| policy.as_str().to_owned())
+            .collect())
+    }
+
+    /// The VM's history, newest first: up to `first` (1–500) events, older than the one with
+    /// sequence `before` if given (page with the last entry's `sequence`).
+    #[graphql(guard = "Access::vm(Policy::VmsGetById)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        before: Option<i64>,
+    ) -> async_graphql::Result<Vec<VmHistoryEntry>> {
+        if !(1..=MAX_HISTORY).contains(&first) {
+            return Err(ApiError::new(
+                ErrorCode::BadInput,
+                format!("first must be between 1 and {MAX_HISTORY}"),
+            )
+            .into());
+        }
+        let id = self.uuid()?;
+        // Whoever may look the VM up sees its history; a VM reached otherwise (returned by a
+        // mutation the caller holds globally) stays hidden as `vm(id)` would hide it.
+        if !request(ctx)?.sees_vm(id, Some(self.owner)) {
+            return Err(ApiError::from(CommandError::hidden(Policy::VmsGetById)).into());
+        }
+        let state = ctx.data::<AppState>()?;
+        let rows = history::vm_history(&state.pool, id, before, first.into()).await?;
+        Ok(rows.into_iter().map(VmHistoryEntry::from).collect())
     }
 
     /// The VM this one was cloned from.
@@ -80,10 +138,7 @@ impl Vm {
     /// Credentials issued for this VM, oldest first, revoked and expired ones included.
     #[graphql(guard = "Access::vm(Policy::VmsCredentialsList)")]
     async fn credentials(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VmCredential>> {
-        let id = self
-            .id
-            .parse()
-            .map_err(|_| ApiError::internal("a VM id that is not a UUID"))?;
+        let id = self.uuid()?;
         authorize_vm(ctx, Policy::VmsCredentialsList, id).await?;
         let state = ctx.data::<AppState>()?;
         Ok(state
@@ -93,6 +148,35 @@ impl Vm {
             .into_iter()
             .map(VmCredential::from)
             .collect())
+    }
+}
+
+/// One event of a VM's history.
+#[derive(SimpleObject)]
+pub struct VmHistoryEntry {
+    /// Position in the whole event log.
+    pub position: i64,
+    /// Position in this VM's history: pass it as `before` for the page after this one.
+    pub sequence: i64,
+    pub at: DateTime<Utc>,
+    /// The event's type, e.g. `VmStarted`.
+    pub event: String,
+    /// Who caused it: an account's username, `credential:<id>` or `system`.
+    pub actor: String,
+    /// A short summary for people (empty when the event's type says it all).
+    pub detail: String,
+}
+
+impl From<HistoryRow> for VmHistoryEntry {
+    fn from(row: HistoryRow) -> Self {
+        Self {
+            position: row.position,
+            sequence: row.sequence,
+            at: row.at,
+            event: row.event,
+            actor: row.actor,
+            detail: history::detail(row.payload.0),
+        }
     }
 }
 
@@ -161,9 +245,13 @@ impl Vm {
     /// A VM as its creation command describes it, before any projection has seen it.
     pub fn just_created(
         id: uuid::Uuid,
-        owner: uuid::Uuid,
+        caller: &RequestContext,
         input: &distribox_commands::CreateVmInput,
     ) -> Self {
+        let owner_name = match &caller.actor {
+            Actor::Account { username, .. } => Some(username.clone()),
+            _ => None,
+        };
         Self {
             id: ID(id.to_string()),
             // Validated by the command already; parsing again gives the stored (trimmed) form.
@@ -184,7 +272,8 @@ impl Vm {
             autostart: input.autostart,
             busy: false,
             snapshots: Vec::new(),
-            owner,
+            owner_name,
+            owner: caller.account_id().unwrap_or_default(),
             cloned_from: None,
         }
     }
@@ -221,6 +310,7 @@ impl From<VmRow> for Vm {
                 .cloned()
                 .map(Snapshot::from)
                 .collect(),
+            owner_name: row.owner_name,
             owner: row.owner,
             cloned_from: row.aggregate.cloned_from,
         }
@@ -228,13 +318,56 @@ impl From<VmRow> for Vm {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Account {
     pub id: ID,
     pub username: String,
+    /// Global policies: held on every VM.
     pub policies: Vec<String>,
     /// A disabled account can't log in and has no sessions.
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    scoped: ScopedPolicies,
+    #[graphql(skip)]
+    scoped_vms: BTreeMap<Uuid, ScopedVm>,
+}
+
+#[ComplexObject]
+impl Account {
+    /// What the account holds or lost on particular VMs, beyond its global policies: one entry
+    /// per VM, by VM name.
+    async fn vm_grants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VmPolicyGrant>> {
+        let caller = request(ctx)?;
+        let scoped = &self.scoped;
+        let names = |set: Option<&PolicySet>| -> Vec<String> {
+            set.into_iter()
+                .flat_map(PolicySet::iter)
+                .map(String::from)
+                .collect()
+        };
+        let vms: BTreeSet<&Uuid> = scoped.grants.keys().chain(scoped.denials.keys()).collect();
+        let mut grants: Vec<VmPolicyGrant> = vms
+            .into_iter()
+            .map(|vm| {
+                let found = self.scoped_vms.get(vm);
+                VmPolicyGrant {
+                    vm_id: ID(vm.to_string()),
+                    // Only callers who may see the VM learn its name.
+                    vm_name: found
+                        .filter(|ScopedVm { owner, .. }| caller.sees_vm(*vm, Some(*owner)))
+                        .map(|found| found.name.clone()),
+                    granted: names(scoped.grants.get(vm)),
+                    denied: names(scoped.denials.get(vm)),
+                }
+            })
+            .collect();
+        // By name; VMs without one (gone, or hidden from the caller) last.
+        grants.sort_by(|a, b| {
+            (a.vm_name.is_none(), &a.vm_name).cmp(&(b.vm_name.is_none(), &b.vm_name))
+        });
+        Ok(grants)
+    }
 }
 
 impl From<AccountRow> for Account {
@@ -245,8 +378,22 @@ impl From<AccountRow> for Account {
             policies: row.policies,
             disabled: row.disabled,
             created_at: row.created_at,
+            scoped: row.scoped.0,
+            scoped_vms: row.scoped_vms.0,
         }
     }
+}
+
+/// What an account holds on one VM beyond its global policies.
+#[derive(SimpleObject)]
+pub struct VmPolicyGrant {
+    pub vm_id: ID,
+    /// Null if the VM is gone or the caller may not see it.
+    pub vm_name: Option<String>,
+    /// Held on this VM only.
+    pub granted: Vec<String>,
+    /// Revoked on this VM: not held there even as its owner.
+    pub denied: Vec<String>,
 }
 
 #[derive(InputObject)]
@@ -306,6 +453,13 @@ pub struct ConsoleTicket {
     /// Server-relative websocket URL carrying a single-use ticket.
     pub url: String,
     pub expires_at: DateTime<Utc>,
+    /// The console's VM: a credential's holder learns which VM it opens.
+    pub vm_id: ID,
+    pub vm_name: String,
+    /// Input from this console is dropped.
+    pub view_only: bool,
+    /// When the access behind the console ends (a credential's expiry), if it does.
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -407,4 +561,37 @@ pub struct Hypervisor {
 #[derive(SimpleObject)]
 pub struct Host {
     pub hypervisor: Hypervisor,
+    /// CPUs Distribox may use (the host's, unless it was confined).
+    pub cpus: i32,
+    pub memory_total_mib: i64,
+    /// Memory the kernel can still hand out without swapping.
+    pub memory_available_mib: i64,
+    /// The filesystem holding the data folder (images and VM disks).
+    pub disk_total_gib: f64,
+    pub disk_available_gib: f64,
+    /// Runnable tasks averaged over 1, 5 and 15 minutes.
+    pub load_average: Vec<f64>,
+    /// Summed over every VM, running or not: what the host has promised.
+    pub allocated_vcpus: i64,
+    pub allocated_memory_mib: i64,
+    /// The VMs' disk sizes (copy-on-write disks use less until filled).
+    pub allocated_disk_gib: i64,
+}
+
+impl Host {
+    pub fn new(hypervisor: Hypervisor, resources: Resources, allocated: Allocated) -> Self {
+        const GIB: f64 = (1u64 << 30) as f64;
+        Self {
+            hypervisor,
+            cpus: i32::try_from(resources.cpus).unwrap_or(i32::MAX),
+            memory_total_mib: resources.memory_total_mib as i64,
+            memory_available_mib: resources.memory_available_mib as i64,
+            disk_total_gib: resources.disk_total_bytes as f64 / GIB,
+            disk_available_gib: resources.disk_available_bytes as f64 / GIB,
+            load_average: resources.load_average.to_vec(),
+            allocated_vcpus: allocated.vcpus,
+            allocated_memory_mib: allocated.memory_mib,
+            allocated_disk_gib: allocated.disk_gib,
+        }
+    }
 }
