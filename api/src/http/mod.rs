@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -34,7 +35,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphql", get(graphql_http::handle).post(graphql_http::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
         .route("/healthz", get(healthz))
-        .fallback(web::serve)
+        // Compressed: the app's first load is mostly JavaScript, which gzip shrinks ~3×.
+        .fallback_service(get(web::serve).layer(CompressionLayer::new()))
         .with_state(state)
         .merge(relay)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

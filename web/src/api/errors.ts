@@ -1,0 +1,55 @@
+// What the API refused, in a shape the screens can show: the stable code, the message written
+// for people, and for BAD_INPUT the input it concerns (`extensions.field`).
+import type { CombinedError } from 'urql';
+
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_INPUT'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL'
+  | 'NETWORK';
+
+export interface ApiProblem {
+  code: ErrorCode;
+  message: string;
+  /** The input a BAD_INPUT refusal is about, as the operation names it (`memoryMib`). */
+  field?: string;
+  /** The policy a FORBIDDEN refusal says is missing. */
+  policy?: string;
+}
+
+export function problemOf(error: CombinedError): ApiProblem {
+  const first = error.graphQLErrors[0];
+  if (first) {
+    const ext = (first.extensions ?? {}) as Record<string, unknown>;
+    const code = typeof ext.code === 'string' ? (ext.code as ErrorCode) : 'INTERNAL';
+    return {
+      code,
+      message: first.message || 'The request failed.',
+      field: typeof ext.field === 'string' ? ext.field : undefined,
+      policy: typeof ext.policy === 'string' ? ext.policy : undefined,
+    };
+  }
+  return { code: 'NETWORK', message: 'Cannot reach the server. Check your connection and try again.' };
+}
+
+/** A problem as one line for a notice. */
+export function describe(problem: ApiProblem): string {
+  if (problem.code === 'FORBIDDEN' && problem.policy) {
+    return `${problem.message} (needs ${problem.policy})`;
+  }
+  return problem.message;
+}
+
+/** Field-level messages for a form, and the rest for its summary line. */
+export function splitByField(problem: ApiProblem | null): { fields: Record<string, string>; general: string | null } {
+  if (!problem) return { fields: {}, general: null };
+  if (problem.code === 'BAD_INPUT' && problem.field) {
+    return { fields: { [problem.field]: problem.message }, general: null };
+  }
+  return { fields: {}, general: describe(problem) };
+}

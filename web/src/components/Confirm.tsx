@@ -1,0 +1,36 @@
+// A confirmation in a <dialog>, never window.confirm (which blocks the page and the live link).
+import { useEffect, useRef, type ReactNode } from 'react';
+
+export interface ConfirmProps {
+  title: string;
+  message: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  onConfirm(): void;
+  onCancel(): void;
+}
+
+export function Confirm({ title, message, confirmLabel, danger = true, onConfirm, onCancel }: ConfirmProps) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const element = dialog.current;
+    if (element && !element.open) element.showModal();
+    return () => element?.close();
+  }, []);
+  return (
+    <dialog ref={dialog} aria-labelledby="confirm-title" onCancel={onCancel}>
+      <form method="dialog" className="stack" onSubmit={(e) => e.preventDefault()}>
+        <h2 id="confirm-title">{title}</h2>
+        <div>{message}</div>
+        <div className="dialog-actions">
+          <button type="button" className="button" onClick={onCancel}>
+            Cancel
+          </button>
+          <button type="button" className={`button ${danger ? 'danger' : 'primary'}`} onClick={onConfirm} autoFocus>
+            {confirmLabel}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

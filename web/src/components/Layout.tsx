@@ -1,0 +1,115 @@
+// The dashboard's frame: navigation (only to screens the account may use), the live link's
+// status, and the account menu.
+import { useEffect, useRef, useState } from 'react';
+import { NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { onLinkStatus, type LinkStatus } from '../api/client';
+import { useSession } from '../session';
+import { ChangePasswordDialog } from './ChangePasswordDialog';
+
+const STATUS_TEXT: Record<LinkStatus, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+};
+
+function LiveStatus() {
+  const [status, setStatus] = useState<LinkStatus>('connecting');
+  useEffect(() => onLinkStatus(setStatus), []);
+  return (
+    <span className="live" data-status={status} role="status" title="Updates arrive as they happen">
+      <span className="live-dot" aria-hidden="true" />
+      <span className="live-text">{STATUS_TEXT[status]}</span>
+    </span>
+  );
+}
+
+function AccountMenu() {
+  const { account, can, logout } = useSession();
+  const navigate = useNavigate();
+  const [open, setOpen] = useState(false);
+  const [changing, setChanging] = useState(false);
+  const menu = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const close = (event: MouseEvent | KeyboardEvent) => {
+      if (event instanceof KeyboardEvent ? event.key === 'Escape' : !menu.current?.contains(event.target as Node)) {
+        setOpen(false);
+      }
+    };
+    document.addEventListener('mousedown', close);
+    document.addEventListener('keydown', close);
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', close);
+    };
+  }, [open]);
+  if (!account) return null;
+  return (
+    <div className="account-menu" ref={menu}>
+      <button type="button" className="button small" aria-haspopup="menu" aria-expanded={open} onClick={() => setOpen(!open)}>
+        <span className="visually-hidden">Account menu for </span>
+        <span id="whoami">{account.username}</span> ▾
+      </button>
+      {open ? (
+        <div className="menu" role="menu">
+          {can('auth:changePassword') ? (
+            <button
+              type="button"
+              role="menuitem"
+              onClick={() => {
+                setOpen(false);
+                setChanging(true);
+              }}
+            >
+              Change password
+            </button>
+          ) : null}
+          <button
+            type="button"
+            role="menuitem"
+            onClick={async () => {
+              setOpen(false);
+              await logout();
+              navigate('/login', { replace: true });
+            }}
+          >
+            Log out
+          </button>
+        </div>
+      ) : null}
+      {changing ? <ChangePasswordDialog onClose={() => setChanging(false)} /> : null}
+    </div>
+  );
+}
+
+export function Layout() {
+  const { can } = useSession();
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <NavLink className="brand" to="/">
+          <img src="/favicon.svg" alt="" width="22" height="22" />
+          <span>Distribox</span>
+        </NavLink>
+        <nav aria-label="Main">
+          <NavLink to="/" end>
+            Overview
+          </NavLink>
+          {can('vms:screenshot') ? <NavLink to="/monitor">Monitor</NavLink> : null}
+          {can('users:get') ? <NavLink to="/accounts">Accounts</NavLink> : null}
+          <a href="/graphiql">API</a>
+        </nav>
+        <div className="session">
+          <LiveStatus />
+          <AccountMenu />
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </>
+  );
+}

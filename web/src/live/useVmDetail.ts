@@ -1,0 +1,40 @@
+// One VM's details, history and credentials, refetched when `vmEvents` says it changed.
+import { useCallback, useEffect, useRef } from 'react';
+import { useQuery } from 'urql';
+import { client, onReconnected } from '../api/client';
+import { VmCredentialsQuery, VmDetailQuery, VmEventsSubscription, VmHistoryQuery } from '../api/operations';
+
+const HISTORY = 100;
+
+export function useVmDetail(id: string, { credentials }: { credentials: boolean }) {
+  const [detail, refetchDetail] = useQuery({ query: VmDetailQuery, variables: { id } });
+  const [history, refetchHistory] = useQuery({ query: VmHistoryQuery, variables: { id, first: HISTORY } });
+  const [creds, refetchCreds] = useQuery({ query: VmCredentialsQuery, variables: { id }, pause: !credentials });
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const refresh = useCallback(() => {
+    refetchDetail({ requestPolicy: 'network-only' });
+    refetchHistory({ requestPolicy: 'network-only' });
+    if (credentials) refetchCreds({ requestPolicy: 'network-only' });
+  }, [refetchDetail, refetchHistory, refetchCreds, credentials]);
+
+  useEffect(() => {
+    const subscription = client.subscription(VmEventsSubscription, { vmId: id }).subscribe((result) => {
+      if (!result.data?.vmEvents) return;
+      // Bursts of events (start → started) share one refetch.
+      timer.current ??= setTimeout(() => {
+        timer.current = null;
+        refresh();
+      }, 30);
+    });
+    const stop = onReconnected(refresh);
+    return () => {
+      subscription.unsubscribe();
+      stop();
+      if (timer.current) clearTimeout(timer.current);
+      timer.current = null;
+    };
+  }, [id, refresh]);
+
+  return { detail, history, creds, refresh };
+}

@@ -1,0 +1,113 @@
+// Keeps a VmList live: loads every page, then follows `vmEvents`. After the live link
+// reconnects it loads again, since events may have been missed meanwhile. No polling.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { client, onReconnected } from '../api/client';
+import { problemOf, type ApiProblem } from '../api/errors';
+import { VmEventsSubscription, VmQuery, VmsPageQuery } from '../api/operations';
+import { applyEvent, emptyList, loaded, remove, upsert, type Vm, type VmList } from './vmList';
+
+const PAGE = 200;
+/** Events for the same VM within this window share one refetch. */
+const REFETCH_DELAY_MS = 30;
+
+async function loadAll(): Promise<Vm[]> {
+  const vms: Vm[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const result = await client.query(VmsPageQuery, { first: PAGE, after }).toPromise();
+    if (result.error || !result.data) throw result.error ?? new Error('no data');
+    vms.push(...result.data.vms.edges.map((edge) => edge.node));
+    if (!result.data.vms.pageInfo.hasNextPage) return vms;
+    after = result.data.vms.pageInfo.endCursor ?? null;
+  }
+}
+
+export interface LiveVms {
+  list: VmList;
+  loading: boolean;
+  problem: ApiProblem | null;
+  /** Puts what a mutation answered into the list at once. */
+  put(vm: Vm): void;
+  drop(id: string): void;
+}
+
+export function useVmList(): LiveVms {
+  const [list, setList] = useState<VmList>(emptyList);
+  // The latest list, updated synchronously, so an event's refetch is known when it arrives.
+  const current = useRef<VmList>(emptyList);
+  const commit = useCallback((change: (list: VmList) => VmList) => {
+    const next = change(current.current);
+    if (next !== current.current) {
+      current.current = next;
+      setList(next);
+    }
+  }, []);
+  // Stable, so rows memoized on their callbacks are not all re-rendered on every event.
+  const put = useCallback((vm: Vm) => commit((list) => upsert(list, vm)), [commit]);
+  const drop = useCallback((id: string) => commit((list) => remove(list, id)), [commit]);
+  const [loading, setLoading] = useState(true);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const pending = useRef(new Set<string>());
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  useEffect(() => {
+    let cancelled = false;
+
+    const reload = () =>
+      loadAll()
+        .then((vms) => {
+          if (cancelled) return;
+          commit((previous) => loaded(vms, previous));
+          setProblem(null);
+        })
+        .catch((error) => !cancelled && setProblem(problemOf(error)))
+        .finally(() => !cancelled && setLoading(false));
+
+    const flush = () => {
+      timer.current = null;
+      const ids = [...pending.current];
+      pending.current.clear();
+      for (const id of ids) {
+        client
+          .query(VmQuery, { id })
+          .toPromise()
+          .then((result) => {
+            if (cancelled) return;
+            const vm = result.data?.vm;
+            if (vm) commit((list) => upsert(list, vm));
+            // Gone, or no longer visible to this account.
+            else if (result.data && vm === null) commit((list) => remove(list, id));
+          });
+      }
+    };
+
+    const subscription = client.subscription(VmEventsSubscription, {}).subscribe((result) => {
+      const event = result.data?.vmEvents;
+      if (!event) return;
+      const { list: next, refetch } = applyEvent(current.current, event);
+      commit(() => next);
+      if (refetch) {
+        pending.current.add(refetch);
+        timer.current ??= setTimeout(flush, REFETCH_DELAY_MS);
+      }
+    });
+    const stopReconnects = onReconnected(() => void reload());
+    void reload();
+    return () => {
+      cancelled = true;
+      subscription.unsubscribe();
+      stopReconnects();
+      if (timer.current) clearTimeout(timer.current);
+      timer.current = null;
+      pending.current.clear();
+    };
+  }, [commit]);
+
+  return {
+    list,
+    loading,
+    problem,
+    put,
+    drop,
+  };
+}

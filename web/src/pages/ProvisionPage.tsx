@@ -1,0 +1,170 @@
+// Provisioning: image, size, keyboard, the cloud-init user, start after create. The server
+// validates; its messages appear on the field they concern.
+import { useEffect, useState, type FormEvent } from 'react';
+import { useNavigate } from 'react-router-dom';
+import { useQuery } from 'urql';
+import { client } from '../api/client';
+import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { CreateVmMutation, ImagesQuery } from '../api/operations';
+import { Field } from '../components/Field';
+import { useNotify } from '../components/Notices';
+
+type Login = 'password' | 'sshKey';
+
+export function ProvisionPage() {
+  const navigate = useNavigate();
+  const notify = useNotify();
+  const [{ data, error: loadError }] = useQuery({ query: ImagesQuery });
+  const [name, setName] = useState('');
+  const [image, setImage] = useState('');
+  const [vcpus, setVcpus] = useState(1);
+  const [memoryMib, setMemoryMib] = useState(1024);
+  const [diskGib, setDiskGib] = useState(10);
+  const [keyboardLayout, setKeyboardLayout] = useState('en-us');
+  const [user, setUser] = useState('');
+  const [login, setLogin] = useState<Login>('password');
+  const [password, setPassword] = useState('');
+  const [sshKey, setSshKey] = useState('');
+  const [start, setStart] = useState(true);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const images = data?.images ?? [];
+  const chosen = images.find((i) => i.id === image);
+  useEffect(() => {
+    if (!image && images.length) setImage(images[0].id);
+  }, [image, images]);
+  useEffect(() => {
+    if (chosen && diskGib < chosen.minDiskGib) setDiskGib(chosen.minDiskGib);
+    // Only when the image changes: afterwards the number is the user's.
+  }, [chosen?.id]); // eslint-disable-line
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    const result = await client
+      .mutation(CreateVmMutation, {
+        input: {
+          name,
+          image,
+          vcpus,
+          memoryMib,
+          diskGib,
+          keyboardLayout,
+          start,
+          user: user.trim() || null,
+          password: user.trim() && login === 'password' ? password : null,
+          sshKeys: user.trim() && login === 'sshKey' && sshKey.trim() ? [sshKey.trim()] : [],
+        },
+      })
+      .toPromise();
+    setBusy(false);
+    if (result.error || !result.data) {
+      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      return;
+    }
+    notify(`${result.data.createVm.name} is being created.`);
+    navigate(`/vms/${result.data.createVm.id}`);
+  };
+
+  const { fields, general } = splitByField(problem);
+  const number = (set: (n: number) => void) => (e: { target: { value: string } }) => set(Number(e.target.value));
+
+  return (
+    <section className="panel narrow">
+      <h1>New virtual machine</h1>
+      {loadError ? (
+        <p className="form-error" role="alert">
+          {describe(problemOf(loadError))}
+        </p>
+      ) : null}
+      <form className="stack" onSubmit={submit} noValidate>
+        <Field label="Name" error={fields.name}>
+          {(props) => <input {...props} name="name" required maxLength={63} value={name} onChange={(e) => setName(e.target.value)} />}
+        </Field>
+        <Field label="Image" error={fields.image} help={chosen?.defaultUser ? `Its default user is ${chosen.defaultUser}.` : undefined}>
+          {(props) => (
+            <select {...props} name="image" value={image} onChange={(e) => setImage(e.target.value)}>
+              {images.map((i) => (
+                <option key={i.id} value={i.id}>
+                  {i.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <div className="grid-3">
+          <Field label="vCPUs" error={fields.vcpus}>
+            {(props) => <input {...props} name="vcpus" type="number" min={1} value={vcpus} onChange={number(setVcpus)} />}
+          </Field>
+          <Field label="Memory (MiB)" error={fields.memoryMib}>
+            {(props) => <input {...props} name="memoryMib" type="number" min={128} step={128} value={memoryMib} onChange={number(setMemoryMib)} />}
+          </Field>
+          <Field label="Disk (GiB)" error={fields.diskGib} help={chosen ? `At least ${chosen.minDiskGib} GiB for this image.` : undefined}>
+            {(props) => <input {...props} name="diskGib" type="number" min={1} value={diskGib} onChange={number(setDiskGib)} />}
+          </Field>
+        </div>
+        <Field label="Keyboard layout" error={fields.keyboardLayout}>
+          {(props) => (
+            <select {...props} name="keyboardLayout" value={keyboardLayout} onChange={(e) => setKeyboardLayout(e.target.value)}>
+              {(data?.keyboardLayouts ?? ['en-us']).map((layout) => (
+                <option key={layout} value={layout}>
+                  {layout}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <fieldset className="stack">
+          <legend>Guest user (cloud-init)</legend>
+          <Field label="User name" error={fields.user} help="Leave empty to keep the image's own users.">
+            {(props) => <input {...props} name="user" autoComplete="off" value={user} onChange={(e) => setUser(e.target.value)} />}
+          </Field>
+          {user.trim() ? (
+            <>
+              <div className="field radio-row" role="radiogroup" aria-label="How the user logs in">
+                <label>
+                  <input type="radio" name="login" checked={login === 'password'} onChange={() => setLogin('password')} /> Password
+                </label>
+                <label>
+                  <input type="radio" name="login" checked={login === 'sshKey'} onChange={() => setLogin('sshKey')} /> SSH key
+                </label>
+              </div>
+              {login === 'password' ? (
+                <Field label="Password" error={fields.password}>
+                  {(props) => (
+                    <input {...props} name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+                  )}
+                </Field>
+              ) : (
+                <Field label="SSH public key" error={fields.sshKeys}>
+                  {(props) => (
+                    <textarea {...props} name="sshKey" rows={3} placeholder="ssh-ed25519 AAAA… you@host" value={sshKey} onChange={(e) => setSshKey(e.target.value)} />
+                  )}
+                </Field>
+              )}
+            </>
+          ) : null}
+        </fieldset>
+        <div className="field checkbox">
+          <input id="start" type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
+          <label htmlFor="start">Start it once created</label>
+        </div>
+        {general ? (
+          <p className="form-error" role="alert">
+            {general}
+          </p>
+        ) : null}
+        <div className="form-actions">
+          <button type="button" className="button" onClick={() => navigate(-1)}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={busy || !image}>
+            {busy ? 'Creating…' : 'Create VM'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,141 @@
+// The dashboard and the consoles, end to end: log in, provision a VM and watch it run without
+// reloading, use its serial and graphical consoles, issue a credential, open the console with
+// it as a visitor, and revoke it from a second browser while the visitor watches.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ADMIN_PASSWORD,
+  GUEST_BOOT,
+  STATE_CHANGE,
+  logIn,
+  restartServer,
+  runInTerminal,
+  snap,
+  useDistribox,
+  vncDrawnShare,
+  withPage,
+} from './harness.mjs';
+
+const distribox = useDistribox();
+
+// What the browser logs while the server is down for a moment (requests refused), and noVNC
+// when the relay closes its socket.
+const EXPECTED_LOGS = [/Failed when connecting|Connection closed|WebSocket|ERR_CONNECTION_REFUSED/i];
+
+test('provision, run, consoles, credential, revocation', { timeout: 420_000 }, async () => {
+  await withPage(async (page) => {
+    const base = distribox.base;
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await page.waitForSelector('h1:has-text("Virtual machines")');
+    await page.waitForSelector('.live[data-status=live]');
+    await snap(page, '01-overview-empty');
+    // Gone if the page reloads: the states below must arrive live.
+    await page.evaluate(() => {
+      window.__noReload = true;
+    });
+
+    // Provision: a refusal lands on its field first, then the VM is created and started.
+    const name = `<img src=x onerror=alert(1)> browser`;
+    await page.click('a:has-text("New VM")');
+    await page.waitForURL(/\/vms\/new$/);
+    await page.waitForSelector('select[name=image] option[value=test-guest]', { state: 'attached' });
+    await page.selectOption('select[name=image]', 'test-guest');
+    await page.fill('input[name=name]', name);
+    await page.fill('input[name=vcpus]', '1');
+    await page.fill('input[name=memoryMib]', '1');
+    await page.fill('input[name=diskGib]', '1');
+    await page.click('button:has-text("Create VM")');
+    const memoryError = page.locator('input[name=memoryMib][aria-invalid=true] ~ .field-error');
+    await memoryError.waitFor();
+    assert.match(await memoryError.innerText(), /memory/i, 'the refusal is shown on the memory field');
+    await snap(page, '02-provision-refused');
+    await page.fill('input[name=memoryMib]', '256');
+    await page.click('button:has-text("Create VM")');
+    await page.waitForURL(/\/vms\/[0-9a-f-]{36}$/);
+    const vmId = page.url().split('/').pop();
+    distribox.createdVmIds.add(vmId);
+
+    // Back to the table: the VM reaches Running there, pushed by the server.
+    await page.click('a:has-text("Overview")');
+    const row = page.locator(`tr[data-vm-id="${vmId}"]`);
+    await row.waitFor();
+    assert.ok((await row.locator('th').innerText()).includes(name), 'the name renders as text');
+    assert.equal(await page.locator('main img[src=x]').count(), 0, 'no element was injected');
+    await row.locator('.badge[data-state=RUNNING]').waitFor({ timeout: STATE_CHANGE });
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'Running showed up without a reload');
+    await snap(page, '03-overview-running');
+
+    // Serial console: type a command, see its output.
+    await page.goto(`${base}/vms/${vmId}/console?kind=serial`);
+    await page.waitForSelector('[data-testid=console-status]:has-text("Connected")');
+    await runInTerminal(page, 'echo $((6*7))', '42', GUEST_BOOT);
+    await snap(page, '04-serial-console');
+
+    // The server goes away for a moment: the console says so, then comes back by itself.
+    const status = page.locator('[data-testid=console-status]');
+    const restarted = restartServer();
+    await page.waitForSelector('[data-testid=console-status]:has-text("Reconnecting")');
+    await snap(page, '04b-serial-reconnecting');
+    await restarted;
+    await page.waitForSelector('[data-testid=console-status]:has-text("Connected")', { timeout: 30_000 });
+    assert.equal(await status.innerText(), 'Connected');
+    await runInTerminal(page, 'echo back-$((6*7))', 'back-42', 30_000);
+
+    // Graphical console: noVNC draws the guest's screen.
+    await page.goto(`${base}/vms/${vmId}/console?kind=vnc`);
+    await page.waitForSelector('[data-testid=console-status]:has-text("Connected")');
+    await page.waitForSelector('.vnc-screen canvas');
+    const deadline = Date.now() + 30_000;
+    let drawn = 0;
+    while ((drawn = await vncDrawnShare(page)) < 0.005 && Date.now() < deadline) await sleep(250);
+    assert.ok(drawn >= 0.005, `the VNC canvas shows the guest's screen (${(drawn * 100).toFixed(2)} % drawn)`);
+    await snap(page, '05-vnc-console');
+
+    // VM detail: history, then a credential whose secret is shown once.
+    await page.goto(`${base}/vms/${vmId}`);
+    await page.waitForSelector('.history li[data-event=VmStarted]');
+    await page.fill('input[name=credentialName]', 'visitor');
+    await page.click('button:has-text("Issue credential")');
+    const secret = (await page.locator('[data-testid=secret]').innerText()).trim();
+    assert.ok(secret.length >= 20, 'a secret is shown');
+    await snap(page, '06-vm-detail-credential');
+    await page.click('.secret-once button:has-text("Done")');
+    assert.equal(await page.locator('[data-testid=secret]').count(), 0, 'the secret is gone once dismissed');
+
+    // Monitor shows the VM's screen as a tile.
+    await page.click('a:has-text("Monitor")');
+    await page.waitForSelector(`.tile[data-vm-id="${vmId}"] img`, { timeout: 20_000 });
+    await snap(page, '07-monitor');
+
+    // Log out; a visitor opens the console with the credential alone.
+    await page.click('button[aria-haspopup=menu]');
+    await page.click('button[role=menuitem]:has-text("Log out")');
+    await page.waitForURL(/\/login/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('distribox.token')), null, 'logged out');
+    await page.goto(`${base}/connect`);
+    await page.fill('#secret', secret);
+    await page.check('input[name=kind] >> nth=1'); // serial
+    await page.click('button:has-text("Open console")');
+    await page.waitForSelector('[data-testid=console-status]:has-text("Connected")');
+    await runInTerminal(page, 'echo visitor-$((40+2))', 'visitor-42', 30_000);
+    await snap(page, '08-credential-console');
+
+    // Revoked from a second browser: the visitor is told, and the console does not come back.
+    await withPage(async (admin) => {
+      await logIn(admin, 'admin', ADMIN_PASSWORD);
+      await admin.waitForSelector('h1:has-text("Virtual machines")');
+      await admin.goto(`${base}/vms/${vmId}`);
+      const credential = admin.locator('tr[data-credential=visitor]');
+      await credential.locator('button:has-text("Revoke")').click();
+      await admin.click('dialog[open] button:has-text("Revoke")');
+      await credential.and(admin.locator('[data-status=revoked]')).waitFor();
+    });
+    const message = page.locator('[data-testid=console-message]');
+    await message.waitFor({ timeout: 10_000 });
+    assert.match(await message.innerText(), /revoked/i, 'the visitor is told the access was revoked');
+    await sleep(2_000);
+    assert.equal(await page.locator('[data-testid=console-status]').innerText(), 'Disconnected', 'no reconnection after a revocation');
+    await snap(page, '09-credential-revoked');
+  }, { allowConsoleErrors: EXPECTED_LOGS });
+});

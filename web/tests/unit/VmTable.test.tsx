@@ -1,0 +1,60 @@
+import { describe, expect, it, vi } from 'vitest';
+import { act, render, screen } from '@testing-library/react';
+import { MemoryRouter } from 'react-router-dom';
+import { VmTable } from '../../src/pages/VmTable';
+import { applyEvent, loaded, rows, type Vm } from '../../src/live/vmList';
+
+function vm(i: number): Vm {
+  return {
+    __typename: 'Vm',
+    id: `id-${i}`,
+    name: `vm-${i}`,
+    state: 'STOPPED',
+    image: 'debian',
+    vcpus: 1,
+    memoryMib: 512,
+    diskGib: 4,
+    failure: null,
+    createdAt: new Date(i * 1000).toISOString(),
+    keyboardLayout: 'en-us',
+    busy: false,
+    ownerId: 'o',
+    ownerName: 'admin',
+    allowed: i === 0 ? ['vms:start', 'vms:delete', 'vms:getById'] : ['vms:getById'],
+  } as Vm;
+}
+
+describe('the VM table', () => {
+  it('greys an action the caller lacks, naming the policy', () => {
+    render(
+      <MemoryRouter>
+        <VmTable vms={[vm(0), vm(1)]} onAction={() => {}} />
+      </MemoryRouter>,
+    );
+    const starts = screen.getAllByRole('button', { name: 'Start' });
+    expect(starts[0]).toBeEnabled();
+    expect(starts[1]).toBeDisabled();
+    expect(starts[1].getAttribute('title')).toBe('Needs the vms:start policy');
+  });
+
+  it('shows an event on its row', () => {
+    let list = loaded(Array.from({ length: 50 }, (_, i) => vm(i)));
+    const onAction = vi.fn();
+    const view = render(
+      <MemoryRouter>
+        <VmTable vms={rows(list)} onAction={onAction} />
+      </MemoryRouter>,
+    );
+    list = applyEvent(list, { vmId: 'id-7', state: 'RUNNING', event: 'VmStarted', at: '' }).list;
+    act(() =>
+      view.rerender(
+        <MemoryRouter>
+          <VmTable vms={rows(list)} onAction={onAction} />
+        </MemoryRouter>,
+      ),
+    );
+    const row = view.container.querySelector('tr[data-vm-id="id-7"]');
+    expect(row?.getAttribute('data-state')).toBe('RUNNING');
+    expect(row?.textContent).toContain('Running');
+  });
+});

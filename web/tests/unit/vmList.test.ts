@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvent, emptyList, loaded, remove, rows, upsert, type Vm } from '../../src/live/vmList';
+
+function vm(id: string, over: Partial<Vm> = {}): Vm {
+  return {
+    __typename: 'Vm',
+    id,
+    name: `vm-${id}`,
+    state: 'STOPPED',
+    image: 'debian',
+    vcpus: 1,
+    memoryMib: 512,
+    diskGib: 4,
+    failure: null,
+    createdAt: `2026-11-0${id}T00:00:00Z`,
+    keyboardLayout: 'en-us',
+    busy: false,
+    ownerId: 'o',
+    ownerName: 'admin',
+    allowed: ['vms:start'],
+    ...over,
+  } as Vm;
+}
+
+describe('the live VM list', () => {
+  it('keeps creation order and leaves deleted VMs out of a load', () => {
+    const list = loaded([vm('3'), vm('1'), vm('2', { state: 'DELETED' })]);
+    expect(rows(list).map((v) => v.id)).toEqual(['1', '3']);
+  });
+
+  it('changes the state at once and asks for the rest', () => {
+    const list = loaded([vm('1')]);
+    const { list: next, refetch } = applyEvent(list, { vmId: '1', state: 'RUNNING', event: 'VmStarted', at: '' });
+    expect(next.byId.get('1')?.state).toBe('RUNNING');
+    expect(refetch).toBe('1');
+    expect(list.byId.get('1')?.state).toBe('STOPPED'); // the old value is untouched
+  });
+
+  it('asks for a VM it has not seen, and forgets a deleted one for good', () => {
+    const list = loaded([vm('1')]);
+    expect(applyEvent(list, { vmId: '9', state: 'PENDING', event: 'VmCreated', at: '' }).refetch).toBe('9');
+    const gone = applyEvent(list, { vmId: '1', state: 'DELETED', event: 'VmDeleted', at: '' });
+    expect(rows(gone.list)).toEqual([]);
+    expect(gone.refetch).toBeNull();
+    // A fetch that answers after the deletion does not bring it back.
+    expect(rows(upsert(gone.list, vm('1', { state: 'RUNNING' })))).toEqual([]);
+    expect(applyEvent(gone.list, { vmId: '1', state: 'STOPPED', event: 'late', at: '' }).refetch).toBeNull();
+  });
+
+  it('keeps unchanged VMs identical, so their rows do not re-render', () => {
+    const first = loaded([vm('1'), vm('2')]);
+    const second = loaded([vm('1'), vm('2', { name: 'renamed' })], first);
+    expect(second.byId.get('1')).toBe(first.byId.get('1'));
+    expect(second.byId.get('2')).not.toBe(first.byId.get('2'));
+    expect(upsert(second, vm('1'))).toBe(second);
+  });
+
+  it('places a new VM by creation time', () => {
+    const list = upsert(loaded([vm('1'), vm('3')]), vm('2'));
+    expect(list.order).toEqual(['1', '2', '3']);
+    expect(remove(list, '2').order).toEqual(['1', '3']);
+  });
+
+  it('applies 1,000 events to 1,000 VMs quickly enough for a frame budget', () => {
+    let list = loaded(Array.from({ length: 1000 }, (_, i) => vm(String(i), { createdAt: new Date(i * 1000).toISOString() })));
+    for (let i = 0; i < 1000; i++) {
+      list = applyEvent(list, { vmId: String(i), state: 'RUNNING', event: 'VmStarted', at: '' }).list;
+    }
+    expect(rows(list).every((v) => v.state === 'RUNNING')).toBe(true);
+    expect(emptyList.order).toEqual([]);
+  });
+});
