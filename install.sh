@@ -205,6 +205,11 @@ as_postgres psql -Xq -v ON_ERROR_STOP=1 -c "GRANT distribox TO root" \
 echo "database distribox owned by role distribox (peer authentication over the local socket)"
 
 # --- Build ------------------------------------------------------------------------------------
+step "Building the web app (web/, embedded into the binary)"
+PATH="$("$REPO_DIR/scripts/ensure-node"):$PATH"
+export PATH
+(cd "$REPO_DIR/web" && npm ci --no-audit --no-fund && npm run build)
+
 step "Building Distribox (release; this takes a few minutes the first time)"
 target_dir=${CARGO_TARGET_DIR:-$REPO_DIR/target}
 build_started=$SECONDS
