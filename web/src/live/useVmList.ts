@@ -28,7 +28,6 @@ export interface LiveVms {
   problem: ApiProblem | null;
   /** Puts what a mutation answered into the list at once. */
   put(vm: Vm): void;
-  drop(id: string): void;
 }
 
 export function useVmList(): LiveVms {
@@ -44,7 +43,6 @@ export function useVmList(): LiveVms {
   }, []);
   // Stable, so rows memoized on their callbacks are not all re-rendered on every event.
   const put = useCallback((vm: Vm) => commit((list) => upsert(list, vm)), [commit]);
-  const drop = useCallback((id: string) => commit((list) => remove(list, id)), [commit]);
   const [loading, setLoading] = useState(true);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const pending = useRef(new Set<string>());
@@ -108,6 +106,5 @@ export function useVmList(): LiveVms {
     loading,
     problem,
     put,
-    drop,
   };
 }

@@ -19,7 +19,8 @@ const CONFIRM: Partial<Record<VmAction, { title: string; label: string; text: st
 export function OverviewPage() {
   const { can } = useSession();
   const live = useVmList();
-  const run = useVmAction(live.put, live.drop);
+  // A deleted VM leaves the table when its deletion is done (VmDeleted), not when asked for.
+  const run = useVmAction(live.put);
   const [asking, setAsking] = useState<{ action: VmAction; vm: Vm } | null>(null);
   const onAction = useCallback(
     (action: VmAction, vm: Vm) => {
