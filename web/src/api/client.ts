@@ -2,7 +2,7 @@
 // subscriptions over graphql-ws (`/graphql/ws`) with the token in `connection_init`. There is no
 // normalized cache on purpose: live screens keep their own state from subscriptions, and a
 // document cache would refetch whole lists after every mutation.
-import { Client, fetchExchange, subscriptionExchange, type Exchange } from 'urql';
+import { Client, fetchExchange, subscriptionExchange, type AnyVariables, type Exchange, type TypedDocumentNode } from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { pipe, tap } from 'wonka';
 import { MeQuery } from './operations';
@@ -58,10 +58,14 @@ let ws: WsClient | null = null;
 
 function liveLink(): WsClient {
   if (ws) return ws;
-  let connectedBefore = false;
+  // Set when a connection was lost rather than closed for want of subscribers: only then may
+  // events have been missed.
+  let lost = false;
   ws = createWsClient({
     url: wsUrl(),
     lazy: true,
+    // Keep the link a while without subscribers, so moving between screens does not reconnect.
+    lazyCloseTimeout: 10_000,
     keepAlive: 20_000,
     retryAttempts: Infinity,
     shouldRetry: () => true,
@@ -70,18 +74,21 @@ function liveLink(): WsClient {
       return token ? { authorization: `Bearer ${token}` } : {};
     },
     on: {
-      connecting: () => setLinkStatus(connectedBefore ? 'reconnecting' : 'connecting'),
+      connecting: () => setLinkStatus(lost ? 'reconnecting' : 'connecting'),
       connected: () => {
         setLinkStatus('live');
-        if (connectedBefore) for (const listener of reconnectListeners) listener();
-        connectedBefore = true;
+        if (lost) for (const listener of reconnectListeners) listener();
+        lost = false;
       },
       closed: (event) => {
+        const code = (event as CloseEvent | undefined)?.code;
+        if (code === 1000) return;
+        lost = true;
         setLinkStatus('reconnecting');
         // 1002: the server refused `connection_init`, and graphql-ws gives up. Usually the
         // session ended (logout elsewhere, password change, disabled): asking `me` over HTTP
         // tells, and an UNAUTHENTICATED answer ends the session here too.
-        if ((event as CloseEvent | undefined)?.code === 1002 && getToken()) {
+        if (code === 1002 && getToken()) {
           void client.query(MeQuery, {}).toPromise();
         }
       },
@@ -95,6 +102,18 @@ export function resetLiveLink(): void {
   ws?.dispose();
   ws = null;
 }
+
+/**
+ * For the credential console: no session token and no session handling, so a wrong access
+ * code typed in a tab that is also logged in does not end that tab's session.
+ */
+export const publicClient = new Client({
+  url: '/graphql',
+  requestPolicy: 'network-only',
+  preferGetMethod: false,
+  fetchOptions: { headers: { accept: 'application/graphql-response+json, application/json;q=0.9' }, cache: 'no-store' },
+  exchanges: [fetchExchange],
+});
 
 export const client = new Client({
   url: '/graphql',
@@ -126,3 +145,40 @@ export const client = new Client({
     }),
   ],
 });
+
+/**
+ * Follows a subscription until the returned function is called. graphql-ws gives up on a
+ * connection the server refused (close 1002: a restarting server, a throttled or ended
+ * session) and fails every subscription on it; this subscribes again after a pause (1 s
+ * doubling to 15 s), so live updates resume once the cause is gone.
+ */
+export function subscribeLive<Data, Variables extends AnyVariables>(
+  query: TypedDocumentNode<Data, Variables>,
+  variables: Variables,
+  onData: (data: Data) => void,
+): () => void {
+  let stopped = false;
+  let attempt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let current: { unsubscribe(): void } | null = null;
+  const start = () => {
+    current = client.subscription(query, variables).subscribe((result) => {
+      if (result.data) {
+        attempt = 0;
+        onData(result.data);
+      }
+      if (result.error && !stopped) {
+        current?.unsubscribe();
+        setLinkStatus('reconnecting');
+        clearTimeout(timer);
+        timer = setTimeout(start, Math.min(15_000, 1_000 * 2 ** attempt++));
+      }
+    });
+  };
+  start();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    current?.unsubscribe();
+  };
+}

@@ -34,6 +34,16 @@ function Countdown({ until }: { until: string }) {
   return <span className="muted">access ends {relativeTime(until)}</span>;
 }
 
+/** "Trying again in 4 s", counting down. */
+function RetryIn({ at }: { at: number }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(timer);
+  }, []);
+  return <span className="muted">Trying again in {Math.max(0, Math.ceil((at - now) / 1000))} s.</span>;
+}
+
 export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps) {
   const root = useRef<HTMLDivElement>(null);
   const serial = useRef<SerialHandle>(null);
@@ -52,6 +62,9 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
 
   useEffect(() => {
     document.title = ticket ? `${ticket.vmName} — ${kind === 'vnc' ? 'console' : 'serial console'}` : 'Console — Distribox';
+    return () => {
+      document.title = 'Distribox';
+    };
   }, [ticket, kind]);
   // A new connection starts with no key held down.
   useEffect(() => {
@@ -120,7 +133,14 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
       {state.ending && state.phase !== 'connected' ? (
         <div className={`console-message${state.phase === 'ended' ? ' ended' : ''}`} role="alert" data-testid="console-message">
           <p>{state.ending.message}</p>
-          {state.phase === 'waiting' ? <p className="muted">Trying again…</p> : null}
+          {state.phase === 'waiting' && state.retryAt ? (
+            <p>
+              <RetryIn at={state.retryAt} />{' '}
+              <button type="button" className="button small" onClick={() => void reconnect()}>
+                Try now
+              </button>
+            </p>
+          ) : null}
           {state.phase === 'ended' && state.ending.retry === 'manual' ? (
             <button type="button" className="button primary" onClick={() => void reconnect()}>
               Reconnect

@@ -38,8 +38,9 @@ export function describeTicketProblem(code: string, message: string): Ending {
   switch (code) {
     case 'NETWORK':
     case 'UNAVAILABLE':
-    case 'INTERNAL':
       return { message: 'Cannot reach Distribox.', retry: 'auto' };
+    case 'INTERNAL':
+      return { message: 'Distribox failed to open the console.', retry: 'manual' };
     case 'CONFLICT':
       return { message, retry: 'manual' };
     case 'RATE_LIMITED':

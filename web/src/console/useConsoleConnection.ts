@@ -47,7 +47,7 @@ export function useConsoleConnection(
   const attempt = useRef(0);
   const generation = useRef(0);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const current = useRef<{ socket: WebSocket; attachment: Attachment } | null>(null);
+  const current = useRef<{ socket: WebSocket; attachment: Attachment; onClose: (event: CloseEvent) => void } | null>(null);
   const request = useRef(requestTicket);
   const attachRef = useRef(attach);
   request.current = requestTicket;
@@ -59,7 +59,7 @@ export function useConsoleConnection(
     const live = current.current;
     current.current = null;
     if (live) {
-      live.socket.onclose = null;
+      live.socket.removeEventListener('close', live.onClose);
       live.attachment.detach();
       if (live.socket.readyState <= WebSocket.OPEN) live.socket.close(1000, 'viewer left');
     }
@@ -98,13 +98,15 @@ export function useConsoleConnection(
       attempt.current = 0;
       setState({ phase: 'connected', ticket, ending: null, retryAt: null });
     });
-    socket.onclose = (event) => {
+    // A listener, not `onclose`: noVNC takes `onclose` over when it attaches to the socket.
+    const onClose = (event: CloseEvent) => {
       if (mine !== generation.current) return;
       current.current?.attachment.detach();
       current.current = null;
       ended(describeClose(event.code, event.reason));
     };
-    current.current = { socket, attachment: attachRef.current(socket, ticket) };
+    socket.addEventListener('close', onClose);
+    current.current = { socket, attachment: attachRef.current(socket, ticket), onClose };
     setState((s) => ({ ...s, ticket }));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);

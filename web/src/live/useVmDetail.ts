@@ -1,13 +1,15 @@
 // One VM's details, history and credentials, refetched when `vmEvents` says it changed.
 import { useCallback, useEffect, useRef } from 'react';
 import { useQuery } from 'urql';
-import { client, onReconnected } from '../api/client';
+import { onReconnected, subscribeLive } from '../api/client';
 import { VmCredentialsQuery, VmDetailQuery, VmEventsSubscription, VmHistoryQuery } from '../api/operations';
 
 const HISTORY = 100;
 
-export function useVmDetail(id: string, { credentials }: { credentials: boolean }) {
+export function useVmDetail(id: string) {
   const [detail, refetchDetail] = useQuery({ query: VmDetailQuery, variables: { id } });
+  // Asked only of callers who may list them: a refused query would be an audit entry each time.
+  const credentials = detail.data?.vm?.allowed.includes('vms:credentials:list') ?? false;
   const [history, refetchHistory] = useQuery({ query: VmHistoryQuery, variables: { id, first: HISTORY } });
   const [creds, refetchCreds] = useQuery({ query: VmCredentialsQuery, variables: { id }, pause: !credentials });
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -19,8 +21,7 @@ export function useVmDetail(id: string, { credentials }: { credentials: boolean 
   }, [refetchDetail, refetchHistory, refetchCreds, credentials]);
 
   useEffect(() => {
-    const subscription = client.subscription(VmEventsSubscription, { vmId: id }).subscribe((result) => {
-      if (!result.data?.vmEvents) return;
+    const unsubscribe = subscribeLive(VmEventsSubscription, { vmId: id }, () => {
       // Bursts of events (start → started) share one refetch.
       timer.current ??= setTimeout(() => {
         timer.current = null;
@@ -29,7 +30,7 @@ export function useVmDetail(id: string, { credentials }: { credentials: boolean 
     });
     const stop = onReconnected(refresh);
     return () => {
-      subscription.unsubscribe();
+      unsubscribe();
       stop();
       if (timer.current) clearTimeout(timer.current);
       timer.current = null;

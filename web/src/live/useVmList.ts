@@ -1,10 +1,11 @@
 // Keeps a VmList live: loads every page, then follows `vmEvents`. After the live link
 // reconnects it loads again, since events may have been missed meanwhile. No polling.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { client, onReconnected } from '../api/client';
+import { CombinedError } from 'urql';
+import { client, onReconnected, subscribeLive } from '../api/client';
 import { problemOf, type ApiProblem } from '../api/errors';
 import { VmEventsSubscription, VmQuery, VmsPageQuery } from '../api/operations';
-import { applyEvent, emptyList, loaded, remove, upsert, type Vm, type VmList } from './vmList';
+import { applyEvent, emptyList, loaded, reconcile, remove, upsert, type Vm, type VmList } from './vmList';
 
 const PAGE = 200;
 /** Events for the same VM within this window share one refetch. */
@@ -15,7 +16,7 @@ async function loadAll(): Promise<Vm[]> {
   let after: string | null = null;
   for (;;) {
     const result = await client.query(VmsPageQuery, { first: PAGE, after }).toPromise();
-    if (result.error || !result.data) throw result.error ?? new Error('no data');
+    if (result.error || !result.data) throw result.error ?? new CombinedError({ networkError: new Error('no data') });
     vms.push(...result.data.vms.edges.map((edge) => edge.node));
     if (!result.data.vms.pageInfo.hasNextPage) return vms;
     after = result.data.vms.pageInfo.endCursor ?? null;
@@ -25,16 +26,24 @@ async function loadAll(): Promise<Vm[]> {
 export interface LiveVms {
   list: VmList;
   loading: boolean;
+  /** Why the last load failed; the list keeps what it showed, and the load is retried. */
   problem: ApiProblem | null;
   /** Puts what a mutation answered into the list at once. */
   put(vm: Vm): void;
 }
 
+const RETRY_MS = 5_000;
+
 export function useVmList(): LiveVms {
   const [list, setList] = useState<VmList>(emptyList);
+  const [loading, setLoading] = useState(true);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
   // The latest list, updated synchronously, so an event's refetch is known when it arrives.
   const current = useRef<VmList>(emptyList);
-  const commit = useCallback((change: (list: VmList) => VmList) => {
+  // VMs that changed while a full load was in flight: the load's snapshot may predate them.
+  const touched = useRef<Set<string> | null>(null);
+  const commit = useCallback((change: (list: VmList) => VmList, ids: readonly string[] = []) => {
+    for (const id of ids) touched.current?.add(id);
     const next = change(current.current);
     if (next !== current.current) {
       current.current = next;
@@ -42,24 +51,35 @@ export function useVmList(): LiveVms {
     }
   }, []);
   // Stable, so rows memoized on their callbacks are not all re-rendered on every event.
-  const put = useCallback((vm: Vm) => commit((list) => upsert(list, vm)), [commit]);
-  const [loading, setLoading] = useState(true);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const put = useCallback((vm: Vm) => commit((list) => upsert(list, vm), [vm.id]), [commit]);
   const pending = useRef(new Set<string>());
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => {
     let cancelled = false;
+    let loadNumber = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
 
-    const reload = () =>
-      loadAll()
-        .then((vms) => {
-          if (cancelled) return;
-          commit((previous) => loaded(vms, previous));
-          setProblem(null);
-        })
-        .catch((error) => !cancelled && setProblem(problemOf(error)))
-        .finally(() => !cancelled && setLoading(false));
+    const reload = async () => {
+      const mine = ++loadNumber;
+      clearTimeout(retry);
+      touched.current = new Set();
+      try {
+        const vms = await loadAll();
+        if (cancelled || mine !== loadNumber) return;
+        const during = touched.current;
+        touched.current = null;
+        commit((previous) => reconcile(loaded(vms, previous), previous, during));
+        setProblem(null);
+      } catch (error) {
+        if (cancelled || mine !== loadNumber) return;
+        touched.current = null;
+        setProblem(problemOf(error as CombinedError));
+        retry = setTimeout(() => void reload(), RETRY_MS);
+      } finally {
+        if (!cancelled && mine === loadNumber) setLoading(false);
+      }
+    };
 
     const flush = () => {
       timer.current = null;
@@ -72,18 +92,16 @@ export function useVmList(): LiveVms {
           .then((result) => {
             if (cancelled) return;
             const vm = result.data?.vm;
-            if (vm) commit((list) => upsert(list, vm));
+            if (vm) commit((list) => upsert(list, vm), [id]);
             // Gone, or no longer visible to this account.
-            else if (result.data && vm === null) commit((list) => remove(list, id));
+            else if (result.data && vm === null) commit((list) => remove(list, id), [id]);
           });
       }
     };
 
-    const subscription = client.subscription(VmEventsSubscription, {}).subscribe((result) => {
-      const event = result.data?.vmEvents;
-      if (!event) return;
+    const unsubscribe = subscribeLive(VmEventsSubscription, {}, ({ vmEvents: event }) => {
       const { list: next, refetch } = applyEvent(current.current, event);
-      commit(() => next);
+      commit(() => next, [event.vmId]);
       if (refetch) {
         pending.current.add(refetch);
         timer.current ??= setTimeout(flush, REFETCH_DELAY_MS);
@@ -93,18 +111,14 @@ export function useVmList(): LiveVms {
     void reload();
     return () => {
       cancelled = true;
-      subscription.unsubscribe();
+      unsubscribe();
       stopReconnects();
+      clearTimeout(retry);
       if (timer.current) clearTimeout(timer.current);
       timer.current = null;
       pending.current.clear();
     };
   }, [commit]);
 
-  return {
-    list,
-    loading,
-    problem,
-    put,
-  };
+  return { list, loading, problem, put };
 }

@@ -43,6 +43,20 @@ export function loaded(vms: readonly Vm[], previous: VmList = emptyList): VmList
   return { byId, order: ordered(byId), deleted: previous.deleted };
 }
 
+/**
+ * A full load that took a while: the snapshot may be older than what events and fetches told
+ * about the VMs in `touched` meanwhile, so for those the list keeps what it knew.
+ */
+export function reconcile(fresh: VmList, during: VmList, touched: ReadonlySet<string>): VmList {
+  let list: VmList = { ...fresh, deleted: new Set([...fresh.deleted, ...during.deleted]) };
+  for (const id of touched) {
+    const known = during.byId.get(id);
+    if (during.deleted.has(id)) list = remove(list, id);
+    else if (known) list = upsert(list, known);
+  }
+  return list;
+}
+
 /** Adds or replaces one VM with what the server just said about it. */
 export function upsert(list: VmList, vm: Vm): VmList {
   if (list.deleted.has(vm.id)) return list;

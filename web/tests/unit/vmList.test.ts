@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, emptyList, loaded, remove, rows, upsert, type Vm } from '../../src/live/vmList';
+import { applyEvent, loaded, reconcile, remove, rows, upsert, type Vm } from '../../src/live/vmList';
 
 function vm(id: string, over: Partial<Vm> = {}): Vm {
   return {
@@ -61,12 +61,29 @@ describe('the live VM list', () => {
     expect(remove(list, '2').order).toEqual(['1', '3']);
   });
 
-  it('applies 1,000 events to 1,000 VMs quickly enough for a frame budget', () => {
-    let list = loaded(Array.from({ length: 1000 }, (_, i) => vm(String(i), { createdAt: new Date(i * 1000).toISOString() })));
-    for (let i = 0; i < 1000; i++) {
-      list = applyEvent(list, { vmId: String(i), state: 'RUNNING', event: 'VmStarted', at: '' }).list;
-    }
-    expect(rows(list).every((v) => v.state === 'RUNNING')).toBe(true);
-    expect(emptyList.order).toEqual([]);
+  it('an event for one of 1,000 VMs leaves the other 999 objects as they were', () => {
+    const list = loaded(Array.from({ length: 1000 }, (_, i) => vm(String(i), { createdAt: new Date(i * 1000).toISOString() })));
+    const next = applyEvent(list, { vmId: '500', state: 'RUNNING', event: 'VmStarted', at: '' }).list;
+    const changed = [...next.byId.values()].filter((v) => v !== list.byId.get(v.id));
+    expect(changed.map((v) => v.id)).toEqual(['500']);
+    expect(next.order).toBe(list.order);
+  });
+
+  it('a slow full load does not undo what arrived while it was loading', () => {
+    const before = loaded([vm('1'), vm('2')]);
+    // Meanwhile: 1 started, 2 was deleted, 3 was created.
+    let during = applyEvent(before, { vmId: '1', state: 'RUNNING', event: 'VmStarted', at: '' }).list;
+    during = remove(during, '2');
+    during = upsert(during, vm('3'));
+    // The load's snapshot was taken before all that.
+    const snapshot = loaded([vm('1'), vm('2')], during);
+    const result = reconcile(snapshot, during, new Set(['1', '2', '3']));
+    expect(rows(result).map((v) => [v.id, v.state])).toEqual([
+      ['1', 'RUNNING'],
+      ['3', 'STOPPED'],
+    ]);
+    // VMs nobody touched take the snapshot's word.
+    const renamed = reconcile(loaded([vm('1', { name: 'new' })], before), before, new Set());
+    expect(renamed.byId.get('1')?.name).toBe('new');
   });
 });
