@@ -25,7 +25,8 @@ interface SessionValue {
   can(policy: string): boolean;
   start(token: string, account: Account): void;
   logout(): Promise<void>;
-  refresh(): Promise<void>;
+  /** Forgets a session the server has ended (a password change ends all of them). */
+  ended(reason: string): void;
 }
 
 const ACCOUNT_KEY = 'distribox.account';
@@ -101,9 +102,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         await client.mutation(LogoutMutation, {}).toPromise();
         end(null);
       },
-      refresh,
+      ended: end,
     }),
-    [account, checking, endedBecause, end, refresh],
+    [account, checking, endedBecause, end, setAccount],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -340,6 +340,11 @@ export const AccountsQuery = graphql(`
         denied
       }
     }
+  }
+`);
+
+export const PoliciesQuery = graphql(`
+  query Policies {
     policies
     vmPolicies
   }

@@ -1,5 +1,6 @@
 // The session's bearer token. Kept in sessionStorage: a tab keeps its login across reloads,
-// closing it logs out, and another tab or browser profile has its own session.
+// closing the tab forgets the token (the server's session then ends at its idle timeout), and
+// another tab or browser profile has its own session.
 
 const TOKEN_KEY = 'distribox.token';
 

@@ -3,12 +3,12 @@ import { client } from '../api/client';
 import { problemOf, splitByField, type ApiProblem } from '../api/errors';
 import { ChangePasswordMutation } from '../api/operations';
 import { Field } from './Field';
-import { useNotify } from './Notices';
+import { useSession } from '../session';
 
-/** Changing the password ends every other session of the account; this one goes on. */
+/** Changing the password ends every session of the account, this one too: log in again. */
 export function ChangePasswordDialog({ onClose }: { onClose(): void }) {
   const dialog = useRef<HTMLDialogElement>(null);
-  const notify = useNotify();
+  const { ended } = useSession();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [repeat, setRepeat] = useState('');
@@ -32,8 +32,8 @@ export function ChangePasswordDialog({ onClose }: { onClose(): void }) {
       setProblem(problemOf(result.error));
       return;
     }
-    notify('Password changed. Other sessions of this account have ended.');
     onClose();
+    ended('Password changed: every session of this account has ended. Log in with the new password.');
   };
   const { fields, general } = splitByField(problem);
   return (

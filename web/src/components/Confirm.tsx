@@ -23,10 +23,11 @@ export function Confirm({ title, message, confirmLabel, danger = true, onConfirm
         <h2 id="confirm-title">{title}</h2>
         <div>{message}</div>
         <div className="dialog-actions">
-          <button type="button" className="button" onClick={onCancel}>
+          {/* Focus on Cancel: Enter must not delete anything by accident. */}
+          <button type="button" className="button" onClick={onCancel} autoFocus>
             Cancel
           </button>
-          <button type="button" className={`button ${danger ? 'danger' : 'primary'}`} onClick={onConfirm} autoFocus>
+          <button type="button" className={`button ${danger ? 'danger' : 'primary'}`} onClick={onConfirm}>
             {confirmLabel}
           </button>
         </div>

@@ -22,6 +22,7 @@ export function GatedButton({ allowed, policy, onClick, className = 'button smal
       onClick={onClick}
     >
       {children}
+      {allowed ? null : <span className="visually-hidden"> (needs the {policy} policy)</span>}
     </button>
   );
 }

@@ -1,14 +1,14 @@
 // The user console: no account, just the access code the host gave. The code stays in this
 // page's memory only (never in the URL or storage), to get a new ticket on each reconnection.
 import { useCallback, useRef, useState, type FormEvent } from 'react';
-import { client } from '../api/client';
+import { publicClient } from '../api/client';
 import { problemOf } from '../api/errors';
 import { OpenConsoleWithCredentialMutation } from '../api/operations';
 import { ConsoleScreen, type ConsoleKind } from './ConsoleScreen';
 import type { Ticket, TicketResult } from './useConsoleConnection';
 
 async function ticketFor(secret: string, kind: ConsoleKind): Promise<TicketResult> {
-  const result = await client.mutation(OpenConsoleWithCredentialMutation, { secret, kind: kind === 'vnc' ? 'VNC' : 'SERIAL' }).toPromise();
+  const result = await publicClient.mutation(OpenConsoleWithCredentialMutation, { secret, kind: kind === 'vnc' ? 'VNC' : 'SERIAL' }).toPromise();
   if (result.error || !result.data) return { problem: result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'No answer.' } };
   return { ticket: result.data.openConsoleWithCredential };
 }

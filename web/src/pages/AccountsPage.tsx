@@ -4,7 +4,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { useQuery } from 'urql';
 import { client } from '../api/client';
 import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
-import { AccountsQuery, CreateAccountMutation, DeleteAccountMutation, DisableAccountMutation, GrantPolicyMutation, RevokePolicyMutation } from '../api/operations';
+import { AccountsQuery, CreateAccountMutation, PoliciesQuery, DeleteAccountMutation, DisableAccountMutation, GrantPolicyMutation, RevokePolicyMutation } from '../api/operations';
 import { Confirm } from '../components/Confirm';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
@@ -23,12 +23,16 @@ function CreateAccountForm({ policies, onCreated }: { policies: readonly string[
   const [chosen, setChosen] = useState<string[]>(['auth:me:get', 'auth:changePassword']);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [generated, setGenerated] = useState<{ username: string; password: string } | null>(null);
+  const [creating, setCreating] = useState(false);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (creating) return;
     setProblem(null);
+    setCreating(true);
     const result = await client
       .mutation(CreateAccountMutation, { input: { username, password: password || null, policies: chosen } })
       .toPromise();
+    setCreating(false);
     if (result.error || !result.data) {
       setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
       return;
@@ -74,7 +78,7 @@ function CreateAccountForm({ policies, onCreated }: { policies: readonly string[
           </p>
         ) : null}
         <div className="form-actions">
-          <button type="submit" className="button primary">
+          <button type="submit" className="button primary" disabled={creating}>
             Create account
           </button>
         </div>
@@ -200,6 +204,8 @@ function AccountEditor({ account, policies, vmPolicies, vms, self, onChanged }: 
 export function AccountsPage() {
   const { account: me, can } = useSession();
   const [{ data, error, fetching }, refetch] = useQuery({ query: AccountsQuery });
+  // The catalogue needs policies:get; without it, editors offer what the account already holds.
+  const [{ data: catalogue }] = useQuery({ query: PoliciesQuery, pause: !can('policies:get') });
   const [open, setOpen] = useState<string | null>(null);
   const live = useVmList();
   const vms = useMemo(() => rows(live.list).map(({ id, name }) => ({ id, name })), [live.list]);
@@ -247,7 +253,14 @@ export function AccountsPage() {
               {open === account.id ? (
                 <tr>
                   <td colSpan={4}>
-                    <AccountEditor account={account} policies={data?.policies ?? []} vmPolicies={data?.vmPolicies ?? []} vms={vms} self={account.id === me?.id} onChanged={reload} />
+                    <AccountEditor
+                      account={account}
+                      policies={catalogue?.policies ?? account.policies}
+                      vmPolicies={catalogue?.vmPolicies ?? []}
+                      vms={vms}
+                      self={account.id === me?.id}
+                      onChanged={reload}
+                    />
                   </td>
                 </tr>
               ) : null}
@@ -255,7 +268,7 @@ export function AccountsPage() {
           ))}
         </table>
       </section>
-      {can('users:create') ? <CreateAccountForm policies={data?.policies ?? []} onCreated={reload} /> : null}
+      {can('users:create') ? <CreateAccountForm policies={catalogue?.policies ?? []} onCreated={reload} /> : null}
     </>
   );
 }

@@ -41,13 +41,19 @@ export function CredentialsPanel({ vmId, credentials, canIssue, canRevoke, onCha
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [secret, setSecret] = useState<{ name: string; secret: string } | null>(null);
   const [revoking, setRevoking] = useState<Credential | null>(null);
+  // One issue at a time: a second click would issue a second credential and hide the first
+  // secret for good.
+  const [issuing, setIssuing] = useState(false);
 
   const issue = async (event: FormEvent) => {
     event.preventDefault();
+    if (issuing) return;
     setProblem(null);
+    setIssuing(true);
     const result = await client
       .mutation(IssueCredentialMutation, { vmId, name, expiresAt: expiryFromInput(expires) })
       .toPromise();
+    setIssuing(false);
     if (result.error || !result.data) {
       setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
       return;
@@ -128,7 +134,7 @@ export function CredentialsPanel({ vmId, credentials, canIssue, canRevoke, onCha
           <Field label="Expires (optional)" error={fields.expiresAt}>
             {(props) => <input {...props} name="expiresAt" type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} />}
           </Field>
-          <button type="submit" className="button primary">
+          <button type="submit" className="button primary" disabled={issuing}>
             Issue credential
           </button>
           {general ? (

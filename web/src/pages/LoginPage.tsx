@@ -5,9 +5,20 @@ import { describe, problemOf } from '../api/errors';
 import { LoginMutation } from '../api/operations';
 import { useSession } from '../session';
 
-/** Only same-site paths, so a crafted link can't send a fresh login elsewhere. */
-export function safeNext(path: string | null): string {
-  return path && path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/login') ? path : '/';
+/**
+ * Where to go after logging in: a path on this site only, so a crafted link can't send a fresh
+ * login elsewhere (`//evil`, `/\\evil` and `https:…` all resolve to other origins).
+ */
+export function safeNext(next: string | null, origin: string = window.location.origin): string {
+  if (!next || !next.startsWith('/')) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin || url.pathname.startsWith('/login')) return '/';
+  return url.pathname + url.search + url.hash;
 }
 
 export function LoginPage() {

@@ -50,12 +50,13 @@ export function OverviewPage() {
         </div>
         {live.problem ? (
           <p className="form-error" role="alert">
-            {describe(live.problem)}
+            {describe(live.problem)} Trying again…
           </p>
-        ) : live.loading ? (
+        ) : null}
+        {live.loading ? (
           <p className="muted">Loading…</p>
         ) : vms.length === 0 ? (
-          <p className="empty">No virtual machines yet.</p>
+          live.problem ? null : <p className="empty">No virtual machines yet.</p>
         ) : (
           <VmTable vms={vms} onAction={onAction} />
         )}

@@ -16,14 +16,18 @@ export function SnapshotsPanel({ vmId, snapshots, allowed, busy }: { vmId: strin
   const [name, setName] = useState('');
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [asking, setAsking] = useState<{ kind: 'revert' | 'delete'; snapshot: Snapshot } | null>(null);
+  const [taking, setTaking] = useState(false);
   const canTake = allowed.includes('vms:snapshots:create');
   const canRevert = allowed.includes('vms:snapshots:revert');
   const canDelete = allowed.includes('vms:snapshots:delete');
 
   const take = async (event: FormEvent) => {
     event.preventDefault();
+    if (taking) return;
     setProblem(null);
+    setTaking(true);
     const result = await client.mutation(TakeSnapshotMutation, { vmId, name }).toPromise();
+    setTaking(false);
     if (result.error) setProblem(problemOf(result.error));
     else setName('');
   };
@@ -68,7 +72,7 @@ export function SnapshotsPanel({ vmId, snapshots, allowed, busy }: { vmId: strin
           <Field label="Snapshot name" error={fields.name}>
             {(props) => <input {...props} required value={name} onChange={(e) => setName(e.target.value)} />}
           </Field>
-          <button type="submit" className="button" disabled={busy}>
+          <button type="submit" className="button" disabled={busy || taking}>
             Take snapshot
           </button>
           {general ? (

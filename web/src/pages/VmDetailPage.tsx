@@ -73,7 +73,7 @@ export function VmDetailPage() {
   const navigate = useNavigate();
   const notify = useNotify();
   const [asking, setAsking] = useState<VmAction | null>(null);
-  const { detail, history, creds, refresh } = useVmDetail(id, { credentials: true });
+  const { detail, history, creds, refresh } = useVmDetail(id);
   const run = useVmAction(undefined, () => navigate('/'));
   const vm = detail.data?.vm;
 

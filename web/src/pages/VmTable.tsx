@@ -44,7 +44,7 @@ export const VmRow = memo(function VmRow({ vm, onAction }: VmRowProps) {
               </Link>
             ) : (
               <button type="button" className="button small" disabled title="Needs the vms:connect policy" data-missing-policy="vms:connect">
-                Console
+                Console<span className="visually-hidden"> (needs the vms:connect policy)</span>
               </button>
             )
           ) : null}

@@ -31,10 +31,13 @@ describe('the VM table', () => {
         <VmTable vms={[vm(0), vm(1)]} onAction={() => {}} />
       </MemoryRouter>,
     );
-    const starts = screen.getAllByRole('button', { name: 'Start' });
+    const starts = screen.getAllByRole('button', { name: /^Start/ });
     expect(starts[0]).toBeEnabled();
+    expect(starts[0]).toHaveAccessibleName('Start');
     expect(starts[1]).toBeDisabled();
     expect(starts[1].getAttribute('title')).toBe('Needs the vms:start policy');
+    // Screen readers hear why, not only mouse users hovering.
+    expect(starts[1]).toHaveAccessibleName('Start (needs the vms:start policy)');
   });
 
   it('shows an event on its row', () => {
