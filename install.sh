@@ -208,7 +208,7 @@ echo "database distribox owned by role distribox (peer authentication over the l
 step "Building the web app (web/, embedded into the binary)"
 PATH="$("$REPO_DIR/scripts/ensure-node"):$PATH"
 export PATH
-(cd "$REPO_DIR/web" && npm ci --no-audit --no-fund && npm run build)
+(cd "$REPO_DIR/web" && npm ci --no-audit --no-fund --ignore-scripts && npm run build)
 
 step "Building Distribox (release; this takes a few minutes the first time)"
 target_dir=${CARGO_TARGET_DIR:-$REPO_DIR/target}

@@ -43,6 +43,21 @@ test('GraphiQL is served from the binary and runs a query', { timeout: 60_000 },
   });
 });
 
+test('a wrong access code is told on the form and leaves the tab logged in', { timeout: 60_000 }, async () => {
+  await withPage(async (page) => {
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await page.waitForSelector('h1:has-text("Virtual machines")');
+    await page.goto(`${distribox.base}/connect`);
+    await page.fill('#secret', 'not-a-real-access-code');
+    await page.click('button:has-text("Open console")');
+    await page.locator('.form-error[role=alert]').waitFor();
+    await snap(page, '15-connect-refused');
+    await page.goto(`${distribox.base}/`);
+    await page.waitForSelector('h1:has-text("Virtual machines")');
+    assert.notEqual(await page.evaluate(() => sessionStorage.getItem('distribox.token')), null, 'still logged in');
+  });
+});
+
 test('an account without a policy does not see the feature, and a direct call is refused', { timeout: 180_000 }, async () => {
   const admin = await adminToken();
   const { createAccount } = await api(
@@ -104,7 +119,18 @@ test('an account without a policy does not see the feature, and a direct call is
     await page.fill('dialog[open] input[autocomplete=new-password] >> nth=0', 'viewer-password-2');
     await page.fill('dialog[open] input[autocomplete=new-password] >> nth=1', 'viewer-password-2');
     await page.click('dialog[open] button[type=submit]');
-    await page.locator('.notice:has-text("Password changed")').waitFor();
+    // Every session of the account ended, this one too: back to the login, told why.
+    await page.waitForURL(/\/login/);
+    await page.locator('[role=status]:has-text("Password changed")').waitFor();
+    await snap(page, '11b-password-changed');
+    await page.fill('#username', 'viewer');
+    await page.fill('#password', 'viewer-password-2');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:has-text("Virtual machines")');
+
+    // A screen it may not use, opened by its address, says what is missing.
+    await page.goto(`${distribox.base}/accounts`);
+    await page.locator('.form-error:has-text("users:get")').waitFor();
   });
 
   // The administrator creates an account (its generated password shown once) and grants the

@@ -217,14 +217,9 @@ export async function graphql(query, variables = {}, token = null) {
   return response.json();
 }
 
+/** One GraphQL request that must succeed: its `data`, or an error with the refusals. */
 export async function api(query, variables = {}, token = null) {
-  const response = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const body = await response.json();
+  const body = await graphql(query, variables, token);
   if (body.errors?.length) throw new Error(`GraphQL: ${body.errors.map((e) => e.message).join('; ')}`);
   return body.data;
 }
@@ -309,19 +304,21 @@ export async function stop() {
 // Helpers
 
 /**
- * Runs `body(page)` in a fresh browser context. Fails on page errors, console errors, CSP
- * violations, native dialogs and requests to any other host than the server; on failure the
- * error carries the page's URL and text and the server's output.
+ * Runs `body(page, { tolerating })` in a fresh browser context. Fails on page errors, console
+ * errors, CSP violations, native dialogs and requests to any other host than the server; on
+ * failure the error carries the page's URL and text and the server's output.
  */
-export async function withPage(body, { allowConsoleErrors = [] } = {}) {
+export async function withPage(body) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(UI_STEP);
   const page = await context.newPage();
   const problems = [];
+  // Console errors expected during one step only (see `tolerating` below).
+  const tolerated = [];
   const host = new URL(base).host;
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && !allowConsoleErrors.some((pattern) => pattern.test(message.text()))) {
+    if (message.type() === 'error' && !tolerated.some((pattern) => pattern.test(message.text()))) {
       problems.push(`console error: ${message.text()}`);
     }
   });
@@ -344,7 +341,17 @@ export async function withPage(body, { allowConsoleErrors = [] } = {}) {
     );
   });
   try {
-    await body(page);
+    await body(page, {
+      /** Runs `step`, during which console errors matching `patterns` are expected. */
+      async tolerating(patterns, step) {
+        tolerated.push(...patterns);
+        try {
+          return await step();
+        } finally {
+          tolerated.splice(0, patterns.length);
+        }
+      },
+    });
     assert.deepEqual(problems, [], 'the page had problems');
   } catch (error) {
     const text = await page
