@@ -4,6 +4,7 @@ import { problemOf, splitByField, type ApiProblem } from '../api/errors';
 import { ChangePasswordMutation } from '../api/operations';
 import { Field } from './Field';
 import { useSession } from '../session';
+import { FormError } from './FormError';
 
 /** Changing the password ends every session of the account, this one too: log in again. */
 export function ChangePasswordDialog({ onClose }: { onClose(): void }) {
@@ -55,11 +56,7 @@ export function ChangePasswordDialog({ onClose }: { onClose(): void }) {
             <input {...props} type="password" autoComplete="new-password" required value={repeat} onChange={(e) => setRepeat(e.target.value)} />
           )}
         </Field>
-        {general ? (
-          <p className="form-error" role="alert">
-            {general}
-          </p>
-        ) : null}
+        <FormError message={general} />
         <div className="dialog-actions">
           <button type="button" className="button" onClick={onClose}>
             Cancel

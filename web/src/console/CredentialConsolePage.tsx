@@ -6,6 +6,7 @@ import { problemOf } from '../api/errors';
 import { OpenConsoleWithCredentialMutation } from '../api/operations';
 import { ConsoleScreen, type ConsoleKind } from './ConsoleScreen';
 import type { Ticket, TicketResult } from './useConsoleConnection';
+import { FormError } from '../components/FormError';
 
 async function ticketFor(secret: string, kind: ConsoleKind): Promise<TicketResult> {
   const result = await publicClient.mutation(OpenConsoleWithCredentialMutation, { secret, kind: kind === 'vnc' ? 'VNC' : 'SERIAL' }).toPromise();
@@ -76,11 +77,7 @@ export default function CredentialConsolePage() {
               <input type="radio" name="kind" checked={kind === 'serial'} onChange={() => setKind('serial')} /> Serial
             </label>
           </fieldset>
-          {error ? (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <FormError message={error} />
           <button type="submit" className="button primary wide" disabled={busy}>
             {busy ? 'Opening…' : 'Open console'}
           </button>

@@ -14,6 +14,7 @@ import type { AccountsQuery as AccountsData } from '../gql/graphql';
 import { useVmList } from '../live/useVmList';
 import { rows } from '../live/vmList';
 import { ADMIN_POLICY, useSession } from '../session';
+import { FormError } from '../components/FormError';
 
 type Account = AccountsData['accounts'][number];
 
@@ -72,11 +73,7 @@ function CreateAccountForm({ policies, onCreated }: { policies: readonly string[
             ))}
           </div>
         </fieldset>
-        {general ? (
-          <p className="form-error" role="alert">
-            {general}
-          </p>
-        ) : null}
+        <FormError message={general} />
         <div className="form-actions">
           <button type="submit" className="button primary" disabled={creating}>
             Create account
@@ -213,9 +210,7 @@ export function AccountsPage() {
   if (error) {
     return (
       <section className="panel narrow">
-        <p className="form-error" role="alert">
-          {describe(problemOf(error))}
-        </p>
+        <FormError message={describe(problemOf(error))} />
       </section>
     );
   }

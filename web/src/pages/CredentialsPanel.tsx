@@ -10,6 +10,7 @@ import { useNotify } from '../components/Notices';
 import { SecretOnce } from '../components/SecretOnce';
 import { formatTime, relativeTime } from '../format';
 import type { VmCredentialsQuery } from '../gql/graphql';
+import { FormError } from '../components/FormError';
 
 type Credential = NonNullable<VmCredentialsQuery['vm']>['credentials'][number];
 
@@ -137,11 +138,7 @@ export function CredentialsPanel({ vmId, credentials, canIssue, canRevoke, onCha
           <button type="submit" className="button primary" disabled={issuing}>
             Issue credential
           </button>
-          {general ? (
-            <p className="form-error" role="alert">
-              {general}
-            </p>
-          ) : null}
+          <FormError message={general} />
         </form>
       ) : (
         <p className="muted" data-missing-policy="vms:credentials:create">

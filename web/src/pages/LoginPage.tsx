@@ -4,6 +4,7 @@ import { client } from '../api/client';
 import { describe, problemOf } from '../api/errors';
 import { LoginMutation } from '../api/operations';
 import { useSession } from '../session';
+import { FormError } from '../components/FormError';
 
 /**
  * Where to go after logging in: a path on this site only, so a crafted link can't send a fresh
@@ -69,11 +70,7 @@ export function LoginPage() {
               onChange={(e) => setPassword(e.target.value)}
             />
           </div>
-          {error ? (
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <FormError message={error} />
           <button type="submit" className="button primary wide" disabled={busy}>
             {busy ? 'Logging in…' : 'Log in'}
           </button>

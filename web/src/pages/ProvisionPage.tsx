@@ -8,6 +8,7 @@ import { describe, problemOf, splitByField, type ApiProblem } from '../api/error
 import { CreateVmMutation, ImagesQuery } from '../api/operations';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
+import { FormError } from '../components/FormError';
 
 type Login = 'password' | 'sshKey';
 
@@ -74,11 +75,7 @@ export function ProvisionPage() {
   return (
     <section className="panel narrow">
       <h1>New virtual machine</h1>
-      {loadError ? (
-        <p className="form-error" role="alert">
-          {describe(problemOf(loadError))}
-        </p>
-      ) : null}
+      {loadError ? <FormError message={describe(problemOf(loadError))} /> : null}
       <form className="stack" onSubmit={submit} noValidate>
         <Field label="Name" error={fields.name}>
           {(props) => <input {...props} name="name" required maxLength={63} value={name} onChange={(e) => setName(e.target.value)} />}
@@ -151,11 +148,7 @@ export function ProvisionPage() {
           <input id="start" type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} />
           <label htmlFor="start">Start it once created</label>
         </div>
-        {general ? (
-          <p className="form-error" role="alert">
-            {general}
-          </p>
-        ) : null}
+        <FormError message={general} />
         <div className="form-actions">
           <button type="button" className="button" onClick={() => navigate(-1)}>
             Cancel

@@ -8,6 +8,7 @@ import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
 import { formatTime } from '../format';
 import type { VmDetailQuery } from '../gql/graphql';
+import { FormError } from '../components/FormError';
 
 type Snapshot = NonNullable<VmDetailQuery['vm']>['snapshots'][number];
 
@@ -75,11 +76,7 @@ export function SnapshotsPanel({ vmId, snapshots, allowed, busy }: { vmId: strin
           <button type="submit" className="button" disabled={busy || taking}>
             Take snapshot
           </button>
-          {general ? (
-            <p className="form-error" role="alert">
-              {general}
-            </p>
-          ) : null}
+          <FormError message={general} />
         </form>
       ) : null}
       {asking ? (

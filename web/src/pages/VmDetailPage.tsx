@@ -5,15 +5,20 @@ import { client } from '../api/client';
 import { describe, problemOf } from '../api/errors';
 import { CloneVmMutation, RenameVmMutation } from '../api/operations';
 import { Confirm } from '../components/Confirm';
+import { FormError } from '../components/FormError';
 import { GatedButton } from '../components/Gate';
 import { useNotify } from '../components/Notices';
 import { StateBadge } from '../components/StateBadge';
 import { formatMib, formatTime } from '../format';
-import { actionsFor, type VmAction } from '../live/vmActions';
+import { VM_ACTIONS, type VmAction } from '../live/vmActions';
+import { VmActionButtons } from '../live/VmActionButtons';
 import { useVmAction } from '../live/useVmAction';
 import { useVmDetail } from '../live/useVmDetail';
 import { CredentialsPanel } from './CredentialsPanel';
 import { SnapshotsPanel } from './SnapshotsPanel';
+
+/** Actions that lose work or data ask first. */
+const DANGEROUS = new Set(VM_ACTIONS.filter((spec) => spec.danger).map((spec) => spec.action));
 
 function ConsoleButtons({ id, running, canConnect }: { id: string; running: boolean; canConnect: boolean }) {
   const why = !canConnect ? 'Needs the vms:connect policy' : !running ? 'The VM is not running' : undefined;
@@ -80,9 +85,7 @@ export function VmDetailPage() {
   if (detail.error) {
     return (
       <section className="panel narrow">
-        <p className="form-error" role="alert">
-          {describe(problemOf(detail.error))}
-        </p>
+        <FormError message={describe(problemOf(detail.error))} />
       </section>
     );
   }
@@ -119,18 +122,7 @@ export function VmDetailPage() {
             {vm.name} <StateBadge state={vm.state} busy={vm.busy} />
           </h1>
           <div className="actions">
-            {actionsFor(vm).map((spec) => (
-              <GatedButton
-                key={spec.action}
-                allowed={spec.allowed}
-                policy={spec.policy}
-                className={`button small${spec.danger ? ' danger-outline' : ''}`}
-                disabled={vm.busy}
-                onClick={() => (spec.danger ? setAsking(spec.action) : void run(spec.action, vm))}
-              >
-                {spec.label}
-              </GatedButton>
-            ))}
+            <VmActionButtons vm={vm} onAction={(action) => (DANGEROUS.has(action) ? setAsking(action) : void run(action, vm))} />
             <NameAction label="Rename" policy="vms:rename" allowed={vm.allowed.includes('vms:rename')} initial={vm.name} onSubmit={(n) => renameOrClone('rename', n)} />
             <NameAction label="Clone" policy="vms:duplicate" allowed={vm.allowed.includes('vms:duplicate')} initial={`${vm.name}-copy`} onSubmit={(n) => renameOrClone('clone', n)} />
           </div>

@@ -2,10 +2,10 @@
 // a VM is unchanged: an event re-renders one row, not a thousand.
 import { memo } from 'react';
 import { Link } from 'react-router-dom';
-import { GatedButton } from '../components/Gate';
 import { StateBadge } from '../components/StateBadge';
 import { formatMib } from '../format';
-import { actionsFor, type VmAction } from '../live/vmActions';
+import { VmActionButtons } from '../live/VmActionButtons';
+import type { VmAction } from '../live/vmActions';
 import type { Vm } from '../live/vmList';
 
 export interface VmRowProps {
@@ -48,18 +48,7 @@ export const VmRow = memo(function VmRow({ vm, onAction }: VmRowProps) {
               </button>
             )
           ) : null}
-          {actionsFor(vm).map((spec) => (
-            <GatedButton
-              key={spec.action}
-              allowed={spec.allowed}
-              policy={spec.policy}
-              className={`button small${spec.danger ? ' danger-outline' : ''}`}
-              disabled={vm.busy}
-              onClick={() => onAction(spec.action, vm)}
-            >
-              {spec.label}
-            </GatedButton>
-          ))}
+          <VmActionButtons vm={vm} onAction={(action) => onAction(action, vm)} />
         </div>
       </td>
     </tr>

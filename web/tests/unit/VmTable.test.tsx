@@ -2,26 +2,15 @@ import { describe, expect, it, vi } from 'vitest';
 import { act, render, screen } from '@testing-library/react';
 import { MemoryRouter } from 'react-router-dom';
 import { VmTable } from '../../src/pages/VmTable';
+import { vmFixture } from './fixtures';
 import { applyEvent, loaded, rows, type Vm } from '../../src/live/vmList';
 
 function vm(i: number): Vm {
-  return {
-    __typename: 'Vm',
-    id: `id-${i}`,
+  return vmFixture(`id-${i}`, {
     name: `vm-${i}`,
-    state: 'STOPPED',
-    image: 'debian',
-    vcpus: 1,
-    memoryMib: 512,
-    diskGib: 4,
-    failure: null,
     createdAt: new Date(i * 1000).toISOString(),
-    keyboardLayout: 'en-us',
-    busy: false,
-    ownerId: 'o',
-    ownerName: 'admin',
     allowed: i === 0 ? ['vms:start', 'vms:delete', 'vms:getById'] : ['vms:getById'],
-  } as Vm;
+  });
 }
 
 describe('the VM table', () => {

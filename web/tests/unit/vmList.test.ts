@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { vmFixture } from './fixtures';
 import { applyEvent, loaded, reconcile, remove, rows, upsert, type Vm } from '../../src/live/vmList';
 
 function vm(id: string, over: Partial<Vm> = {}): Vm {
-  return {
-    __typename: 'Vm',
-    id,
-    name: `vm-${id}`,
-    state: 'STOPPED',
-    image: 'debian',
-    vcpus: 1,
-    memoryMib: 512,
-    diskGib: 4,
-    failure: null,
-    createdAt: `2026-11-0${id}T00:00:00Z`,
-    keyboardLayout: 'en-us',
-    busy: false,
-    ownerId: 'o',
-    ownerName: 'admin',
-    allowed: ['vms:start'],
-    ...over,
-  } as Vm;
+  return vmFixture(id, { createdAt: `2026-11-0${id}T00:00:00Z`, ...over });
 }
 
 describe('the live VM list', () => {
