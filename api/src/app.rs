@@ -13,7 +13,8 @@ use distribox_projections::hypervisor::{
     lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
 };
 use distribox_projections::images::DirImageCatalog;
-use distribox_projections::read_models::{AccountsProjection, VmsProjection};
+use distribox_projections::read_models::audit::{self, Verdict};
+use distribox_projections::read_models::{AccountsProjection, AuditLogProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub reads: Reads,
     pub images: Arc<DirImageCatalog>,
     pub vms: Arc<VmsProjection>,
+    /// The audit log's projection, for its live tail.
+    pub audit: Arc<AuditLogProjection>,
     pub relay: Arc<ConsoleRelay>,
     pub origins: OriginPolicy,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -72,6 +75,14 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         .await
         .context("database migration failed")?;
     Ok(())
+}
+
+/// Checks the audit log's hash chain against the event log (`distribox audit verify`).
+pub async fn verify_audit(config: &Config) -> anyhow::Result<Verdict> {
+    let pool = connect(config).await?;
+    audit::verify(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the logs: {e}"))
 }
 
 /// Creates `admin` unless it exists; the generated password, if one was generated.
@@ -126,6 +137,8 @@ impl App {
         let vms_runner = Runner::new(pool.clone(), vms.clone(), options);
         let accounts_runner = Runner::new(pool.clone(), Arc::new(AccountsProjection), options);
         let accounts_progress = accounts_runner.progress();
+        let audit = Arc::new(AuditLogProjection::new());
+        let audit_runner = Runner::new(pool.clone(), audit.clone(), options);
         let projector = HypervisorProjector::new(
             hypervisor.clone(),
             BusReporter(bus.clone()),
@@ -167,6 +180,7 @@ impl App {
             tokio::spawn(vms_runner.run(signal.clone())),
             tokio::spawn(accounts_runner.run(signal.clone())),
             tokio::spawn(revoker_runner.run(signal.clone())),
+            tokio::spawn(audit_runner.run(signal.clone())),
             tokio::spawn(hypervisor_runner.run(signal)),
         ];
 
@@ -194,6 +208,7 @@ impl App {
             reads,
             images,
             vms,
+            audit,
             relay,
             origins,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),

@@ -2,6 +2,7 @@
 //! console relay and hypervisor, and the HTTP surface (GraphQL, websockets, web app).
 
 pub mod app;
+mod audit_log;
 pub mod config;
 mod error;
 mod graphql;

@@ -1,5 +1,6 @@
 use clap::{Parser, Subcommand};
 use distribox_api::{migrate, App, Config};
+use distribox_projections::read_models::audit::Verdict;
 use tracing_subscriber::EnvFilter;
 
 /// Distribox: share KVM virtual machines through the browser.
@@ -20,6 +21,16 @@ enum Command {
     EnsureAdmin(Config),
     /// Print the GraphQL schema (SDL), for clients that type their operations from it.
     Schema,
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log's hash chain from the event log; exit 1 naming the first
+    /// position that was altered, removed or inserted.
+    Verify(Config),
 }
 
 #[tokio::main]
@@ -51,6 +62,25 @@ async fn main() -> anyhow::Result<()> {
             migrate(&config).await?;
             println!("database is up to date");
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify(config)) => {
+            match distribox_api::app::verify_audit(&config).await? {
+                Verdict::Intact { entries } => {
+                    println!("audit log intact: {entries} entries match the event log");
+                    Ok(())
+                }
+                Verdict::Broken {
+                    chain_index,
+                    position,
+                    problem,
+                } => {
+                    let at = position
+                        .map(|p| format!(", position {p}"))
+                        .unwrap_or_default();
+                    eprintln!("audit log BROKEN at entry {chain_index}{at}: {problem}");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Schema => {
             print!("{}", distribox_api::graphql_sdl());

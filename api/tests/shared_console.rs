@@ -137,6 +137,27 @@ async fn viewers_share_the_console_and_view_only_ones_cannot_type() {
     }
     assert!(transcripts[3].lines().any(|l| l.trim() == "after-7"));
     assert!(transcripts.iter().all(|shown| !shown.contains("view-only")));
+
+    // The audit log's entry of each session leads to its replay, and names who opened it.
+    let data = app
+        .data(
+            &admin,
+            "query($vm: ID!) { auditLog(vmId: $vm, action: \"ConsoleOpened\", first: 10) {
+                edges { node { actor sessionId recording { session finishedAt } } } } }",
+            json!({ "vm": vm }),
+        )
+        .await;
+    let entries = data["auditLog"]["edges"].as_array().unwrap();
+    assert_eq!(entries.len(), sessions.len(), "{data}");
+    for edge in entries {
+        let node = &edge["node"];
+        assert!(
+            node["actor"].as_str().unwrap().starts_with("account:"),
+            "{node}"
+        );
+        assert_eq!(node["recording"]["session"], node["sessionId"], "{node}");
+        assert!(sessions.contains(&node["sessionId"].as_str().unwrap().to_owned()));
+    }
 }
 
 /// A finished recording through `consoleRecording`, waiting for its writer to finish it.

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod audit_log;
 mod mutation;
 mod query;
 mod recording;

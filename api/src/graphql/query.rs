@@ -10,6 +10,7 @@ use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
 use uuid::Uuid;
 
 use super::access::{authorize_vm, request, Access};
+use super::audit_log::{self, AuditArgs, AuditEntry};
 use super::recording::ConsoleRecording;
 use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
 use crate::app::AppState;
@@ -236,6 +237,35 @@ impl QueryRoot {
         let state = ctx.data::<AppState>()?;
         let row = recordings::recording(&state.pool, session).await?;
         Ok(row.map(ConsoleRecording::from))
+    }
+
+    /// The audit log, newest first: every event and every refusal, filtered (all filters
+    /// combine). `actor` is `account:<id>`, `credential:<id>`, `system`, `anonymous` or a
+    /// username; `outcome` is `ok`, `refused` or `failed`; `from` ≤ at < `to`.
+    #[graphql(guard = "Access::policy(Policy::AuditGet)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        vm_id: Option<ID>,
+        actor: Option<String>,
+        action: Option<String>,
+        outcome: Option<String>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Connection<String, AuditEntry>> {
+        let state = ctx.data::<AppState>()?;
+        let args = AuditArgs {
+            vm_id,
+            actor,
+            action,
+            outcome,
+            from,
+            to,
+        };
+        audit_log::page(state, args, first, after).await
     }
 
     /// One VM, or null if there is none with this id.

@@ -4,6 +4,7 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::access::{request, Access};
+use super::audit_log::{AuditArgs, AuditEntry};
 use super::query::parse_id;
 use super::types::VmEvent;
 use crate::app::AppState;
@@ -12,6 +13,42 @@ pub struct SubscriptionRoot;
 
 #[Subscription]
 impl SubscriptionRoot {
+    /// New audit log entries as they are recorded, matching the filters (as in `auditLog`,
+    /// without the time range).
+    #[graphql(guard = "Access::policy(Policy::AuditGet)")]
+    async fn audit_tail(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: Option<ID>,
+        actor: Option<String>,
+        action: Option<String>,
+        outcome: Option<String>,
+    ) -> Result<impl Stream<Item = AuditEntry>> {
+        let state = ctx.data::<AppState>()?.clone();
+        let args = AuditArgs {
+            vm_id,
+            actor,
+            action,
+            outcome,
+            from: None,
+            to: None,
+        };
+        let filter = args.filter(&state).await?;
+        let appended = BroadcastStream::new(state.audit.subscribe());
+        Ok(appended.filter_map(move |appended| {
+            let (state, filter) = (state.clone(), filter.clone());
+            async move {
+                // A subscriber that fell too far behind skips what it missed rather than dying.
+                let appended = appended.ok()?;
+                let row = crate::audit_log::entry(&state.pool, appended.chain_index)
+                    .await
+                    .ok()
+                    .flatten()?;
+                filter.matches(&row).then(|| AuditEntry::from(row))
+            }
+        }))
+    }
+
     /// Every committed change to VMs (or to one VM), as it happens.
     #[graphql(guard = "Access::vm(Policy::VmsGet)")]
     async fn vm_events(

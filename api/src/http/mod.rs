@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, `/graphql/ws`, `/console/ws`, `/healthz` and the web app.
 
+mod audit_export;
 mod caller;
 mod graphql_http;
 mod graphql_ws;
@@ -35,6 +36,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphql", get(graphql_http::handle).post(graphql_http::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
         .route("/healthz", get(healthz))
+        .route("/audit/export", get(audit_export::export))
         // Compressed: the app's first load is mostly JavaScript, which gzip shrinks ~3×.
         .fallback_service(get(web::serve).layer(CompressionLayer::new()))
         .with_state(state)

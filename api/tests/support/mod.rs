@@ -313,6 +313,21 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// The errors a refused subscription gets: a `next` carrying errors (as async-graphql
+    /// answers a refused field) or an `error` message.
+    pub async fn refusal(&mut self, timeout: Duration) -> Value {
+        let message = tokio::time::timeout(timeout, next_json(&mut self.ws))
+            .await
+            .expect("an answer in time");
+        match message["type"].as_str() {
+            Some("next") => message["payload"]["errors"].clone(),
+            Some("error") => message["payload"].clone(),
+            _ => panic!("not a refusal: {message}"),
+        }
+    }
+}
+
 async fn next_json(ws: &mut Ws) -> Value {
     loop {
         match ws

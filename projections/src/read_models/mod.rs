@@ -2,7 +2,9 @@
 //! the runner rebuilds it from the log.
 
 mod accounts;
+pub mod audit;
 mod vms;
 
 pub use accounts::AccountsProjection;
+pub use audit::AuditLogProjection;
 pub use vms::{VmChange, VmsProjection};
