@@ -5,6 +5,7 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-route
 import { Layout } from './components/Layout';
 import { NoticesProvider } from './components/Notices';
 import { AccountsPage } from './pages/AccountsPage';
+import { AuditPage } from './pages/AuditPage';
 import { LoginPage } from './pages/LoginPage';
 import { MonitorPage } from './pages/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
@@ -66,6 +67,7 @@ export function App() {
               <Route path="/vms/:id" element={<VmDetailPage />} />
               <Route path="/monitor" element={<MonitorPage />} />
               <Route path="/accounts" element={<AccountsPage />} />
+              <Route path="/audit" element={<AuditPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>

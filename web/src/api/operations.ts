@@ -384,3 +384,68 @@ export const DeleteAccountMutation = graphql(`
     deleteAccount(id: $id)
   }
 `);
+
+export const AuditEntryFields = graphql(`
+  fragment AuditEntryFields on AuditEntry {
+    chainIndex
+    position
+    at
+    actor
+    actorName
+    clientAddress
+    action
+    vmId
+    accountId
+    outcome
+    details
+    sessionId
+  }
+`);
+
+export const AuditPageQuery = graphql(`
+  query AuditPage(
+    $first: Int!
+    $after: String
+    $vmId: ID
+    $actor: String
+    $action: String
+    $outcome: String
+    $from: DateTime
+    $to: DateTime
+  ) {
+    auditLog(first: $first, after: $after, vmId: $vmId, actor: $actor, action: $action, outcome: $outcome, from: $from, to: $to) {
+      edges {
+        node {
+          ...AuditEntryFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const AuditTailSubscription = graphql(`
+  subscription AuditTail($vmId: ID, $actor: String, $action: String, $outcome: String) {
+    auditTail(vmId: $vmId, actor: $actor, action: $action, outcome: $outcome) {
+      ...AuditEntryFields
+    }
+  }
+`);
+
+export const RecordingQuery = graphql(`
+  query Recording($session: ID!, $from: Int!) {
+    consoleRecording(session: $session) {
+      startedAt
+      finishedAt
+      lostBytes
+      frames(from: $from, first: 5000) {
+        seq
+        atMs
+        text
+      }
+    }
+  }
+`);

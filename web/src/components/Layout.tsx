@@ -100,6 +100,7 @@ export function Layout() {
           </NavLink>
           {can('vms:screenshot') ? <NavLink to="/monitor">Monitor</NavLink> : null}
           {can('users:get') ? <NavLink to="/accounts">Accounts</NavLink> : null}
+          {can('audit:get') ? <NavLink to="/audit">Audit log</NavLink> : null}
           <a href="/graphiql">API</a>
         </nav>
         <div className="session">

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, STATE_CHANGE, api, graphql, logIn, snap, useDistribox, withPage } from './harness.mjs';
+import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const distribox = useDistribox();
@@ -160,4 +161,30 @@ test('an account without a policy does not see the feature, and a direct call is
     assert.ok(tries < 20, `the grant reaches the viewer: ${JSON.stringify(vm)}`);
     await sleep(250);
   }
+});
+
+test('the audit log shows refusals, follows new entries live and exports what it shows', { timeout: 90_000 }, async () => {
+  await withPage(async (page) => {
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await page.click('header nav a:has-text("Audit log")');
+    await page.waitForSelector('tr[data-action]');
+    // The viewer's refused calls (the test before) are there, and the refusal filter keeps only them.
+    await page.selectOption('select[name=outcome]', 'refused');
+    await page.click('form.audit-filters button[type=submit]');
+    await page.waitForSelector('tr[data-action=AccessDenied]');
+    const outcomes = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
+    assert.ok(outcomes.length > 0 && outcomes.every((o) => o === 'refused'), JSON.stringify(outcomes));
+    await snap(page, '16-audit-refused');
+
+    // Live: a refusal made now appears at the top without reloading.
+    await graphql('{ accounts { id } }', {}, (await api('mutation { login(username: "viewer", password: "viewer-password-2") { token } }')).login.token);
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr[data-action=AccessDenied]').length >= 2);
+
+    // Export: the same filter, as CSV.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Export CSV")')]);
+    const csv = fs.readFileSync(await download.path(), 'utf8');
+    const [header, ...rows] = csv.trim().split('\n');
+    assert.match(header, /^chain_index,position,at,actor/);
+    assert.ok(rows.length >= 2 && rows.every((row) => row.includes(',refused,')), csv);
+  });
 });

@@ -135,6 +135,15 @@ test('provision, run, consoles, credential, revocation', { timeout: 480_000 }, a
     await page.waitForSelector(`.tile[data-vm-id="${vmId}"] img`, { timeout: 20_000 });
     await snap(page, '07-monitor');
 
+    // The audit log leads from the serial session's entry to its replay.
+    await page.click('header nav a:has-text("Audit log")');
+    await page.selectOption('select[name=vmId]', vmId);
+    await page.fill('input[name=action]', 'ConsoleOpened');
+    await page.click('form.audit-filters button[type=submit]');
+    await page.locator('tr[data-action=ConsoleOpened] button:has-text("Replay")').last().click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=transcript]')?.textContent.includes('42'));
+    await snap(page, '07b-audit-replay');
+
     // Log out; a visitor opens the graphical console with the credential alone.
     await page.click('button[aria-haspopup=menu]');
     await page.click('button[role=menuitem]:has-text("Log out")');
