@@ -30,6 +30,12 @@ pub trait Projection: Send + Sync + 'static {
         event: &StoredEvent,
     ) -> Result<(), ProjectionError>;
 
+    /// Called after the batch's last `apply`, in the same transaction: a projection that
+    /// gathers rows in `apply` writes them here, in one statement per batch.
+    async fn flush(&self, _tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+
     /// Called once a batch (and its checkpoint) has committed: the moment to publish anything
     /// `apply` prepared.
     fn committed(&self) {}
@@ -339,6 +345,7 @@ impl<P: Projection> Runner<P> {
         for event in events {
             self.projection.apply(tx, event).await?;
         }
+        self.projection.flush(tx).await?;
         // Compare-and-set: if another runner moved the checkpoint, our work is discarded.
         let moved = sqlx::query(
             "UPDATE projection_checkpoints
