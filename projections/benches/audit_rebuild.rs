@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use distribox_migrations::test_db::TestDatabase;
 use distribox_projections::read_models::audit::{self, AuditLogProjection, Verdict};
+use distribox_projections::read_models::audit_query::{self, AuditFilter};
 use distribox_projections::runner::{Runner, RunnerOptions};
 
 const SEED: &str = r#"
@@ -40,6 +41,24 @@ SELECT 'Vm', md5('vm' || (i / 100))::uuid::text, i % 100 + 1, kind.event_type, '
                 ELSE to_json(CASE i % 6 WHEN 0 THEN 'VmStartRequested' WHEN 1 THEN 'VmStarted'
                                            ELSE 'VmShutdownRequested' END)::text
               END AS payload) AS kind"#;
+
+const PAGE_SAMPLES: usize = 100;
+
+/// The UUID the seed derives from `text` (`md5(text)::uuid`).
+async fn uuid_of(pool: &sqlx::PgPool, text: &str) -> String {
+    sqlx::query_scalar("SELECT md5($1)::uuid::text")
+        .bind(text)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// p50 and p99 of `samples`.
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    (at(0.50), at(0.99))
+}
 
 fn rate(count: i64, seconds: f64) -> String {
     format!("{:.0}", count as f64 / seconds)
@@ -75,6 +94,77 @@ async fn main() {
     let verified = started.elapsed().as_secs_f64();
     assert_eq!(verdict, Verdict::Intact { entries: events });
 
+    // auditLog's pages at this size: 50 entries, newest first, and the page after them.
+    let actor = "account:".to_owned() + &uuid_of(&db.pool, "account7").await;
+    let recent = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let filters: Vec<(&str, AuditFilter)> = vec![
+        ("none", AuditFilter::default()),
+        (
+            "one VM",
+            AuditFilter {
+                vm_id: Some(uuid_of(&db.pool, "vm4242").await.parse().unwrap()),
+                ..Default::default()
+            },
+        ),
+        (
+            "one actor",
+            AuditFilter {
+                actor: Some(actor.clone()),
+                ..Default::default()
+            },
+        ),
+        (
+            "one action",
+            AuditFilter {
+                action: Some("ConsoleOpened".to_owned()),
+                ..Default::default()
+            },
+        ),
+        (
+            "refused (none exist)",
+            AuditFilter {
+                outcome: Some("refused".to_owned()),
+                ..Default::default()
+            },
+        ),
+        (
+            "actor + action",
+            AuditFilter {
+                actor: Some(actor),
+                action: Some("VmStarted".to_owned()),
+                ..Default::default()
+            },
+        ),
+        (
+            "time range",
+            AuditFilter {
+                from: Some(recent),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut pages = Vec::new();
+    for (name, filter) in &filters {
+        let mut first_page = Vec::new();
+        let mut next_page = Vec::new();
+        for _ in 0..PAGE_SAMPLES {
+            let started = Instant::now();
+            let (rows, _) = audit_query::page(&db.pool, filter, None, 50).await.unwrap();
+            first_page.push(started.elapsed().as_secs_f64() * 1000.0);
+            let before = rows.last().map(|r| r.chain_index);
+            let started = Instant::now();
+            audit_query::page(&db.pool, filter, before, 50)
+                .await
+                .unwrap();
+            next_page.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        pages.push((
+            name.to_owned(),
+            percentiles(&mut first_page),
+            percentiles(&mut next_page),
+        ));
+    }
+
     let size: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('audit_log')")
         .fetch_one(&db.pool)
         .await
@@ -94,6 +184,10 @@ async fn main() {
         rate(events, verified)
     );
     println!("\naudit_log with its indexes: {} MiB", size >> 20);
+    println!("\n| auditLog page of 50 at {events} entries, filter | first page p50 / p99 (ms) | next page p50 / p99 (ms) |\n|---|---|---|");
+    for (name, (p50, p99), (n50, n99)) in pages {
+        println!("| {name} | {p50:.2} / {p99:.2} | {n50:.2} / {n99:.2} |");
+    }
 
     // A million events is a gigabyte: don't leave it for scripts/test's cleanup.
     db.pool.close().await;

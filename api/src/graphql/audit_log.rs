@@ -8,7 +8,7 @@ use distribox_commands::ErrorCode;
 use super::query::parse_id;
 use super::recording::ConsoleRecording;
 use crate::app::AppState;
-use crate::audit_log::{AuditFilter, AuditRow};
+use crate::audit_log::{self, AuditFilter, AuditRow};
 use crate::error::ApiError;
 use crate::recordings;
 
@@ -88,7 +88,7 @@ pub struct AuditArgs {
 
 impl AuditArgs {
     pub async fn filter(self, state: &AppState) -> Result<AuditFilter, ApiError> {
-        AuditFilter {
+        let filter = AuditFilter {
             vm_id: self
                 .vm_id
                 .map(|id| {
@@ -102,9 +102,8 @@ impl AuditArgs {
             outcome: self.outcome,
             from: self.from,
             to: self.to,
-        }
-        .resolve(&state.pool)
-        .await
+        };
+        audit_log::resolve(filter, &state.pool).await
     }
 }
 
@@ -137,7 +136,9 @@ pub async fn page(
         })
         .transpose()?;
     let filter = args.filter(state).await?;
-    let (rows, more) = crate::audit_log::page(&state.pool, &filter, before, first.into()).await?;
+    let (rows, more) = audit_log::page(&state.pool, &filter, before, first.into())
+        .await
+        .map_err(ApiError::from)?;
     let mut connection = Connection::new(before.is_some(), more);
     connection.edges.extend(
         rows.into_iter()

@@ -96,7 +96,7 @@ pub async fn export(
         from: query.from,
         to: query.to,
     };
-    let filter = match filter.resolve(&state.app.pool).await {
+    let filter = match audit_log::resolve(filter, &state.app.pool).await {
         Ok(filter) => filter,
         Err(err) => {
             let err = async_graphql::Error::from(err);

@@ -3,6 +3,7 @@
 
 mod accounts;
 pub mod audit;
+pub mod audit_query;
 mod vms;
 
 pub use accounts::AccountsProjection;
