@@ -69,13 +69,16 @@ impl Default for RunnerOptions {
     }
 }
 
+/// `events.`: the output column `tx_id` (a bigint) would shadow the table's in ORDER BY, and
+/// ordering by it sorts every remaining event on each batch instead of reading the index —
+/// 1.6 s a batch at a million events, against 1 ms.
 const SELECT_BATCH: &str = "
 SELECT aggregate_type, aggregate_id, sequence, event_type, payload, metadata, global_position,
        tx_id::text::bigint AS tx_id, recorded_at
   FROM events
  WHERE (tx_id, global_position) > ($1::text::xid8, $2)
    AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
- ORDER BY tx_id, global_position
+ ORDER BY events.tx_id, events.global_position
  LIMIT $3";
 
 /// First key of the advisory locks that keep one runner per projection across processes.

@@ -308,7 +308,7 @@ SELECT aggregate_type, aggregate_id, sequence, event_type, payload, metadata, gl
        tx_id::text::bigint AS tx_id, recorded_at
   FROM events
  WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
- ORDER BY tx_id, global_position";
+ ORDER BY events.tx_id, events.global_position";
 
 /// Recomputes the chain from the event log and compares it with `audit_log`, entry by entry,
 /// streaming both (constant memory over millions of events). Events the projection has not
