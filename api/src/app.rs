@@ -16,6 +16,7 @@ use distribox_projections::images::DirImageCatalog;
 use distribox_projections::read_models::audit::{self, Verdict};
 use distribox_projections::read_models::{AccountsProjection, AuditLogProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
+use distribox_projections::status::ProjectionStatus;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -75,6 +76,12 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
         .await
         .context("database migration failed")?;
     Ok(())
+}
+
+/// Where each projection is in the log (`distribox projections status`).
+pub async fn projections_status(config: &Config) -> anyhow::Result<Vec<ProjectionStatus>> {
+    let pool = connect(config).await?;
+    Ok(distribox_projections::status::status(&pool).await?)
 }
 
 /// Checks the audit log's hash chain against the event log (`distribox audit verify`).

@@ -24,6 +24,16 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The projections that build read models from the event log.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Each projection's position in the log, the committed events it has still to apply and
+    /// how long the oldest of them has waited.
+    Status(Config),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +91,24 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Projections(ProjectionsCommand::Status(config)) => {
+            let projections = distribox_api::app::projections_status(&config).await?;
+            println!(
+                "{:<12} {:>10} {:>8} {:>10}  updated",
+                "projection", "position", "behind", "lag"
+            );
+            for p in projections {
+                println!(
+                    "{:<12} {:>10} {:>8} {:>9.3}s  {}",
+                    p.projection,
+                    p.position,
+                    p.behind,
+                    p.lag_seconds,
+                    p.updated_at.to_rfc3339()
+                );
+            }
+            Ok(())
         }
         Command::Schema => {
             print!("{}", distribox_api::graphql_sdl());

@@ -8,6 +8,7 @@ pub mod hypervisor;
 pub mod images;
 pub mod read_models;
 pub mod runner;
+pub mod status;
 
 pub use error::ProjectionError;
 pub use event::StoredEvent;
