@@ -2,6 +2,7 @@
 //! label, so the actor index serves it), and exports streamed.
 
 use distribox_commands::ErrorCode;
+use distribox_projections::read_models::audit::OUTCOMES;
 use distribox_projections::read_models::audit_query::oldest_first;
 pub use distribox_projections::read_models::audit_query::{entry, page, AuditFilter, AuditRow};
 use futures::StreamExt;
@@ -11,8 +12,6 @@ use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-
-const OUTCOMES: &[&str] = &["ok", "refused", "failed"];
 
 /// Checks the values; an actor given as a username becomes its account's label (an unknown
 /// username matches nothing).

@@ -211,6 +211,17 @@ async fn the_tail_follows_new_entries_that_match() {
         Subscription::start(&app, &viewer, "subscription { auditTail { action } }").await;
     let errors = refused.refusal(Duration::from_secs(10)).await;
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{errors}");
+
+    // Nor with filters that make no sense, named like auditLog names them.
+    let mut bad = Subscription::start(
+        &app,
+        &admin,
+        "subscription { auditTail(outcome: \"maybe\") { action } }",
+    )
+    .await;
+    let errors = bad.refusal(Duration::from_secs(10)).await;
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_INPUT", "{errors}");
+    assert_eq!(errors[0]["extensions"]["field"], "outcome", "{errors}");
 }
 
 #[tokio::test]

@@ -58,3 +58,10 @@ export function percent(part: number, whole: number): number {
   if (!(whole > 0)) return 0;
   return Math.min(100, Math.max(0, (part / whole) * 100));
 }
+
+/** `datetime-local` input value → RFC 3339 in UTC, or null for none. */
+export function utcFromLocalInput(value: string): string | null {
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}

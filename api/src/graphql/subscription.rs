@@ -40,11 +40,11 @@ impl SubscriptionRoot {
             async move {
                 // A subscriber that fell too far behind skips what it missed rather than dying.
                 let appended = appended.ok()?;
-                let row = crate::audit_log::entry(&state.pool, appended.chain_index)
+                let row = crate::audit_log::entry(&state.pool, &filter, appended.chain_index)
                     .await
                     .ok()
                     .flatten()?;
-                filter.matches(&row).then(|| AuditEntry::from(row))
+                Some(AuditEntry::from(row))
             }
         }))
     }

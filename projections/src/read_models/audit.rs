@@ -27,6 +27,13 @@ const REFUSALS: &[&str] = &[
 /// Event types that record libvirt refusing what was asked.
 const FAILURES: &[&str] = &["VmStartFailed"];
 
+/// What an entry's outcome can be: done, turned down (a login or request), or refused by
+/// libvirt.
+pub const OUTCOMES: [&str; 3] = [OK, REFUSED, FAILED];
+const OK: &str = "ok";
+const REFUSED: &str = "refused";
+const FAILED: &str = "failed";
+
 /// The hash of the chain before its first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
 
@@ -146,11 +153,11 @@ impl AuditEntry {
             vm_id: id.filter(|_| event.aggregate_type == "Vm"),
             account_id: id.filter(|_| event.aggregate_type == "Account"),
             outcome: if REFUSALS.contains(&event.event_type.as_str()) {
-                "refused"
+                REFUSED
             } else if FAILURES.contains(&event.event_type.as_str()) {
-                "failed"
+                FAILED
             } else {
-                "ok"
+                OK
             },
             session_id: body
                 .get("session")

@@ -36,22 +36,6 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    /// Whether `row` passes the filters (the live tail checks each new entry).
-    pub fn matches(&self, row: &AuditRow) -> bool {
-        self.vm_id.is_none_or(|vm| row.vm_id == Some(vm))
-            && self.actor.as_ref().is_none_or(|actor| &row.actor == actor)
-            && self
-                .action
-                .as_ref()
-                .is_none_or(|action| &row.action == action)
-            && self
-                .outcome
-                .as_ref()
-                .is_none_or(|outcome| &row.outcome == outcome)
-            && self.from.is_none_or(|from| row.at >= from)
-            && self.to.is_none_or(|to| row.at < to)
-    }
-
     fn push_where(&self, sql: &mut QueryBuilder<'_, Postgres>) {
         sql.push(" WHERE true");
         if let Some(vm) = self.vm_id {
@@ -100,10 +84,16 @@ pub async fn page(
     Ok((rows, more))
 }
 
-/// One entry by chain index (for the live tail).
-pub async fn entry(pool: &PgPool, chain_index: i64) -> Result<Option<AuditRow>, sqlx::Error> {
+/// The entry at `chain_index` if it passes the filters (for the live tail: the same filter
+/// SQL as the pages, so the two never disagree).
+pub async fn entry(
+    pool: &PgPool,
+    filter: &AuditFilter,
+    chain_index: i64,
+) -> Result<Option<AuditRow>, sqlx::Error> {
     let mut sql = QueryBuilder::new(COLUMNS);
-    sql.push(" WHERE chain_index = ").push_bind(chain_index);
+    filter.push_where(&mut sql);
+    sql.push(" AND chain_index = ").push_bind(chain_index);
     sql.build_query_as().fetch_optional(pool).await
 }
 

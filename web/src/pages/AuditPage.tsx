@@ -7,10 +7,9 @@ import { describe, problemOf, type ApiProblem } from '../api/errors';
 import { getToken } from '../api/token';
 import { AuditPageQuery, AuditTailSubscription, RecordingQuery } from '../api/operations';
 import { FormError } from '../components/FormError';
-import { formatTime } from '../format';
+import { formatTime, utcFromLocalInput } from '../format';
 import type { AuditEntryFieldsFragment } from '../gql/graphql';
 import { useVmList } from '../live/useVmList';
-import { expiryFromInput } from './CredentialsPanel';
 
 type Entry = AuditEntryFieldsFragment;
 
@@ -34,8 +33,8 @@ export function filterVariables(filters: AuditFilters) {
     actor: filters.actor.trim() || null,
     action: filters.action.trim() || null,
     outcome: filters.outcome || null,
-    from: expiryFromInput(filters.from),
-    to: expiryFromInput(filters.to),
+    from: utcFromLocalInput(filters.from),
+    to: utcFromLocalInput(filters.to),
   };
 }
 

@@ -8,7 +8,7 @@ import { Confirm } from '../components/Confirm';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
 import { SecretOnce } from '../components/SecretOnce';
-import { formatTime, relativeTime } from '../format';
+import { formatTime, relativeTime, utcFromLocalInput } from '../format';
 import type { VmCredentialsQuery } from '../gql/graphql';
 import { FormError } from '../components/FormError';
 
@@ -18,13 +18,6 @@ export function credentialStatus(credential: Credential, now = Date.now()): 'act
   if (credential.revokedAt) return 'revoked';
   if (credential.expiresAt && new Date(credential.expiresAt).getTime() <= now) return 'expired';
   return 'active';
-}
-
-/** `datetime-local` input value → RFC 3339 in UTC, or null for none. */
-export function expiryFromInput(value: string): string | null {
-  if (!value) return null;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
 export interface CredentialsPanelProps {
@@ -52,7 +45,7 @@ export function CredentialsPanel({ vmId, credentials, canIssue, canRevoke, onCha
     setProblem(null);
     setIssuing(true);
     const result = await client
-      .mutation(IssueCredentialMutation, { vmId, name, expiresAt: expiryFromInput(expires) })
+      .mutation(IssueCredentialMutation, { vmId, name, expiresAt: utcFromLocalInput(expires) })
       .toPromise();
     setIssuing(false);
     if (result.error || !result.data) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { credentialStatus, expiryFromInput } from '../../src/pages/CredentialsPanel';
+import { utcFromLocalInput } from '../../src/format';
+import { credentialStatus } from '../../src/pages/CredentialsPanel';
 
 const base = { __typename: 'VmCredential' as const, id: 'c', name: 'lab', createdAt: '2026-11-01T00:00:00Z', lastUsedAt: null };
 
@@ -12,8 +13,8 @@ describe('credentials', () => {
   });
 
   it('turns the local expiry input into UTC, or none', () => {
-    expect(expiryFromInput('')).toBeNull();
-    expect(expiryFromInput('not a date')).toBeNull();
-    expect(expiryFromInput('2026-11-10T12:30')).toBe(new Date('2026-11-10T12:30').toISOString());
+    expect(utcFromLocalInput('')).toBeNull();
+    expect(utcFromLocalInput('not a date')).toBeNull();
+    expect(utcFromLocalInput('2026-11-10T12:30')).toBe(new Date('2026-11-10T12:30').toISOString());
   });
 });
