@@ -14,9 +14,13 @@ use distribox_projections::hypervisor::{
 };
 use distribox_projections::images::DirImageCatalog;
 use distribox_projections::read_models::audit::{self, Verdict};
-use distribox_projections::read_models::{AccountsProjection, AuditLogProjection, VmsProjection};
+use distribox_projections::read_models::{
+    AccountsProjection, AuditLogProjection, UsageProjection, VmsProjection,
+};
+use distribox_projections::rebuild::{self, Rebuilt};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
 use distribox_projections::status::ProjectionStatus;
+use distribox_projections::usage::{LatestUsageHandle, Sampler};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -24,6 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::graphql;
 use crate::http::HttpState;
+use crate::metrics::Metrics;
 use crate::reads::Reads;
 use crate::recordings::PgRecorder;
 use crate::revoker::Revoker;
@@ -49,6 +54,18 @@ pub struct AppState {
     pub revocations: Arc<Revocations>,
     /// Where images and VM disks live: `host` reports the space left on its filesystem.
     pub data_dir: PathBuf,
+    pub usage: UsageSettings,
+    pub metrics: Metrics,
+    /// Lets a scraper read `/metrics` without logging in.
+    pub metrics_token: Option<Arc<str>>,
+}
+
+/// How usage is sampled, and the sampler's last reading.
+#[derive(Clone)]
+pub struct UsageSettings {
+    pub interval: Duration,
+    pub raw_retention: Duration,
+    pub latest: LatestUsageHandle,
 }
 
 /// A running Distribox. Dropping it stops the server and the projections.
@@ -82,6 +99,25 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn projections_status(config: &Config) -> anyhow::Result<Vec<ProjectionStatus>> {
     let pool = connect(config).await?;
     Ok(distribox_projections::status::status(&pool).await?)
+}
+
+/// Rebuilds projection `name`'s read model beside the live one, then swaps it in
+/// (`distribox projections rebuild`).
+pub async fn rebuild_projection(config: &Config, name: &str) -> anyhow::Result<Rebuilt> {
+    let pool = connect(config).await?;
+    let rebuilt = match name {
+        "accounts" => rebuild::rebuild(&pool, Arc::new(AccountsProjection)).await,
+        "audit_log" => rebuild::rebuild(&pool, Arc::new(AuditLogProjection::new())).await,
+        "usage" => rebuild::rebuild(&pool, Arc::new(UsageProjection)).await,
+        "vms" => rebuild::rebuild(&pool, Arc::new(VmsProjection::new())).await,
+        "hypervisor" | "revocations" => anyhow::bail!(
+            "`{name}` acts outside the database (libvirt, live consoles); there is nothing to rebuild"
+        ),
+        _ => anyhow::bail!(
+            "there is no projection `{name}`; read models that can be rebuilt: accounts, audit_log, usage"
+        ),
+    };
+    rebuilt.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Checks the audit log's hash chain against the event log (`distribox audit verify`).
@@ -126,11 +162,12 @@ impl App {
         create_dir(&config.vms_dir())?;
 
         let images = Arc::new(DirImageCatalog::new(config.images_dir()));
-        let bus = Arc::new(CommandBus::new(
-            pool.clone(),
-            images.clone(),
-            config.session_lifetimes(),
-        ));
+        let metrics = Metrics::default();
+        let observed = metrics.clone();
+        let bus = Arc::new(
+            CommandBus::new(pool.clone(), images.clone(), config.session_lifetimes())
+                .with_observer(Arc::new(move |outcome| observed.observe_command(outcome))),
+        );
         let domain_type = config.domain_type();
         tracing::info!(domain_type = domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");
         let hypervisor = LibvirtHypervisor::new(&config.libvirt_uri, domain_type, config.vms_dir());
@@ -146,6 +183,19 @@ impl App {
         let accounts_progress = accounts_runner.progress();
         let audit = Arc::new(AuditLogProjection::new());
         let audit_runner = Runner::new(pool.clone(), audit.clone(), options);
+        let usage_runner = Runner::new(pool.clone(), Arc::new(UsageProjection), options);
+        let sampling = config.sampler_options();
+        let sampler = Sampler::new(
+            pool.clone(),
+            &config.libvirt_uri,
+            config.data_dir.clone(),
+            sampling,
+        );
+        let usage = UsageSettings {
+            interval: sampling.interval,
+            raw_retention: sampling.raw_retention,
+            latest: sampler.latest(),
+        };
         let projector = HypervisorProjector::new(
             hypervisor.clone(),
             BusReporter(bus.clone()),
@@ -188,6 +238,8 @@ impl App {
             tokio::spawn(accounts_runner.run(signal.clone())),
             tokio::spawn(revoker_runner.run(signal.clone())),
             tokio::spawn(audit_runner.run(signal.clone())),
+            tokio::spawn(usage_runner.run(signal.clone())),
+            tokio::spawn(sampler.run()),
             tokio::spawn(hypervisor_runner.run(signal)),
         ];
 
@@ -222,6 +274,9 @@ impl App {
             hypervisor,
             revocations,
             data_dir: config.data_dir.clone(),
+            usage,
+            metrics,
+            metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
         let schema = graphql::schema(state.clone());
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use distribox_commands::SessionLifetimes;
 use distribox_console_relay::ConsoleLimits;
 use distribox_projections::hypervisor::DomainType;
+use distribox_projections::usage::SamplerOptions;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -84,6 +85,19 @@ pub struct Config {
     /// Seconds a login session lives at most, however active.
     #[arg(long, env = "DISTRIBOX_SESSION_LIFETIME", value_parser = positive_seconds(), default_value_t = 12 * 3600)]
     pub session_lifetime: u64,
+
+    /// Seconds between usage samples of running VMs and the host.
+    #[arg(long, env = "DISTRIBOX_USAGE_INTERVAL", value_parser = positive_seconds(), default_value_t = 15)]
+    pub usage_interval: u64,
+
+    /// Hours usage samples are kept at full resolution before being folded into hourly ones.
+    #[arg(long, env = "DISTRIBOX_USAGE_RAW_HOURS", value_parser = positive_seconds(), default_value_t = 48)]
+    pub usage_raw_hours: u64,
+
+    /// A token that lets a Prometheus scraper read `/metrics` without logging in (sent as
+    /// `Authorization: Bearer <token>`). Without it, `/metrics` needs a login holding `usage:get`.
+    #[arg(long, env = "DISTRIBOX_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Durations in seconds must be at least one: zero would end every session or console at once.
@@ -104,6 +118,13 @@ impl Config {
         SessionLifetimes {
             idle: Duration::from_secs(self.session_idle),
             absolute: Duration::from_secs(self.session_lifetime),
+        }
+    }
+
+    pub fn sampler_options(&self) -> SamplerOptions {
+        SamplerOptions {
+            interval: Duration::from_secs(self.usage_interval),
+            raw_retention: Duration::from_secs(self.usage_raw_hours * 3600),
         }
     }
 

@@ -1,13 +1,12 @@
 //! The host's own CPUs, memory, disk and load, for the `host` query (the dashboard shows them
 //! beside what the VMs were given).
 //!
-//! Read from this machine (`/proc`, `statvfs`) on each query rather than through libvirt: the
-//! numbers stay visible while libvirtd is down, and a few tiny reads cost less than a round
-//! trip to the daemon. Distribox runs where its VMs do, so this machine is their host.
+//! Read on each query, as the usage sampler reads them ([`usage::host`]), plus the load average.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use distribox_projections::usage;
 
 use crate::error::ApiError;
 
@@ -35,31 +34,17 @@ pub async fn resources(data_dir: PathBuf) -> Result<Resources, ApiError> {
 }
 
 fn read(data_dir: &Path) -> anyhow::Result<Resources> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").context("/proc/meminfo")?;
-    let (total_kib, available_kib) =
-        parse_meminfo(&meminfo).context("no MemTotal or MemAvailable in /proc/meminfo")?;
+    let host = usage::host::read(data_dir)?;
     let loadavg = std::fs::read_to_string("/proc/loadavg").context("/proc/loadavg")?;
     let load_average = parse_loadavg(&loadavg).context("unexpected /proc/loadavg")?;
-    let fs =
-        rustix::fs::statvfs(data_dir).with_context(|| format!("statvfs {}", data_dir.display()))?;
     Ok(Resources {
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-        memory_total_mib: total_kib / 1024,
-        memory_available_mib: available_kib / 1024,
-        disk_total_bytes: fs.f_blocks.saturating_mul(fs.f_frsize),
-        disk_available_bytes: fs.f_bavail.saturating_mul(fs.f_frsize),
+        cpus: std::thread::available_parallelism().map_or(host.cpus, |n| n.get() as u32),
+        memory_total_mib: host.memory_total_kib / 1024,
+        memory_available_mib: host.memory_available_kib / 1024,
+        disk_total_bytes: host.disk_total_bytes,
+        disk_available_bytes: host.disk_available_bytes,
         load_average,
     })
-}
-
-/// `MemTotal` and `MemAvailable`, in KiB.
-fn parse_meminfo(text: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-    };
-    Some((field("MemTotal")?, field("MemAvailable")?))
 }
 
 fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
@@ -72,11 +57,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proc_files_are_parsed() {
-        let meminfo = "MemTotal:       24683656 kB\nMemFree:        20357364 kB\n\
-                       MemAvailable:   23262272 kB\n";
-        assert_eq!(parse_meminfo(meminfo), Some((24683656, 23262272)));
-        assert_eq!(parse_meminfo("MemTotal: 1 kB\n"), None);
+    fn load_average_is_parsed() {
         assert_eq!(
             parse_loadavg("2.42 1.16 0.46 3/182 16228\n"),
             Some([2.42, 1.16, 0.46])

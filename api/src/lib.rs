@@ -9,9 +9,11 @@ mod graphql;
 mod history;
 mod host;
 mod http;
+mod metrics;
 mod reads;
 mod recordings;
 mod revoker;
+mod usage;
 pub mod wiring;
 
 pub use app::{migrate, App};

@@ -34,6 +34,14 @@ enum ProjectionsCommand {
     /// Each projection's position in the log, the committed events it has still to apply and
     /// how long the oldest of them has waited.
     Status(Config),
+    /// Rebuild a read model from the whole log beside the live one while the server keeps
+    /// serving it, then swap it in: `accounts`, `audit_log` or `usage`.
+    Rebuild {
+        /// The projection's name, as `projections status` lists it.
+        name: String,
+        #[command(flatten)]
+        config: Config,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +116,17 @@ async fn main() -> anyhow::Result<()> {
                     p.updated_at.to_rfc3339()
                 );
             }
+            Ok(())
+        }
+        Command::Projections(ProjectionsCommand::Rebuild { name, config }) => {
+            let rebuilt = distribox_api::app::rebuild_projection(&config, &name).await?;
+            println!(
+                "rebuilt `{name}` from {} events in {:.1}s (swapped in {} ms); it is at position {}",
+                rebuilt.events,
+                rebuilt.build.as_secs_f64(),
+                rebuilt.swap.as_millis(),
+                rebuilt.checkpoint.position
+            );
             Ok(())
         }
         Command::Schema => {

@@ -44,6 +44,9 @@ const OPERATIONS: &[Operation] = &[
     op("recoverableVms", "vms:recover", "{ recoverableVms { domainName } }"),
     op("consoleRecording", "audit:get", "query($vm: ID!) { consoleRecording(session: $vm) { lostBytes } }"),
     op("auditLog", "audit:get", "{ auditLog(first: 1) { edges { cursor } } }"),
+    op("usageReport", "usage:get", "{ usageReport(from: \"2026-01-01T00:00:00Z\", to: \"2026-01-02T00:00:00Z\") { rows { key } } }"),
+    op("vmUsage", "usage:get", "query($vm: ID!) { vmUsage(vmId: $vm, from: \"2026-01-01T00:00:00Z\", to: \"2026-01-02T00:00:00Z\") { stepSeconds } }"),
+    op("hostUsage", "usage:get", "{ hostUsage(from: \"2026-01-01T00:00:00Z\", to: \"2026-01-02T00:00:00Z\") { stepSeconds } }"),
     // Mutation
     op("login", "-", "mutation { login(username: \"nobody\", password: \"wrong password\") { token } }"),
     op("logout", "-", "mutation { logout }"),

@@ -25,6 +25,22 @@ pub struct Committed {
     pub version: i64,
 }
 
+/// What one command did: for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandOutcome<'a> {
+    /// `Vm`, `Account` or `AccessAttempt`.
+    pub aggregate: &'static str,
+    /// The command's name, e.g. `Start`.
+    pub command: &'a str,
+    /// `ok`, or the refusal's code (`CONFLICT`, `BAD_INPUT`, …).
+    pub outcome: &'static str,
+    /// From the first attempt to the answer, conflict retries included.
+    pub elapsed: Duration,
+}
+
+/// Told about every command once it is answered.
+pub type CommandObserver = Arc<dyn Fn(&CommandOutcome<'_>) + Send + Sync>;
+
 /// Executes commands against the PostgreSQL event store.
 pub struct CommandBus {
     pub(crate) pool: PgPool,
@@ -36,6 +52,7 @@ pub struct CommandBus {
     /// Bounds concurrent argon2 work (19 MiB and tens of milliseconds each), so a flood of
     /// logins queues instead of exhausting memory and the blocking thread pool.
     pub(crate) password_work: tokio::sync::Semaphore,
+    observer: Option<CommandObserver>,
 }
 
 impl CommandBus {
@@ -52,7 +69,14 @@ impl CommandBus {
                     .map(usize::from)
                     .unwrap_or(2),
             ),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` about every command executed.
+    pub fn with_observer(mut self, observer: CommandObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Other login throttling limits than the defaults (tests use small windows).
@@ -67,7 +91,9 @@ impl CommandBus {
         id: &str,
         command: <Vm as Aggregate>::Command,
     ) -> Result<Committed, CommandError> {
-        execute(&self.vms, &self.pool, ctx, id, command).await
+        let name = command_name(&command);
+        self.observed::<Vm>(execute(&self.vms, &self.pool, ctx, id, command), &name)
+            .await
     }
 
     /// Records an attempt that belongs to no account, under a fresh id.
@@ -77,7 +103,12 @@ impl CommandBus {
         command: AccessCommand,
     ) -> Result<Committed, CommandError> {
         let id = uuid::Uuid::new_v4().to_string();
-        execute(&self.attempts, &self.pool, ctx, &id, command).await
+        let name = command_name(&command);
+        self.observed::<AccessAttempt>(
+            execute(&self.attempts, &self.pool, ctx, &id, command),
+            &name,
+        )
+        .await
     }
 
     /// Records a request refused for want of authentication or of `policy`.
@@ -102,8 +133,45 @@ impl CommandBus {
         id: &str,
         command: <Account as Aggregate>::Command,
     ) -> Result<Committed, CommandError> {
-        execute(&self.accounts, &self.pool, ctx, id, command).await
+        let name = command_name(&command);
+        self.observed::<Account>(execute(&self.accounts, &self.pool, ctx, id, command), &name)
+            .await
     }
+}
+
+impl CommandBus {
+    /// Runs `execution` and tells the observer, if there is one, how it went.
+    async fn observed<A: Aggregate>(
+        &self,
+        execution: impl std::future::Future<Output = Result<Committed, CommandError>>,
+        command: &str,
+    ) -> Result<Committed, CommandError> {
+        let started = std::time::Instant::now();
+        let result = execution.await;
+        if let Some(observer) = &self.observer {
+            observer(&CommandOutcome {
+                aggregate: A::TYPE,
+                command,
+                outcome: match &result {
+                    Ok(_) => "ok",
+                    Err(err) => err.code().as_str(),
+                },
+                elapsed: started.elapsed(),
+            });
+        }
+        result
+    }
+}
+
+/// A command's variant name from its `Debug` form (`Start`, `Rename { .. }` → `Rename`):
+/// only the name, never the fields, which may hold passwords.
+fn command_name(command: &impl std::fmt::Debug) -> String {
+    let debug = format!("{command:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn execute<A>(
@@ -165,4 +233,30 @@ async fn current_version(
     .fetch_one(pool)
     .await?;
     Ok(version.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_name;
+
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    enum Example {
+        Start,
+        Rename { name: String },
+        Login(String),
+    }
+
+    #[test]
+    fn command_names_never_carry_fields() {
+        assert_eq!(command_name(&Example::Start), "Start");
+        let secret = "hunter2".to_owned();
+        assert_eq!(
+            command_name(&Example::Rename {
+                name: secret.clone()
+            }),
+            "Rename"
+        );
+        assert_eq!(command_name(&Example::Login(secret)), "Login");
+    }
 }

@@ -16,7 +16,7 @@ mod vms;
 
 pub use account_lifecycle::CreatedAccount;
 pub use accounts::LoginSuccess;
-pub use bus::{CommandBus, Committed};
+pub use bus::{CommandBus, CommandObserver, CommandOutcome, Committed};
 pub use context::{Actor, RequestContext};
 pub use credentials::{CredentialGrant, IssuedCredential};
 pub use distribox_domain::account::ADMIN_USERNAME;

@@ -1,6 +1,7 @@
 //! `GET /console/ws?ticket=…`: checks the `Origin`, redeems the ticket, opens the VM's console and
 //! pumps bytes both ways until either side goes away.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,39 @@ pub struct ConsoleRelay {
     log: Arc<dyn ConsoleLog>,
     recorder: Arc<dyn ConsoleRecorder>,
     limits: ConsoleLimits,
+    open: OpenSessions,
+}
+
+/// Console sessions open now, by kind: for `/metrics`.
+#[derive(Debug, Default)]
+struct OpenSessions {
+    serial: AtomicUsize,
+    vnc: AtomicUsize,
+}
+
+impl OpenSessions {
+    fn of(&self, kind: ConsoleKind) -> &AtomicUsize {
+        match kind {
+            ConsoleKind::Serial => &self.serial,
+            ConsoleKind::Vnc => &self.vnc,
+        }
+    }
+}
+
+/// Counts one session as open for as long as it lives.
+struct OpenGuard<'a>(&'a AtomicUsize);
+
+impl<'a> OpenGuard<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// How long a console may stay open.
@@ -125,7 +159,13 @@ impl ConsoleRelay {
             log,
             recorder,
             limits,
+            open: OpenSessions::default(),
         }
+    }
+
+    /// How many sessions of `kind` are open.
+    pub fn open_sessions(&self, kind: ConsoleKind) -> usize {
+        self.open.of(kind).load(Ordering::Relaxed)
     }
 }
 
@@ -220,6 +260,7 @@ impl ConsoleRelay {
         ticket: Ticket,
         ends: Ends,
     ) {
+        let _open = OpenGuard::new(self.open.of(ticket.kind));
         let session = Uuid::new_v4();
         let vm = ticket.vm_id;
         let opened = VmCommand::RecordConsoleOpened {

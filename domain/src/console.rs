@@ -10,3 +10,13 @@ pub enum ConsoleKind {
     /// The graphical screen over RFB.
     Vnc,
 }
+
+impl ConsoleKind {
+    /// Lower-case name, as read models and reports store it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleKind::Serial => "serial",
+            ConsoleKind::Vnc => "vnc",
+        }
+    }
+}

@@ -7,8 +7,10 @@ pub mod event;
 pub mod hypervisor;
 pub mod images;
 pub mod read_models;
+pub mod rebuild;
 pub mod runner;
 pub mod status;
+pub mod usage;
 
 pub use error::ProjectionError;
 pub use event::StoredEvent;

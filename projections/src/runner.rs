@@ -30,6 +30,13 @@ pub trait Projection: Send + Sync + 'static {
         event: &StoredEvent,
     ) -> Result<(), ProjectionError>;
 
+    /// The tables this projection alone writes, when it is a pure SQL read model: `distribox
+    /// projections rebuild` builds them afresh beside the live ones and swaps them in. Empty for
+    /// projections with effects outside these tables, which a rebuild cannot redo.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Called after the batch's last `apply`, in the same transaction: a projection that
     /// gathers rows in `apply` writes them here, in one statement per batch.
     async fn flush(&self, _tx: &mut PgConnection) -> Result<(), ProjectionError> {

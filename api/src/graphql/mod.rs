@@ -9,6 +9,7 @@ mod query;
 mod recording;
 mod subscription;
 mod types;
+mod usage;
 
 use async_graphql::Schema;
 

@@ -7,17 +7,22 @@ use distribox_commands::{Actor, ErrorCode, RequestContext};
 use distribox_domain::policy::Policy;
 use distribox_domain::vm::KeyboardLayout;
 use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
+use distribox_projections::usage::series;
 use uuid::Uuid;
 
 use super::access::{authorize_vm, request, Access};
 use super::audit_log::{self, AuditArgs, AuditEntry};
 use super::recording::ConsoleRecording;
 use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
+use super::usage::{
+    HostUsagePoint, HostUsageSeries, UsageGroup, UsagePoint, UsageReport, UsageSeries,
+};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::host;
 use crate::reads::Visible;
 use crate::recordings;
+use crate::usage;
 
 const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 200;
@@ -266,6 +271,67 @@ impl QueryRoot {
             to,
         };
         audit_log::page(state, args, first, after).await
+    }
+
+    /// What each VM, account or credential used in `[from, to)`, "as of" `asOf` if given
+    /// (default now): later events are left out and whatever was still going is cut there.
+    #[graphql(guard = "Access::policy(Policy::UsageGet)")]
+    async fn usage_report(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default_with = "UsageGroup::Vm")] group_by: UsageGroup,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<UsageReport> {
+        let state = ctx.data::<AppState>()?;
+        let period = usage::Period::new(from, to, as_of, Utc::now())?;
+        Ok(usage::report(state, period, group_by.into()).await?.into())
+    }
+
+    /// VM `vmId`'s samples over `[from, to)` in equal buckets, for charts. A VM that is gone
+    /// keeps its samples.
+    #[graphql(guard = "Access::policy(Policy::UsageGet)")]
+    async fn vm_usage(
+        &self,
+        ctx: &Context<'_>,
+        vm_id: ID,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<UsageSeries> {
+        let state = ctx.data::<AppState>()?;
+        let vm = vm_id.parse::<Uuid>().map_err(|_| {
+            ApiError::new(ErrorCode::BadInput, "vmId is not a VM id").in_field("vmId")
+        })?;
+        let period = usage::Period::new(from, to, None, Utc::now())?;
+        let step = usage::chart_step(state, &period);
+        let points = series::vm_series(&state.pool, vm, period.from, period.to, step)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(UsageSeries {
+            step_seconds: step as i32,
+            points: points.into_iter().map(UsagePoint::from).collect(),
+        })
+    }
+
+    /// The host's CPU, memory and disk over `[from, to)` in equal buckets, for charts.
+    #[graphql(guard = "Access::policy(Policy::UsageGet)")]
+    async fn host_usage(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HostUsageSeries> {
+        let state = ctx.data::<AppState>()?;
+        let period = usage::Period::new(from, to, None, Utc::now())?;
+        let step = usage::chart_step(state, &period);
+        let points = series::host_series(&state.pool, period.from, period.to, step)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(HostUsageSeries {
+            step_seconds: step as i32,
+            points: points.into_iter().map(HostUsagePoint::from).collect(),
+        })
     }
 
     /// One VM, or null if there is none with this id.

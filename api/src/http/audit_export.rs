@@ -14,7 +14,8 @@ use distribox_domain::policy::Policy;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::{caller, HttpState};
+use super::caller::{self, refusal};
+use super::{csv_record, HttpState};
 use crate::audit_log::{self, AuditFilter, AuditRow};
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -51,35 +52,14 @@ const CSV_HEADER: &[&str] = &[
     "details",
 ];
 
-fn refusal(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    (status, format!("{}: {message}\n", code.as_str())).into_response()
-}
-
 pub async fn export(
     State(state): State<HttpState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let ctx = match caller::context(&state.app, &headers, addr, authorization).await {
-        Ok(ctx) => ctx,
-        Err(_) => {
-            return refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                "cannot check the token; try again",
-            )
-        }
-    };
-    if let Err(err) = ctx.authorize(Policy::AuditGet) {
-        let status = match err.code() {
-            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::FORBIDDEN,
-        };
-        return refusal(status, err.code(), &err.public_message());
+    if let Err(refused) = caller::require(&state.app, &headers, addr, Policy::AuditGet).await {
+        return refused;
     }
     let Ok(Query(query)) = query else {
         return refusal(
@@ -105,7 +85,7 @@ pub async fn export(
     };
     let format = query.format;
     let header_line = match format {
-        Format::Csv => Some(csv_line(CSV_HEADER.iter().map(|s| s.to_string()))),
+        Format::Csv => Some(csv_record::record(CSV_HEADER.iter().map(|s| s.to_string()))),
         Format::Jsonl => None,
     };
     let rows = audit_log::stream(state.app.pool.clone(), filter).map(move |row| {
@@ -143,7 +123,7 @@ fn encode(format: Format, row: &AuditRow) -> Bytes {
         }
         Format::Csv => {
             let optional = |v: Option<String>| v.unwrap_or_default();
-            csv_line(
+            csv_record::record(
                 [
                     row.chain_index.to_string(),
                     row.position.to_string(),
@@ -162,12 +142,4 @@ fn encode(format: Format, row: &AuditRow) -> Bytes {
             )
         }
     }
-}
-
-/// One CSV record (RFC 4180 quoting by the csv crate).
-fn csv_line(fields: impl Iterator<Item = String>) -> Bytes {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    // Writing to a Vec cannot fail.
-    let _ = writer.write_record(fields);
-    Bytes::from(writer.into_inner().unwrap_or_default())
 }

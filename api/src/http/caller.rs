@@ -3,8 +3,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
-use distribox_commands::{Actor, CommandError, RequestContext};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use distribox_commands::{Actor, CommandError, ErrorCode, RequestContext};
+use distribox_domain::policy::Policy;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -51,6 +53,41 @@ pub async fn context(
         client_addr: Some(client_address(headers, addr.ip(), &state.trusted_proxies).to_string()),
         user_agent: header(headers, "user-agent"),
     })
+}
+
+/// A refusal of a plain HTTP endpoint: the status and `CODE: message`.
+pub fn refusal(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    (status, format!("{}: {message}\n", code.as_str())).into_response()
+}
+
+/// The caller of a plain HTTP endpoint (an export, `/metrics`), who must hold `policy`: 401
+/// without a valid bearer token, 403 without the policy.
+pub async fn require(
+    state: &AppState,
+    headers: &HeaderMap,
+    addr: SocketAddr,
+    policy: Policy,
+) -> Result<RequestContext, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let ctx = context(state, headers, addr, authorization)
+        .await
+        .map_err(|_| {
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "cannot check the token; try again",
+            )
+        })?;
+    ctx.authorize(policy).map_err(|err| {
+        let status = match err.code() {
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::FORBIDDEN,
+        };
+        refusal(status, err.code(), &err.public_message())
+    })?;
+    Ok(ctx)
 }
 
 /// Who is really calling: the peer, unless it is a trusted proxy, in which case the nearest

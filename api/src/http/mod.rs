@@ -1,9 +1,13 @@
-//! The HTTP surface: `/graphql`, `/graphql/ws`, `/console/ws`, `/healthz` and the web app.
+//! The HTTP surface: `/graphql`, `/graphql/ws`, `/console/ws`, `/healthz`, `/metrics`, the
+//! exports and the web app.
 
 mod audit_export;
 mod caller;
+mod csv_record;
 mod graphql_http;
 mod graphql_ws;
+mod metrics;
+mod usage_export;
 mod web;
 
 use std::time::Duration;
@@ -32,15 +36,22 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub fn router(state: HttpState) -> Router {
     let relay = distribox_console_relay::router(state.app.relay.clone());
+    let state_metrics = state.app.metrics.clone();
     Router::new()
         .route("/graphql", get(graphql_http::handle).post(graphql_http::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/audit/export", get(audit_export::export))
+        .route("/usage/export", get(usage_export::export))
         // Compressed: the app's first load is mostly JavaScript, which gzip shrinks ~3×.
         .fallback_service(get(web::serve).layer(CompressionLayer::new()))
         .with_state(state)
         .merge(relay)
+        .layer(axum::middleware::from_fn_with_state(
+            state_metrics,
+            metrics::track,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             // The path only: query strings carry console tickets, which must never be logged.

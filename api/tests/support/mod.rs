@@ -101,6 +101,9 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         console_keepalive: 25,
         session_idle: 3600,
         session_lifetime: 7200,
+        usage_interval: 15,
+        usage_raw_hours: 48,
+        metrics_token: None,
     };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();

@@ -140,6 +140,29 @@ pub enum VmEvent {
     VmDeleted,
 }
 
+/// Whether the VM's domain is powered (running or paused) after an event, as far as the event
+/// says: what usage accounting counts as running time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    On,
+    Off,
+}
+
+impl VmEvent {
+    /// The power state this event observed, if it observed one. Requests say nothing (the
+    /// hypervisor may refuse them); pausing keeps the domain and its memory, so it stays on.
+    pub fn power(&self) -> Option<Power> {
+        match self {
+            VmEvent::VmStarted | VmEvent::VmStartedOutside => Some(Power::On),
+            VmEvent::VmAdopted { running } | VmEvent::VmSnapshotReverted { running, .. } => {
+                Some(if *running { Power::On } else { Power::Off })
+            }
+            VmEvent::VmStopped { .. } | VmEvent::VmDeleted => Some(Power::Off),
+            _ => None,
+        }
+    }
+}
+
 impl DomainEvent for VmEvent {
     fn event_type(&self) -> String {
         let name = match self {
@@ -185,5 +208,49 @@ impl DomainEvent for VmEvent {
 
     fn event_version(&self) -> String {
         "1".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_observations_change_power() {
+        assert_eq!(VmEvent::VmStarted.power(), Some(Power::On));
+        assert_eq!(VmEvent::VmStartedOutside.power(), Some(Power::On));
+        assert_eq!(
+            VmEvent::VmAdopted { running: true }.power(),
+            Some(Power::On)
+        );
+        assert_eq!(
+            VmEvent::VmAdopted { running: false }.power(),
+            Some(Power::Off)
+        );
+        let reverted = |running| VmEvent::VmSnapshotReverted {
+            id: Uuid::nil(),
+            running,
+        };
+        assert_eq!(reverted(true).power(), Some(Power::On));
+        assert_eq!(reverted(false).power(), Some(Power::Off));
+        let stopped = VmEvent::VmStopped {
+            reason: StopReason::Guest,
+        };
+        assert_eq!(stopped.power(), Some(Power::Off));
+        assert_eq!(VmEvent::VmDeleted.power(), Some(Power::Off));
+        // Intent, failures and pausing leave the domain as it was.
+        for event in [
+            VmEvent::VmStartRequested,
+            VmEvent::VmStartFailed {
+                reason: "no".to_owned(),
+            },
+            VmEvent::VmShutdownRequested,
+            VmEvent::VmForceStopRequested,
+            VmEvent::VmPaused,
+            VmEvent::VmResumed,
+            VmEvent::VmRebooted,
+        ] {
+            assert_eq!(event.power(), None, "{event:?}");
+        }
     }
 }

@@ -12,7 +12,7 @@ mod state;
 pub use aggregate::{Vm, VmServices};
 pub use commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
 pub use credential::Credential;
-pub use events::{StopReason, VmEvent};
+pub use events::{Power, StopReason, VmEvent};
 pub use seed::{SeedInput, SeedSpec, SeedUser};
 pub use snapshot::{Snapshot, SnapshotStatus};
 pub use spec::{KeyboardLayout, VmName, VmSpec};

@@ -46,6 +46,10 @@ impl Projection for AccountsProjection {
         "accounts"
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["accounts"]
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

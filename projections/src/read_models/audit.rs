@@ -194,6 +194,10 @@ impl Projection for AuditLogProjection {
         "audit_log"
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["audit_log"]
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

@@ -4,8 +4,10 @@
 mod accounts;
 pub mod audit;
 pub mod audit_query;
+mod usage;
 mod vms;
 
 pub use accounts::AccountsProjection;
 pub use audit::AuditLogProjection;
+pub use usage::UsageProjection;
 pub use vms::{VmChange, VmsProjection};
