@@ -66,7 +66,7 @@ pub async fn rebuild<P: Projection>(
         .connect_with(
             (*pool.connect_options())
                 .clone()
-                .options([("search_path", format!("{schema}, public"))]),
+                .options([("search_path", format!("{schema},public"))]),
         )
         .await?;
     let runner = Runner::new(shadow.clone(), projection, RunnerOptions::default());
