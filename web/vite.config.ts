@@ -22,6 +22,7 @@ export default defineConfig({
       '/graphql': { target: 'http://127.0.0.1:3000', ws: true },
       '/console/ws': { target: 'http://127.0.0.1:3000', ws: true },
       '/healthz': 'http://127.0.0.1:3000',
+      '/usage/export': 'http://127.0.0.1:3000',
     },
   },
   test: {

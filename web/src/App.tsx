@@ -1,5 +1,6 @@
 // Routes. The dashboard needs a session; the credential console (/connect) does not. Console
-// pages load noVNC and xterm.js only when opened, so the dashboard's first load stays small.
+// pages load noVNC and xterm.js, and the usage page uPlot, only when opened, so the dashboard's
+// first load stays small.
 import { lazy, Suspense, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { Layout } from './components/Layout';
@@ -16,6 +17,7 @@ import { SessionProvider, useSession } from './session';
 
 const VmConsolePage = lazy(() => import('./console/VmConsolePage'));
 const CredentialConsolePage = lazy(() => import('./console/CredentialConsolePage'));
+const UsagePage = lazy(() => import('./usage/UsagePage'));
 
 function RequireSession({ children }: { children: ReactNode }) {
   const { account, checking } = useSession();
@@ -68,6 +70,14 @@ export function App() {
               <Route path="/monitor" element={<MonitorPage />} />
               <Route path="/accounts" element={<AccountsPage />} />
               <Route path="/audit" element={<AuditPage />} />
+              <Route
+                path="/usage"
+                element={
+                  <Suspense fallback={<p className="panel narrow muted">Loading…</p>}>
+                    <UsagePage />
+                  </Suspense>
+                }
+              />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>

@@ -15,6 +15,43 @@ function trim(n: number): string {
   return n.toFixed(n >= 100 || Number.isInteger(n) ? 0 : 1);
 }
 
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 1536 → "1.5 KiB": the largest unit that keeps the number at or above 1. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${trim(value)} ${BYTE_UNITS[unit]}`;
+}
+
+/**
+ * A quantity to one decimal with its unit: "12.5 h". A little that would round to 0.0 reads
+ * "< 0.1", so a short use is not mistaken for none.
+ */
+export function formatQuantity(value: number, unit: string): string {
+  if (value > 0 && value < 0.05) return `< 0.1 ${unit}`;
+  return `${value.toFixed(1)} ${unit}`;
+}
+
+export function formatHours(hours: number): string {
+  return formatQuantity(hours, 'h');
+}
+
+export function formatMinutes(minutes: number): string {
+  return formatQuantity(minutes, 'min');
+}
+
+/** CPU time: seconds while short, then minutes, then hours. */
+export function formatSeconds(seconds: number): string {
+  if (seconds < 60) return formatQuantity(seconds, 's');
+  if (seconds < 3600) return formatMinutes(seconds / 60);
+  return formatHours(seconds / 3600);
+}
+
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const date = new Date(iso);
@@ -64,4 +101,12 @@ export function utcFromLocalInput(value: string): string | null {
   if (!value) return null;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+/** RFC 3339 → a `datetime-local` input value in local time (to the minute), or '' for none. */
+export function localInputFromUtc(iso: string | null | undefined): string {
+  const date = new Date(iso ?? '');
+  if (Number.isNaN(date.getTime())) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }

@@ -449,3 +449,71 @@ export const RecordingQuery = graphql(`
     }
   }
 `);
+
+export const UsageRowFields = graphql(`
+  fragment UsageRowFields on UsageRow {
+    key
+    label
+    runningHours
+    vcpuHours
+    memoryGibHours
+    cpuSeconds
+    memoryAvgMib
+    memoryPeakMib
+    diskReadBytes
+    diskWriteBytes
+    netRxBytes
+    netTxBytes
+    consoleSessions
+    consoleMinutes
+  }
+`);
+
+export const UsageReportQuery = graphql(`
+  query UsageReport($from: DateTime!, $to: DateTime!, $groupBy: UsageGroup!, $asOf: DateTime) {
+    usageReport(from: $from, to: $to, groupBy: $groupBy, asOf: $asOf) {
+      from
+      to
+      asOf
+      groupBy
+      rows {
+        ...UsageRowFields
+      }
+      totals {
+        ...UsageRowFields
+      }
+    }
+  }
+`);
+
+export const HostUsageQuery = graphql(`
+  query HostUsage($from: DateTime!, $to: DateTime!) {
+    hostUsage(from: $from, to: $to) {
+      stepSeconds
+      points {
+        at
+        cpuPercent
+        memoryUsedMib
+        memoryTotalMib
+      }
+    }
+  }
+`);
+
+export const VmUsageQuery = graphql(`
+  query VmUsage($vmId: ID!, $from: DateTime!, $to: DateTime!) {
+    vmUsage(vmId: $vmId, from: $from, to: $to) {
+      stepSeconds
+      points {
+        at
+        cpuPercent
+        memoryAvgMib
+        memoryPeakMib
+        diskReadBytesPerSecond
+        diskWriteBytesPerSecond
+        netRxBytesPerSecond
+        netTxBytesPerSecond
+      }
+    }
+  }
+`);

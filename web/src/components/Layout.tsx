@@ -101,6 +101,7 @@ export function Layout() {
           {can('vms:screenshot') ? <NavLink to="/monitor">Monitor</NavLink> : null}
           {can('users:get') ? <NavLink to="/accounts">Accounts</NavLink> : null}
           {can('audit:get') ? <NavLink to="/audit">Audit log</NavLink> : null}
+          {can('usage:get') ? <NavLink to="/usage">Usage</NavLink> : null}
           <a href="/graphiql">API</a>
         </nav>
         <div className="session">

@@ -3,8 +3,8 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { client, subscribeLive } from '../api/client';
+import { download } from '../api/download';
 import { describe, problemOf, type ApiProblem } from '../api/errors';
-import { getToken } from '../api/token';
 import { AuditPageQuery, AuditTailSubscription, RecordingQuery } from '../api/operations';
 import { FormError } from '../components/FormError';
 import { formatTime, utcFromLocalInput } from '../format';
@@ -43,20 +43,6 @@ export function exportUrl(format: 'csv' | 'jsonl', filters: AuditFilters): strin
   const params = new URLSearchParams({ format });
   for (const [key, value] of Object.entries(filterVariables(filters))) if (value) params.set(key, value);
   return `/audit/export?${params}`;
-}
-
-/** Downloads an export: it needs the bearer token, which a plain link cannot send. */
-async function download(url: string, name: string): Promise<string | null> {
-  const token = getToken();
-  const response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  if (!response.ok) return (await response.text()).trim() || `HTTP ${response.status}`;
-  const blob = await response.blob();
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(blob);
-  link.download = name;
-  link.click();
-  URL.revokeObjectURL(link.href);
-  return null;
 }
 
 function Replay({ session, onClose }: { session: string; onClose(): void }) {

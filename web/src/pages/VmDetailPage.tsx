@@ -1,5 +1,6 @@
-// One VM: state and actions, consoles, specs, history, snapshots and credentials — all live.
-import { useState } from 'react';
+// One VM: state and actions, consoles, specs, history, snapshots and credentials — all live —
+// and its usage charts, whose code (uPlot with it) loads only when shown.
+import { lazy, Suspense, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { client } from '../api/client';
 import { describe, problemOf } from '../api/errors';
@@ -14,8 +15,11 @@ import { VM_ACTIONS, type VmAction } from '../live/vmActions';
 import { VmActionButtons } from '../live/VmActionButtons';
 import { useVmAction } from '../live/useVmAction';
 import { useVmDetail } from '../live/useVmDetail';
+import { useSession } from '../session';
 import { CredentialsPanel } from './CredentialsPanel';
 import { SnapshotsPanel } from './SnapshotsPanel';
+
+const VmUsagePanel = lazy(() => import('../usage/VmUsagePanel'));
 
 /** Actions that lose work or data ask first. */
 const DANGEROUS = new Set(VM_ACTIONS.filter((spec) => spec.danger).map((spec) => spec.action));
@@ -77,6 +81,7 @@ export function VmDetailPage() {
   const { id = '' } = useParams();
   const navigate = useNavigate();
   const notify = useNotify();
+  const { can } = useSession();
   const [asking, setAsking] = useState<VmAction | null>(null);
   const { detail, history, creds, refresh } = useVmDetail(id);
   const run = useVmAction(undefined, () => navigate('/'));
@@ -163,6 +168,11 @@ export function VmDetailPage() {
           canRevoke={vm.allowed.includes('vms:credentials:revoke')}
           onChanged={refresh}
         />
+      ) : null}
+      {can('usage:get') ? (
+        <Suspense fallback={<section className="panel muted">Loading usage…</section>}>
+          <VmUsagePanel vmId={vm.id} />
+        </Suspense>
       ) : null}
       <section className="panel" aria-labelledby="history-title">
         <h2 id="history-title">History</h2>

@@ -142,6 +142,8 @@ async function spawnServer(port, libvirtUri) {
       DISTRIBOX_CONFIG: '/dev/null',
       DISTRIBOX_LIBVIRT_URI: libvirtUri,
       DISTRIBOX_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      // Usage samples every second, so charts have points within a test's patience.
+      DISTRIBOX_USAGE_INTERVAL: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
