@@ -66,32 +66,32 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// Seconds a console may stay open with nothing typed and nothing printed.
-    #[arg(long, env = "DISTRIBOX_CONSOLE_IDLE", value_parser = positive_seconds(), default_value_t = 30 * 60)]
+    #[arg(long, env = "DISTRIBOX_CONSOLE_IDLE", value_parser = at_least_one(), default_value_t = 30 * 60)]
     pub console_idle: u64,
 
     /// Seconds a console stays open at most, however busy.
-    #[arg(long, env = "DISTRIBOX_CONSOLE_LIFETIME", value_parser = positive_seconds(), default_value_t = 8 * 3600)]
+    #[arg(long, env = "DISTRIBOX_CONSOLE_LIFETIME", value_parser = at_least_one(), default_value_t = 8 * 3600)]
     pub console_lifetime: u64,
 
     /// Seconds between the pings that keep consoles alive through proxies; a viewer that
     /// misses two is disconnected.
-    #[arg(long, env = "DISTRIBOX_CONSOLE_KEEPALIVE", value_parser = positive_seconds(), default_value_t = 25)]
+    #[arg(long, env = "DISTRIBOX_CONSOLE_KEEPALIVE", value_parser = at_least_one(), default_value_t = 25)]
     pub console_keepalive: u64,
 
     /// Seconds a login session may go unused before it ends.
-    #[arg(long, env = "DISTRIBOX_SESSION_IDLE", value_parser = positive_seconds(), default_value_t = 2 * 3600)]
+    #[arg(long, env = "DISTRIBOX_SESSION_IDLE", value_parser = at_least_one(), default_value_t = 2 * 3600)]
     pub session_idle: u64,
 
     /// Seconds a login session lives at most, however active.
-    #[arg(long, env = "DISTRIBOX_SESSION_LIFETIME", value_parser = positive_seconds(), default_value_t = 12 * 3600)]
+    #[arg(long, env = "DISTRIBOX_SESSION_LIFETIME", value_parser = at_least_one(), default_value_t = 12 * 3600)]
     pub session_lifetime: u64,
 
     /// Seconds between usage samples of running VMs and the host.
-    #[arg(long, env = "DISTRIBOX_USAGE_INTERVAL", value_parser = positive_seconds(), default_value_t = 15)]
+    #[arg(long, env = "DISTRIBOX_USAGE_INTERVAL", value_parser = at_least_one(), default_value_t = 15)]
     pub usage_interval: u64,
 
     /// Hours usage samples are kept at full resolution before being folded into hourly ones.
-    #[arg(long, env = "DISTRIBOX_USAGE_RAW_HOURS", value_parser = positive_seconds(), default_value_t = 48)]
+    #[arg(long, env = "DISTRIBOX_USAGE_RAW_HOURS", value_parser = at_least_one(), default_value_t = 48)]
     pub usage_raw_hours: u64,
 
     /// A token that lets a Prometheus scraper read `/metrics` without logging in (sent as
@@ -100,8 +100,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
 }
 
-/// Durations in seconds must be at least one: zero would end every session or console at once.
-fn positive_seconds() -> clap::builder::RangedU64ValueParser<u64> {
+/// Durations must be at least one (second or hour): zero would end every session or console at
+/// once, or sample without pause.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..)
 }
 

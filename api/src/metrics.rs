@@ -203,7 +203,8 @@ async fn vms(registry: &mut Registry, state: &AppState) -> Result<(), sqlx::Erro
     let resident = gauge_family::<VmLabels>(
         registry,
         "vm_memory_resident_bytes",
-        "Resident memory of the running VM's QEMU process, at the last sample",
+        "Resident memory of the running VM's QEMU process at the last sample (where the driver \
+         reports none, the memory the guest was given)",
     );
     let cpu = counter_family::<VmLabels>(
         registry,

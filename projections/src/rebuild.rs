@@ -4,11 +4,17 @@
 //! The new tables are made `LIKE` the live ones in a schema of their own, and the projection
 //! runs there through the ordinary runner: its connections put that schema first on their
 //! `search_path`, so its unqualified table names (its checkpoint's too) are the new ones while
-//! `events` is still the real log. Once it has caught up, one short transaction locks the live
-//! tables, drops them, moves the new ones in under the old index names and hands their
-//! checkpoint to the live projection. A live runner that meanwhile applied events to the old
-//! tables finds its checkpoint moved, reloads it, and applies those events again to the new
-//! tables: nothing is lost or applied twice.
+//! `events` is still the real log. Then one short transaction:
+//!
+//! 1. locks the live tables (readers finish their statements; waits are bounded, and a swap
+//!    that cannot get its locks soon, behind a slow export say, rolls back and tries again);
+//! 2. locks the live checkpoint, so the live runner cannot move it meanwhile, and applies to the
+//!    new tables whatever the live runner applied since the rebuild's last pass;
+//! 3. drops the live tables, moves the new ones in under the old index names and sets the live
+//!    checkpoint to where both now are.
+//!
+//! The live runner's next batch then continues from the same position, on the new tables; a
+//! batch it had in flight fails on the dropped table, rolls back and is read again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,11 +22,15 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 
-use crate::runner::{Checkpoint, Projection, Runner, RunnerOptions};
-use crate::ProjectionError;
+use crate::runner::{session_lock, Checkpoint, Projection, Runner, RunnerOptions, EVENT_COLUMNS};
+use crate::{ProjectionError, StoredEvent};
 
 /// First key of the advisory locks that keep one rebuild per projection at a time.
 const REBUILD_LOCK_CLASS: i32 = 0x0d15_7b0d;
+
+/// How long the swap waits for a lock before it rolls back and tries again, and how often.
+const LOCK_TIMEOUT: &str = "3s";
+const SWAP_ATTEMPTS: u32 = 10;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Copy)]
@@ -46,17 +56,11 @@ pub async fn rebuild<P: Projection>(
             "`{name}` does more than write its own tables, so it cannot be rebuilt beside itself"
         )));
     }
-    let mut lock = pool.acquire().await?.detach();
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-        .bind(REBUILD_LOCK_CLASS)
-        .bind(name)
-        .fetch_one(&mut lock)
-        .await?;
-    if !locked {
+    let Some(_lock) = session_lock(pool, REBUILD_LOCK_CLASS, name).await? else {
         return Err(ProjectionError::Other(format!(
             "a rebuild of `{name}` is already running"
         )));
-    }
+    };
     let schema = format!("rebuild_{name}");
     prepare(pool, &schema, tables).await?;
 
@@ -69,16 +73,47 @@ pub async fn rebuild<P: Projection>(
                 .options([("search_path", format!("{schema},public"))]),
         )
         .await?;
-    let runner = Runner::new(shadow.clone(), projection, RunnerOptions::default());
-    runner.catch_up().await?;
-    // Again: what committed during a long first pass is applied before the tables are locked.
-    let checkpoint = runner.catch_up().await?;
+    let runner = Runner::new(shadow.clone(), projection.clone(), RunnerOptions::default());
+    runner.apply_readable().await?;
+    for table in tables {
+        sqlx::query(&format!("ANALYZE {}.{}", ident(&schema), ident(table)))
+            .execute(&shadow)
+            .await?;
+    }
     let build = started.elapsed();
 
     let started = Instant::now();
-    let mut tx = shadow.begin().await?;
-    swap(&mut tx, name, &schema, tables).await?;
-    tx.commit().await?;
+    let mut attempt = 0;
+    let checkpoint = loop {
+        attempt += 1;
+        // What committed during the long pass, before any lock is taken.
+        let caught_up = runner.apply_readable().await?;
+        let mut tx = shadow.begin().await?;
+        let swapped = match swap(&mut tx, &*projection, &schema, caught_up).await {
+            Ok(checkpoint) => tx.commit().await.map(|()| checkpoint).map_err(Into::into),
+            Err(err) => Err(err),
+        };
+        match swapped {
+            Ok(checkpoint) => break checkpoint,
+            // A lock wait timed out, or the server's runner deadlocked with us: let it go on.
+            Err(ProjectionError::Database(err))
+                if attempt < SWAP_ATTEMPTS && is_lock_wait(&err) =>
+            {
+                projection.discarded();
+                tracing::info!(
+                    projection = name,
+                    attempt,
+                    "the live tables are busy; trying the swap again"
+                );
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(err) => {
+                projection.discarded();
+                return Err(err);
+            }
+        }
+    };
+    projection.committed();
     let events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events
           WHERE (tx_id, global_position) <= ($1::text::xid8, $2)",
@@ -145,22 +180,70 @@ async fn indexes(
     .await
 }
 
-/// Replaces the live tables with the rebuilt ones and moves the live checkpoint to theirs.
-async fn swap(
+/// `lock_not_available` (a lock timeout) or `deadlock_detected`.
+fn is_lock_wait(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "55P03" || code == "40P01")
+}
+
+/// Replaces the live tables with the rebuilt ones, which have applied the log up to `shadow`;
+/// returns the checkpoint both end at.
+async fn swap<P: Projection>(
     tx: &mut PgConnection,
-    name: &str,
+    projection: &P,
     schema: &str,
-    tables: &[&str],
-) -> Result<(), ProjectionError> {
-    // Readers finish their statements first; the server's next ones wait for the commit.
-    for table in tables {
-        sqlx::query(&format!(
-            "LOCK TABLE public.{} IN ACCESS EXCLUSIVE MODE",
-            ident(table)
-        ))
+    shadow: Checkpoint,
+) -> Result<Checkpoint, ProjectionError> {
+    let name = projection.name();
+    let tables = projection.tables();
+    sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         .execute(&mut *tx)
         .await?;
-    }
+    let live_tables: Vec<String> = tables
+        .iter()
+        .map(|table| format!("public.{}", ident(table)))
+        .collect();
+    sqlx::query(&format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        live_tables.join(", ")
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let live: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT last_tx_id::text::bigint, last_position FROM public.projection_checkpoints
+          WHERE projection = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let live = live.map_or(Checkpoint::default(), |(tx_id, position)| Checkpoint {
+        tx_id,
+        position,
+    });
+    // The live runner got further than the rebuild: the events between were all committed
+    // before it read them, so they are read here directly, with no horizon to wait for.
+    let checkpoint = if live > shadow {
+        let events: Vec<StoredEvent> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+              WHERE (tx_id, global_position) > ($1::text::xid8, $2)
+                AND (tx_id, global_position) <= ($3::text::xid8, $4)
+              ORDER BY events.tx_id, events.global_position"
+        ))
+        .bind(shadow.tx_id.to_string())
+        .bind(shadow.position)
+        .bind(live.tx_id.to_string())
+        .bind(live.position)
+        .fetch_all(&mut *tx)
+        .await?;
+        for event in &events {
+            projection.apply(tx, event).await?;
+        }
+        projection.flush(tx).await?;
+        live
+    } else {
+        shadow
+    };
     for table in tables {
         let old = indexes(tx, "public", table).await?;
         let new = indexes(tx, schema, table).await?;
@@ -193,27 +276,99 @@ async fn swap(
             }
         }
     }
-    sqlx::query(&format!(
+    sqlx::query(
         "INSERT INTO public.projection_checkpoints (projection, last_tx_id, last_position, updated_at)
-         SELECT projection, last_tx_id, last_position, now()
-           FROM {}.projection_checkpoints WHERE projection = $1
+         VALUES ($1, $2::text::xid8, $3, now())
          ON CONFLICT (projection) DO UPDATE
             SET last_tx_id = excluded.last_tx_id, last_position = excluded.last_position,
                 updated_at = excluded.updated_at",
-        ident(schema)
-    ))
+    )
     .bind(name)
+    .bind(checkpoint.tx_id.to_string())
+    .bind(checkpoint.position)
     .execute(&mut *tx)
     .await?;
     sqlx::query(&format!("DROP SCHEMA {} CASCADE", ident(schema)))
         .execute(&mut *tx)
         .await?;
-    Ok(())
+    Ok(checkpoint)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_models::audit::{self, AuditLogProjection, Verdict};
+
+    async fn append(pool: &PgPool, count: i64) {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, metadata)
+             SELECT 'Test', gen_random_uuid()::text, 1, 'Tested', '1', '{}', '{}'
+               FROM generate_series(1, $1)",
+        )
+        .bind(count)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    fn live(pool: &PgPool) -> Runner<AuditLogProjection> {
+        Runner::new(
+            pool.clone(),
+            Arc::new(AuditLogProjection::new()),
+            RunnerOptions::default(),
+        )
+    }
+
+    /// The live runner got further than the rebuilt tables: the swap applies the difference
+    /// under its locks and leaves both at the live position, chain intact.
+    #[tokio::test]
+    async fn the_swap_catches_up_with_the_live_runner() {
+        let db = distribox_migrations::test_db::TestDatabase::new().await;
+        append(&db.pool, 5).await;
+        live(&db.pool).catch_up().await.unwrap();
+        sqlx::query("UPDATE audit_log SET action = 'Tampered'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        let schema = "rebuild_audit_log";
+        prepare(&db.pool, schema, &["audit_log"]).await.unwrap();
+        let shadow = PgPoolOptions::new()
+            .connect_with(
+                (*db.pool.connect_options())
+                    .clone()
+                    .options([("search_path", format!("{schema},public"))]),
+            )
+            .await
+            .unwrap();
+        let projection = Arc::new(AuditLogProjection::new());
+        let rebuilt = Runner::new(shadow.clone(), projection.clone(), RunnerOptions::default())
+            .catch_up()
+            .await
+            .unwrap();
+
+        append(&db.pool, 3).await;
+        let ahead = live(&db.pool).catch_up().await.unwrap();
+        assert!(ahead > rebuilt);
+
+        let mut tx = shadow.begin().await.unwrap();
+        let swapped = swap(&mut tx, &*projection, schema, rebuilt).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(swapped, ahead);
+        assert_eq!(
+            audit::verify(&db.pool).await.unwrap(),
+            Verdict::Intact { entries: 8 }
+        );
+
+        // The live runner goes on from there, on the new table.
+        append(&db.pool, 2).await;
+        live(&db.pool).catch_up().await.unwrap();
+        assert_eq!(
+            audit::verify(&db.pool).await.unwrap(),
+            Verdict::Intact { entries: 10 }
+        );
+    }
 
     #[test]
     fn index_copies_are_matched_by_shape_not_name() {

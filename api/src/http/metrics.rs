@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use distribox_commands::ErrorCode;
@@ -77,7 +77,17 @@ fn holds_scrape_token(state: &HttpState, headers: &HeaderMap) -> bool {
 
 /// Counts each request and its time, by method, route and status.
 pub async fn track(State(metrics): State<Metrics>, request: Request<Body>, next: Next) -> Response {
-    let method = request.method().to_string();
+    // Any token is a method to HTTP: only the standard ones become series of their own.
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    };
     let path = request.uri().path();
     let route = ROUTES
         .iter()
@@ -86,11 +96,6 @@ pub async fn track(State(metrics): State<Metrics>, request: Request<Body>, next:
         .unwrap_or("web");
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.observe_request(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    metrics.observe_request(method, route, response.status().as_u16(), started.elapsed());
     response
 }

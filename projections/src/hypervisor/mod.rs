@@ -27,7 +27,7 @@ pub use projector::{HypervisorProjector, OutcomeReporter};
 pub use reconciler::{Reconciled, Reconciler};
 pub use recoverable::{recoverable, FoundDomain};
 pub use screenshot::TILE_MAX_WIDTH;
-pub use stats::{StatsReader, VmCounters};
+pub use stats::{Readings, StatsReader, VmCounters};
 
 /// The base image a VM's disk is an overlay on.
 #[derive(Debug, Clone, PartialEq, Eq)]

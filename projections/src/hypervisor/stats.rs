@@ -13,6 +13,7 @@ use super::domain_xml::METADATA_NS;
 /// One VM's counters. All but memory count up from the domain's start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VmCounters {
+    pub vcpus: u32,
     pub cpu_time_ns: u64,
     /// Resident memory of the VM's QEMU process (what the host really gives it).
     pub memory_kib: u64,
@@ -35,9 +36,19 @@ impl StatsReader {
             conn: None,
         }
     }
+}
 
+/// One reading of every running domain Distribox made.
+#[derive(Debug, Default)]
+pub struct Readings {
+    pub counters: Vec<(Uuid, VmCounters)>,
+    /// Running, but a statistics call failed (or it stopped while being read).
+    pub unreadable: Vec<Uuid>,
+}
+
+impl StatsReader {
     /// The counters of every running domain Distribox made. Blocking.
-    pub fn read(&mut self) -> Result<Vec<(Uuid, VmCounters)>, String> {
+    pub fn read(&mut self) -> Result<Readings, String> {
         if self
             .conn
             .as_ref()
@@ -56,7 +67,7 @@ impl StatsReader {
                 return Err(err.message().to_owned());
             }
         };
-        let mut counters = Vec::with_capacity(domains.len());
+        let mut readings = Readings::default();
         for dom in domains {
             let Some(id) = dom
                 .name()
@@ -65,12 +76,16 @@ impl StatsReader {
             else {
                 continue;
             };
-            // A domain that stopped or vanished since the listing is simply not counted.
-            if let Ok(Some(reading)) = read_domain(&dom) {
-                counters.push((id, reading));
+            match read_domain(&dom) {
+                Ok(Some(counters)) => readings.counters.push((id, counters)),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::debug!(vm = %id, error = %err, "cannot read a VM's statistics");
+                    readings.unreadable.push(id);
+                }
             }
         }
-        Ok(counters)
+        Ok(readings)
     }
 }
 
@@ -93,6 +108,7 @@ fn read_domain(dom: &Domain) -> Result<Option<VmCounters>, virt::error::Error> {
         })
         .unwrap_or(info.memory);
     let mut counters = VmCounters {
+        vcpus: info.nr_virt_cpu,
         cpu_time_ns: info.cpu_time,
         memory_kib,
         ..VmCounters::default()

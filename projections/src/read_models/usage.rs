@@ -1,7 +1,8 @@
 //! The usage read model: from the event log, the exact stretches of time each VM's domain was
 //! powered (with the size it had then) and each console session lasted, plus the names reports
-//! show. Times are the events' commit-time stamps, so a report for any past period, or "as of"
-//! any past moment, comes out the same whenever it is asked for.
+//! show. Times are the events' `recorded_at` (when the transaction that wrote them began), so a
+//! report for any past period, or "as of" any past moment, comes out the same whenever it is
+//! asked for.
 
 use async_trait::async_trait;
 use cqrs_es::Aggregate;

@@ -98,7 +98,7 @@ const BY_VM: Grouping = Grouping {
     vm_rows: "true",
     session_key: "c.vm_id::text",
     session_rows: "true",
-    label: "(SELECT name FROM usage_vms WHERE vm_id::text = key)",
+    label: "(SELECT name FROM usage_vms WHERE vm_id = key::uuid)",
 };
 
 const BY_ACCOUNT: Grouping = Grouping {
@@ -106,7 +106,7 @@ const BY_ACCOUNT: Grouping = Grouping {
     vm_rows: "true",
     session_key: "substr(c.principal, 9)",
     session_rows: "c.principal LIKE 'account:%'",
-    label: "(SELECT username FROM usage_accounts WHERE account_id::text = key)",
+    label: "(SELECT username FROM usage_accounts WHERE account_id = key::uuid)",
 };
 
 const BY_CREDENTIAL: Grouping = Grouping {
@@ -116,7 +116,7 @@ const BY_CREDENTIAL: Grouping = Grouping {
     session_rows: "c.principal LIKE 'credential:%'",
     label: "(SELECT k.name || ' (' || v.name || ')'
                FROM usage_credentials k JOIN usage_vms v USING (vm_id)
-              WHERE k.credential_id::text = key)",
+              WHERE k.credential_id = key::uuid)",
 };
 
 impl GroupBy {

@@ -6,7 +6,7 @@
 //! its own, each tick costs one insert per table, and a tick that runs late delays the next
 //! rather than bunching up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::host::{self, HostReading};
 use crate::hypervisor::{StatsReader, VmCounters};
+use crate::runner::session_lock;
 
 /// How often and how long raw samples are kept.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +49,9 @@ impl LatestUsageHandle {
     }
 }
 
+/// First key of the advisory lock that keeps one sampler per database.
+const SAMPLER_LOCK_CLASS: i32 = 0x0d15_7b0e;
+
 /// How often raw rows past the retention are folded.
 const FOLD_EVERY: Duration = Duration::from_secs(600);
 
@@ -59,10 +63,15 @@ pub struct Sampler {
     latest: LatestUsageHandle,
 }
 
-/// One tick's readings, kept to subtract from the next.
+/// One tick's readings, kept to subtract from the next. `vms` is `None` when libvirt could
+/// not be read: the next tick then has nothing to subtract from (rather than counting every
+/// VM's whole counters as if it had just started).
 struct Tick {
     when: Instant,
-    vms: HashMap<Uuid, VmCounters>,
+    vms: Option<HashMap<Uuid, VmCounters>>,
+    /// Running VMs whose statistics could not be read this tick: they get no row, and the
+    /// previous tick's counters stay their baseline.
+    unreadable: HashSet<Uuid>,
     host: Option<HostReading>,
 }
 
@@ -87,8 +96,10 @@ impl Sampler {
         self.latest.clone()
     }
 
-    /// Samples forever.
+    /// Samples forever; only one Distribox at a time samples a database (two would count
+    /// everything twice).
     pub async fn run(self) {
+        let _lock = self.exclusive_lock().await;
         let mut ticker = tokio::time::interval(self.options.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut previous: Option<Tick> = None;
@@ -96,7 +107,7 @@ impl Sampler {
         let mut next_fold = Instant::now();
         loop {
             ticker.tick().await;
-            let tick = self.read(&mut libvirt_ok).await;
+            let tick = self.read(previous.as_ref(), &mut libvirt_ok).await;
             if let Some(previous) = &previous {
                 if let Err(err) = self.write(previous, &tick).await {
                     tracing::warn!(error = %err, "cannot store usage samples");
@@ -104,7 +115,7 @@ impl Sampler {
             }
             self.latest.set(LatestUsage {
                 at: Some(Utc::now()),
-                vms: tick.vms.clone(),
+                vms: tick.vms.clone().unwrap_or_default(),
                 host: tick.host,
             });
             previous = Some(tick);
@@ -118,9 +129,25 @@ impl Sampler {
         }
     }
 
+    async fn exclusive_lock(&self) -> sqlx::PgConnection {
+        let mut warned = false;
+        loop {
+            match session_lock(&self.pool, SAMPLER_LOCK_CLASS, "usage").await {
+                Ok(Some(session)) => return session,
+                Ok(None) if !warned => {
+                    tracing::warn!("another Distribox samples usage into this database; waiting");
+                    warned = true;
+                }
+                Ok(None) => {}
+                Err(err) => tracing::error!(error = %err, "cannot take the sampler's lock"),
+            }
+            tokio::time::sleep(self.options.interval).await;
+        }
+    }
+
     /// Reads libvirt and the host on a blocking thread. When libvirt is unreachable the tick
     /// has no VMs (said once, not every tick); the host is still sampled.
-    async fn read(&self, libvirt_ok: &mut bool) -> Tick {
+    async fn read(&self, previous: Option<&Tick>, libvirt_ok: &mut bool) -> Tick {
         let reader = self.reader.clone();
         let data_dir = self.data_dir.clone();
         let read = tokio::task::spawn_blocking(move || {
@@ -134,25 +161,35 @@ impl Sampler {
                 tracing::error!(error = %err, "usage sampling panicked");
                 return Tick {
                     when: Instant::now(),
-                    vms: HashMap::new(),
+                    vms: None,
+                    unreadable: HashSet::new(),
                     host: None,
                 };
             }
         };
+        let mut unreadable = HashSet::new();
         let vms = match vms {
-            Ok(vms) => {
+            Ok(readings) => {
                 if !*libvirt_ok {
                     tracing::info!("usage sampling reads libvirt again");
                 }
                 *libvirt_ok = true;
-                vms.into_iter().collect()
+                let mut vms: HashMap<Uuid, VmCounters> = readings.counters.into_iter().collect();
+                let before = previous.and_then(|tick| tick.vms.as_ref());
+                for vm in readings.unreadable {
+                    if let Some(counters) = before.and_then(|before| before.get(&vm)) {
+                        vms.insert(vm, *counters);
+                    }
+                    unreadable.insert(vm);
+                }
+                Some(vms)
             }
             Err(err) => {
                 if *libvirt_ok {
                     tracing::warn!(error = %err, "usage sampling cannot read libvirt");
                 }
                 *libvirt_ok = false;
-                HashMap::new()
+                None
             }
         };
         let host = host
@@ -161,6 +198,7 @@ impl Sampler {
         Tick {
             when: Instant::now(),
             vms,
+            unreadable,
             host,
         }
     }
@@ -168,7 +206,14 @@ impl Sampler {
     async fn write(&self, previous: &Tick, tick: &Tick) -> Result<(), sqlx::Error> {
         let span = tick.when.duration_since(previous.when).as_secs_f64();
         let at = Utc::now();
-        let rows = vm_rows(&previous.vms, &tick.vms);
+        let rows = match (&previous.vms, &tick.vms) {
+            (Some(before), Some(now)) => {
+                let mut rows = vm_rows(before, now, span);
+                rows.retain(|row| !tick.unreadable.contains(&row.vm));
+                rows
+            }
+            _ => Vec::new(),
+        };
         let mut tx = self.pool.begin().await?;
         if !rows.is_empty() {
             insert_vm_rows(&mut tx, at, span, &rows).await?;
@@ -192,20 +237,26 @@ struct VmRow {
     net_tx_bytes: u64,
 }
 
-/// The use of each VM running now since the previous tick. A VM that wasn't running then
-/// started since, so all of its counters are new; so are the counters of one whose CPU time
-/// went backwards (its domain restarted in between).
-fn vm_rows(previous: &HashMap<Uuid, VmCounters>, now: &HashMap<Uuid, VmCounters>) -> Vec<VmRow> {
+/// The use of each VM running now since the previous tick, `span` seconds ago. A VM that
+/// wasn't running then started since, so all of its counters are new; so are the counters of
+/// one whose CPU time went backwards (its domain restarted in between). But a VM with more CPU
+/// time than it could have used in the span was running before and only unreadable then: it
+/// gets no row this time, and its counters are the baseline for the next.
+fn vm_rows(
+    previous: &HashMap<Uuid, VmCounters>,
+    now: &HashMap<Uuid, VmCounters>,
+    span: f64,
+) -> Vec<VmRow> {
     let mut rows: Vec<VmRow> = now
         .iter()
-        .map(|(vm, now)| {
-            let before = previous
-                .get(vm)
-                .filter(|before| before.cpu_time_ns <= now.cpu_time_ns)
-                .copied()
-                .unwrap_or_default();
+        .filter_map(|(vm, now)| {
+            let before = match previous.get(vm) {
+                Some(before) if before.cpu_time_ns <= now.cpu_time_ns => *before,
+                _ if now.cpu_time_ns as f64 / 1e9 <= could_use(now, span) => VmCounters::default(),
+                _ => return None,
+            };
             let since = |now: u64, before: u64| now.checked_sub(before).unwrap_or(now);
-            VmRow {
+            Some(VmRow {
                 vm: *vm,
                 cpu_seconds: since(now.cpu_time_ns, before.cpu_time_ns) as f64 / 1e9,
                 memory_kib: now.memory_kib,
@@ -213,11 +264,17 @@ fn vm_rows(previous: &HashMap<Uuid, VmCounters>, now: &HashMap<Uuid, VmCounters>
                 disk_write_bytes: since(now.disk_write_bytes, before.disk_write_bytes),
                 net_rx_bytes: since(now.net_rx_bytes, before.net_rx_bytes),
                 net_tx_bytes: since(now.net_tx_bytes, before.net_tx_bytes),
-            }
+            })
         })
         .collect();
     rows.sort_by_key(|row| row.vm);
     rows
+}
+
+/// The most CPU time a domain with `now.vcpus` vCPUs can use in `span` seconds: every vCPU
+/// busy, plus one more CPU for QEMU's own threads, plus a second of slack.
+fn could_use(now: &VmCounters, span: f64) -> f64 {
+    (f64::from(now.vcpus) + 1.0) * span + 1.0
 }
 
 async fn insert_vm_rows(
@@ -358,6 +415,7 @@ mod tests {
 
     fn counters(cpu_s: u64, memory_kib: u64, bytes: u64) -> VmCounters {
         VmCounters {
+            vcpus: 1,
             cpu_time_ns: cpu_s * 1_000_000_000,
             memory_kib,
             disk_read_bytes: bytes,
@@ -385,7 +443,7 @@ mod tests {
             (started, counters(3, 200, 10)),
             (restarted, counters(1, 150, 20)),
         ]);
-        let rows = vm_rows(&previous, &now);
+        let rows = vm_rows(&previous, &now, 15.0);
         let row = |vm| *rows.iter().find(|row| row.vm == vm).unwrap();
         assert_eq!(rows.len(), 3, "a VM that stopped has no row");
         let kept = row(kept);
@@ -404,5 +462,12 @@ mod tests {
         assert_eq!(row(started).net_tx_bytes, 40);
         assert_eq!(row(restarted).cpu_seconds, 1.0);
         assert_eq!(row(restarted).disk_read_bytes, 20);
+
+        // Unreadable at the previous tick, not new: 100 s of CPU can't fit in 15 s of 1 vCPU.
+        let unseen = Uuid::from_u128(5);
+        let now = HashMap::from([(unseen, counters(100, 1, 1))]);
+        assert_eq!(vm_rows(&HashMap::new(), &now, 15.0), vec![]);
+        let rows = vm_rows(&now, &HashMap::from([(unseen, counters(103, 1, 1))]), 15.0);
+        assert_eq!(rows[0].cpu_seconds, 3.0);
     }
 }
