@@ -26,7 +26,9 @@ CREATE TABLE usage_vm_runs
 );
 
 CREATE UNIQUE INDEX usage_vm_runs_open ON usage_vm_runs (vm_id) WHERE stopped_at IS NULL;
+-- A period's runs: those that began before its end and ended (or not yet) after its start.
 CREATE INDEX usage_vm_runs_period ON usage_vm_runs (started_at);
+CREATE INDEX usage_vm_runs_end ON usage_vm_runs ((coalesce(stopped_at, 'infinity')));
 
 CREATE TABLE usage_console_sessions
 (
@@ -42,6 +44,9 @@ CREATE TABLE usage_console_sessions
 );
 
 CREATE INDEX usage_console_sessions_period ON usage_console_sessions (opened_at);
+CREATE INDEX usage_console_sessions_end ON usage_console_sessions ((coalesce(closed_at, 'infinity')));
+-- A VM's stop ends its open sessions: found without reading the closed ones.
+CREATE INDEX usage_console_sessions_open ON usage_console_sessions (vm_id) WHERE closed_at IS NULL;
 
 -- Labels of accounts and credentials, kept after they are deleted or revoked.
 CREATE TABLE usage_accounts

@@ -23,6 +23,17 @@ export interface UsageChartProps {
   height?: number;
 }
 
+/** The values whose neighbours are both gaps: a line needs two points, so a lone sample (a VM
+ * that ran for a moment) is drawn as a dot instead. */
+function lonely(plot: uPlot, seriesIdx: number): number[] {
+  const values = plot.data[seriesIdx];
+  const found: number[] = [];
+  values.forEach((value, i) => {
+    if (value != null && values[i - 1] == null && values[i + 1] == null) found.push(i);
+  });
+  return found;
+}
+
 /** Colours come from the stylesheet (`--chart-1`, `--chart-2`), so charts follow dark mode. */
 function options(box: HTMLElement, { series, format, height = 200 }: UsageChartProps): uPlot.Options {
   const style = getComputedStyle(box);
@@ -41,6 +52,7 @@ function options(box: HTMLElement, { series, format, height = 200 }: UsageChartP
         label: line.label,
         stroke: lines[i % lines.length],
         width: 2,
+        points: { show: true, size: 6, filter: lonely },
         value: (_plot: uPlot, value: number | null) => (value == null ? '—' : format(value)),
       })),
     ],
