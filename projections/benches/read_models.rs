@@ -50,7 +50,7 @@ SELECT 'Vm', md5('vm' || (i / 100))::uuid::text, i % 100 + 1, kind.event_type, '
                               'session', md5('session' || (i / 6))::uuid,
                               'bytes_in', i % 4096, 'bytes_out', i % 65536, 'duration_ms', 1000,
                               'reason', 'closed by the viewer'))::text
-                     WHEN 5 THEN '{"VmStopped":{"reason":"Guest"}}'
+                     WHEN 5 THEN '{"VmStopped":{"reason":"guest"}}'
                      ELSE to_json(CASE i % 6 WHEN 0 THEN 'VmStartRequested' WHEN 1 THEN 'VmStarted'
                                                 ELSE 'VmShutdownRequested' END)::text
                    END

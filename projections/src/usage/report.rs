@@ -202,9 +202,16 @@ pub async fn report(
     until: DateTime<Utc>,
     group: GroupBy,
 ) -> Result<Vec<UsageRow>, sqlx::Error> {
-    sqlx::query_as(&report_sql(group.grouping()))
+    // The planner cannot estimate the full joins (it expects millions of rows where there is
+    // one per VM), so it would JIT-compile the query: measured at 10,000 VMs, 600 of the 760
+    // ms a one-day report took went to compiling, and the query itself ran in 165 ms.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    let rows = sqlx::query_as(&report_sql(group.grouping()))
         .bind(from)
         .bind(until)
-        .fetch_all(pool)
-        .await
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
