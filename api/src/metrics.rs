@@ -267,9 +267,20 @@ async fn vms(registry: &mut Registry, state: &AppState) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// The host at the sampler's last reading.
+/// The host at the sampler's last reading, and when that was (a stalled sampler shows as an
+/// old timestamp).
 fn host(registry: &mut Registry, state: &AppState) {
-    let Some(host) = state.usage.latest.get().host else {
+    let latest = state.usage.latest.get();
+    if let Some(at) = latest.at {
+        let sampled = FloatGauge::default();
+        sampled.set(at.timestamp_millis() as f64 / 1000.0);
+        registry.register(
+            "usage_last_sample_timestamp_seconds",
+            "When the usage sampler last read libvirt and the host (Unix time)",
+            sampled,
+        );
+    }
+    let Some(host) = latest.host else {
         return;
     };
     let gauges = [

@@ -202,13 +202,12 @@ async fn a_running_guest_is_sampled_reported_exported_and_measured() {
         );
         assert!(sample(&text, "distribox_projection_position", &[&label]).unwrap() > 0.0);
     }
+    assert!(sample_line(&text, "distribox_host_memory_total_bytes") > 0.0);
+    let sampled = sample_line(&text, "distribox_usage_last_sample_timestamp_seconds");
     assert!(
-        sample(&text, "distribox_host_memory_total_bytes", &[]).is_none(),
-        "no labels: not a family"
+        (Utc::now().timestamp() as f64 - sampled).abs() < 10.0,
+        "{sampled}"
     );
-    assert!(text
-        .lines()
-        .any(|l| l.starts_with("distribox_host_memory_total_bytes ")));
     assert!(text.ends_with("# EOF\n"));
     assert_eq!(metrics(&app, Some(&token)).await.0, 200);
     assert_eq!(metrics(&app, None).await.0, 401);
@@ -362,6 +361,14 @@ async fn a_running_guest_is_sampled_reported_exported_and_measured() {
         )
         .await;
     assert_eq!(not_an_id["errors"][0]["extensions"]["field"], "vmId");
+}
+
+/// The value of the unlabelled sample `metric`.
+fn sample_line(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{metric} ")))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {metric} in {text}"))
 }
 
 fn urlencode(text: &str) -> String {
