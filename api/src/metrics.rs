@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use distribox_commands::CommandOutcome;
 use distribox_domain::console::ConsoleKind;
+use distribox_projections::usage::LatestUsage;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -159,8 +160,9 @@ impl Metrics {
             Unit::Seconds,
             self.command_seconds.clone(),
         );
-        vms(&mut registry, state).await?;
-        host(&mut registry, state);
+        let latest = state.usage.latest.get();
+        vms(&mut registry, state, &latest).await?;
+        host(&mut registry, &latest);
         projections(&mut registry, state).await?;
         consoles(&mut registry, state);
         let mut text = String::new();
@@ -188,7 +190,11 @@ where
 }
 
 /// Each VM's state and size, and what its domain has used since it started.
-async fn vms(registry: &mut Registry, state: &AppState) -> Result<(), sqlx::Error> {
+async fn vms(
+    registry: &mut Registry,
+    state: &AppState,
+    latest: &LatestUsage,
+) -> Result<(), sqlx::Error> {
     let rows: Vec<(Uuid, String, String, i32, i64)> =
         sqlx::query_as("SELECT id, name, state, vcpus, memory_mib FROM vms")
             .fetch_all(&state.pool)
@@ -230,7 +236,6 @@ async fn vms(registry: &mut Registry, state: &AppState) -> Result<(), sqlx::Erro
         ),
     ]
     .map(|(name, help)| counter_family::<VmLabels>(registry, name, help));
-    let latest = state.usage.latest.get();
     for (id, name, vm_state, vm_vcpus, memory_mib) in rows {
         let labels = VmLabels {
             vm: id.to_string(),
@@ -269,8 +274,7 @@ async fn vms(registry: &mut Registry, state: &AppState) -> Result<(), sqlx::Erro
 
 /// The host at the sampler's last reading, and when that was (a stalled sampler shows as an
 /// old timestamp).
-fn host(registry: &mut Registry, state: &AppState) {
-    let latest = state.usage.latest.get();
+fn host(registry: &mut Registry, latest: &LatestUsage) {
     if let Some(at) = latest.at {
         let sampled = FloatGauge::default();
         sampled.set(at.timestamp_millis() as f64 / 1000.0);

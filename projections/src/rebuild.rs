@@ -370,6 +370,28 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_second_rebuild_of_the_same_projection_is_refused() {
+        let db = distribox_migrations::test_db::TestDatabase::new().await;
+        let _running = session_lock(&db.pool, REBUILD_LOCK_CLASS, "audit_log")
+            .await
+            .unwrap()
+            .unwrap();
+        let refused = rebuild(&db.pool, Arc::new(AuditLogProjection::new()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "a rebuild of `audit_log` is already running"
+        );
+        let schemas: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(schemas, 0, "nothing was prepared");
+    }
+
     #[test]
     fn index_copies_are_matched_by_shape_not_name() {
         let old =

@@ -84,6 +84,8 @@ macro_rules! event_columns {
     };
 }
 
+pub(crate) use event_columns;
+
 pub(crate) const EVENT_COLUMNS: &str = event_columns!();
 
 /// `events.`: the output column `tx_id` (a bigint) would shadow the table's in ORDER BY, and

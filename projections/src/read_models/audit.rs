@@ -314,12 +314,14 @@ pub enum Verdict {
     },
 }
 
-const VERIFY_EVENTS: &str = "
-SELECT aggregate_type, aggregate_id, sequence, event_type, payload, metadata, global_position,
-       tx_id::text::bigint AS tx_id, recorded_at
+const VERIFY_EVENTS: &str = concat!(
+    "SELECT ",
+    crate::runner::event_columns!(),
+    "
   FROM events
  WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
- ORDER BY events.tx_id, events.global_position";
+ ORDER BY events.tx_id, events.global_position"
+);
 
 /// Recomputes the chain from the event log and compares it with `audit_log`, entry by entry,
 /// streaming both (constant memory over millions of events). Events the projection has not

@@ -10,6 +10,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::IN_PERIOD;
+
 /// What the rows of a report are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
@@ -160,9 +162,7 @@ fn report_sql(g: &Grouping) -> String {
                    sum(s.net_rx_bytes) AS net_rx_bytes,
                    sum(s.net_tx_bytes) AS net_tx_bytes
               FROM usage_samples s JOIN usage_vms v USING (vm_id)
-             WHERE {vm_rows}
-               AND ((s.resolution = 'raw' AND s.at > $1 AND s.at <= $2)
-                 OR (s.resolution = 'hour' AND s.at >= $1 AND s.at < $2))
+             WHERE {vm_rows} AND {IN_PERIOD}
              GROUP BY 1),
          sessions AS (
             SELECT {session_key} AS key, count(*) AS sessions, sum({session}) AS secs

@@ -4,6 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::IN_PERIOD;
+
 /// Buckets a chart gets at most: about one per two pixels of a wide chart.
 const MAX_POINTS: i64 = 400;
 
@@ -72,7 +74,7 @@ pub struct HostPoint {
 }
 
 /// Every bucket start of `[$1, $2)` in steps of `$3` seconds, aligned to the epoch so that
-/// charts of overlapping periods agree; `bucket` is the bucket of a row's `at`.
+/// charts of overlapping periods agree.
 const BUCKETS: &str = "
     buckets AS (
         SELECT generate_series(
@@ -80,13 +82,8 @@ const BUCKETS: &str = "
                    $2::timestamptz - interval '1 microsecond',
                    make_interval(secs => $3)) AS at)";
 
-fn bucket(column: &str) -> String {
-    format!("to_timestamp(floor(extract(epoch FROM {column}) / $3) * $3)")
-}
-
-/// Rows of a sample table in the period: raw rows end at `at`, folded ones start there.
-const IN_PERIOD: &str = "((resolution = 'raw' AND at > $1 AND at <= $2)
-                          OR (resolution = 'hour' AND at >= $1 AND at < $2))";
+/// The bucket of a sample row's `at`.
+const BUCKET: &str = "to_timestamp(floor(extract(epoch FROM at) / $3) * $3)";
 
 /// VM `vm`'s samples over `[from, to)` in buckets of `step` seconds.
 pub async fn vm_series(
@@ -99,7 +96,7 @@ pub async fn vm_series(
     let sql = format!(
         "WITH {BUCKETS},
          sums AS (
-            SELECT {bucket} AS at,
+            SELECT {BUCKET} AS at,
                    sum(span_seconds) AS span,
                    sum(cpu_seconds) AS cpu,
                    sum(memory_avg_kib::float8 * samples) / sum(samples) / 1024 AS memory_avg_mib,
@@ -119,7 +116,6 @@ pub async fn vm_series(
                 (s.net_tx / nullif(s.span, 0))::float8 AS net_tx_bytes_per_second
            FROM buckets b LEFT JOIN sums s USING (at)
           ORDER BY b.at",
-        bucket = bucket("at"),
     );
     sqlx::query_as(&sql)
         .bind(from)
@@ -140,7 +136,7 @@ pub async fn host_series(
     let sql = format!(
         "WITH {BUCKETS},
          sums AS (
-            SELECT {bucket} AS at,
+            SELECT {BUCKET} AS at,
                    sum(cpu_busy_seconds) / nullif(sum(span_seconds * cpus), 0) AS busy,
                    sum(memory_used_kib::float8 * samples) / sum(samples) / 1024 AS memory_used_mib,
                    max(memory_total_kib) / 1024.0 AS memory_total_mib,
@@ -158,7 +154,6 @@ pub async fn host_series(
                 s.disk_total_gib::float8 AS disk_total_gib
            FROM buckets b LEFT JOIN sums s USING (at)
           ORDER BY b.at",
-        bucket = bucket("at"),
     );
     sqlx::query_as(&sql)
         .bind(from)
