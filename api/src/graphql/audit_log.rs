@@ -114,15 +114,7 @@ pub async fn page(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<String, AuditEntry>> {
-    let first = first.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&first) {
-        return Err(ApiError::new(
-            ErrorCode::BadInput,
-            format!("first must be between 1 and {MAX_PAGE}"),
-        )
-        .in_field("first")
-        .into());
-    }
+    let first = super::page_size(first.unwrap_or(DEFAULT_PAGE), 1..=MAX_PAGE)?;
     let before = after
         .as_deref()
         .map(|cursor| {
@@ -136,7 +128,7 @@ pub async fn page(
         })
         .transpose()?;
     let filter = args.filter(state).await?;
-    let (rows, more) = audit_log::page(&state.pool, &filter, before, first.into())
+    let (rows, more) = audit_log::page(&state.pool, &filter, before, first)
         .await
         .map_err(ApiError::from)?;
     let mut connection = Connection::new(before.is_some(), more);

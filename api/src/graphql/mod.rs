@@ -11,7 +11,12 @@ mod subscription;
 mod types;
 mod usage;
 
+use std::ops::RangeInclusive;
+
 use async_graphql::Schema;
+use distribox_commands::ErrorCode;
+
+use crate::error::ApiError;
 
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
@@ -24,6 +29,23 @@ pub type DistriboxSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// `ofType`; API tools must be able to run it.
 const MAX_DEPTH: usize = 16;
 const MAX_COMPLEXITY: usize = 1_000;
+
+/// A page size `first` checked against `range`, refused as `BAD_INPUT` on `first` otherwise.
+fn page_size(first: i32, range: RangeInclusive<i32>) -> Result<i64, ApiError> {
+    if range.contains(&first) {
+        Ok(first.into())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::BadInput,
+            format!(
+                "first must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        )
+        .in_field("first"))
+    }
+}
 
 /// Builds the schema; `data` is shared with every request (the app's services).
 pub fn schema(state: crate::app::AppState) -> DistriboxSchema {

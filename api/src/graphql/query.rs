@@ -71,7 +71,7 @@ fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let invalid = || ApiError::new(ErrorCode::BadInput, "invalid cursor");
+    let invalid = || ApiError::new(ErrorCode::BadInput, "invalid cursor").in_field("after");
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(raw).map_err(|_| invalid())?;
     let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
@@ -148,19 +148,12 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Vm>> {
-        let first = first.unwrap_or(DEFAULT_PAGE);
-        if !(0..=MAX_PAGE).contains(&first) {
-            return Err(ApiError::new(
-                ErrorCode::BadInput,
-                format!("first must be between 0 and {MAX_PAGE}"),
-            )
-            .into());
-        }
+        let first = super::page_size(first.unwrap_or(DEFAULT_PAGE), 0..=MAX_PAGE)?;
         let after = after.as_deref().map(decode_cursor).transpose()?;
         let state = ctx.data::<AppState>()?;
         let (rows, has_next) = state
             .reads
-            .vms_page(after, first.into(), visible_to(request(ctx)?))
+            .vms_page(after, first, visible_to(request(ctx)?))
             .await?;
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(

@@ -41,17 +41,15 @@ impl ConsoleRecording {
         #[graphql(default = 1000)] first: i32,
     ) -> Result<Vec<ConsoleFrame>> {
         if from < 0 {
-            return Err(ApiError::new(ErrorCode::BadInput, "from must not be negative").into());
+            return Err(
+                ApiError::new(ErrorCode::BadInput, "from must not be negative")
+                    .in_field("from")
+                    .into(),
+            );
         }
-        if !(1..=MAX_FRAMES).contains(&first) {
-            return Err(ApiError::new(
-                ErrorCode::BadInput,
-                format!("first must be between 1 and {MAX_FRAMES}"),
-            )
-            .into());
-        }
+        let first = super::page_size(first, 1..=MAX_FRAMES)?;
         let state = ctx.data::<AppState>()?;
-        let rows = recordings::frames(&state.pool, self.session_id, from, i64::from(first)).await?;
+        let rows = recordings::frames(&state.pool, self.session_id, from, first).await?;
         Ok(rows.into_iter().map(ConsoleFrame::from).collect())
     }
 }

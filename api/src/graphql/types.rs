@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use distribox_commands::{Actor, CommandError, ErrorCode, RequestContext};
+use distribox_commands::{Actor, CommandError, RequestContext};
 use distribox_domain::policy::{Policy, PolicySet, ScopedPolicies};
 use distribox_domain::vm::{
     KeyboardLayout, Snapshot as DomainSnapshot, VmName, VmState as DomainVmState,
@@ -112,13 +112,7 @@ impl Vm {
         #[graphql(default = 50)] first: i32,
         before: Option<i64>,
     ) -> async_graphql::Result<Vec<VmHistoryEntry>> {
-        if !(1..=MAX_HISTORY).contains(&first) {
-            return Err(ApiError::new(
-                ErrorCode::BadInput,
-                format!("first must be between 1 and {MAX_HISTORY}"),
-            )
-            .into());
-        }
+        let first = super::page_size(first, 1..=MAX_HISTORY)?;
         let id = self.uuid()?;
         // Whoever may look the VM up sees its history; a VM reached otherwise (returned by a
         // mutation the caller holds globally) stays hidden as `vm(id)` would hide it.
@@ -126,7 +120,7 @@ impl Vm {
             return Err(ApiError::from(CommandError::hidden(Policy::VmsGetById)).into());
         }
         let state = ctx.data::<AppState>()?;
-        let rows = history::vm_history(&state.pool, id, before, first.into()).await?;
+        let rows = history::vm_history(&state.pool, id, before, first).await?;
         Ok(rows.into_iter().map(VmHistoryEntry::from).collect())
     }
 
