@@ -125,24 +125,17 @@ async fn lag(rate: u64, seconds: u64) {
     let mut requests = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
         ticker.tick().await;
-        let (http, url, token) = (app.http.clone(), app.url("/graphql"), token.clone());
+        let (graphql, token) = (app.endpoint(), token.clone());
         let vm = ids[sent % ids.len()].clone();
         let name = format!("renamed-{sent}");
         requests.push(tokio::spawn(async move {
-            let response: serde_json::Value = http
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({
-                    "query": "mutation($id: ID!, $name: String!) { renameVm(id: $id, name: $name) { id } }",
-                    "variables": { "id": vm, "name": name },
-                }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            assert!(response.get("errors").is_none(), "{response}");
+            graphql
+                .data(
+                    &token,
+                    "mutation($id: ID!, $name: String!) { renameVm(id: $id, name: $name) { id } }",
+                    json!({ "id": vm, "name": name }),
+                )
+                .await;
         }));
         sent += 1;
     }

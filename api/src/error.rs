@@ -2,6 +2,8 @@
 //! failures goes to the log, never to the client.
 
 use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use distribox_commands::{CommandError, ErrorCode};
 use distribox_projections::hypervisor::HypervisorError;
 
@@ -100,5 +102,27 @@ impl From<ApiError> for async_graphql::Error {
                 ext.set("field", field.as_str());
             }
         })
+    }
+}
+
+/// For the plain HTTP endpoints (exports, `/metrics`): the status the code stands for, and
+/// `CODE: message` as the body.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.code {
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::BadInput => StatusCode::BAD_REQUEST,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (
+            status,
+            format!("{}: {}\n", self.code.as_str(), self.message),
+        )
+            .into_response()
     }
 }

@@ -42,18 +42,16 @@ async fn wait_for_action(app: &TestApp, token: &str, action: &str) {
     panic!("no {action} entry in the audit log");
 }
 
-/// An account with the given policies; its token.
-async fn account_with(app: &TestApp, admin: &str, name: &str, policies: &[&str]) -> String {
-    app.data(
-        admin,
-        "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
-        json!({ "i": { "username": name, "password": "audit password 1", "policies": policies } }),
+/// How many `AccessDenied` events name `operation`.
+async fn denials(app: &TestApp, operation: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM events
+          WHERE event_type = 'AccessDenied' AND payload->'AccessDenied'->>'operation' = $1",
     )
-    .await;
-    app.login_as(name, "audit password 1").await["data"]["login"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    .bind(operation)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -70,7 +68,7 @@ async fn entries_are_filtered_paged_and_keep_no_secrets() {
         json!({ "vm": vm }),
     )
     .await;
-    let viewer = account_with(&app, &admin, "viewer", &["auth:me:get"]).await;
+    let viewer = app.account(&admin, "viewer", &["auth:me:get"]).await.1;
     // Refusals: a request without the policy, and a wrong password.
     let refused = app
         .gql(Some(&viewer), "{ accounts { id } }", json!({}))
@@ -198,7 +196,7 @@ async fn the_tail_follows_new_entries_that_match() {
     )
     .await;
     // Something else first: the tail skips it.
-    account_with(&app, &admin, "someone", &[]).await;
+    app.account(&admin, "someone", &[]).await;
     let vm = app.create_vm(&admin, "tailed", false).await["id"].clone();
     let entry = tail.next(Duration::from_secs(10)).await;
     assert_eq!(entry["auditTail"]["action"], "VmCreated");
@@ -206,11 +204,13 @@ async fn the_tail_follows_new_entries_that_match() {
     assert_eq!(entry["auditTail"]["actorName"], "admin");
 
     // Not for accounts without audit:get.
-    let viewer = account_with(&app, &admin, "viewer", &["auth:me:get"]).await;
+    let viewer = app.account(&admin, "viewer", &["auth:me:get"]).await.1;
     let mut refused =
         Subscription::start(&app, &viewer, "subscription { auditTail { action } }").await;
     let errors = refused.refusal(Duration::from_secs(10)).await;
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{errors}");
+    // And the refusal is in the log, like any refused request.
+    assert_eq!(denials(&app, "auditTail").await, 1);
 
     // Nor with filters that make no sense, named like auditLog names them.
     let mut bad = Subscription::start(
@@ -290,7 +290,7 @@ async fn exports_stream_csv_and_json_lines_to_auditors_only() {
         get("format=csv".to_owned(), None).await.unwrap().status(),
         401
     );
-    let viewer = account_with(&app, &admin, "viewer", &["auth:me:get"]).await;
+    let viewer = app.account(&admin, "viewer", &["auth:me:get"]).await.1;
     assert_eq!(
         get("format=csv".to_owned(), Some(viewer))
             .await
@@ -306,12 +306,23 @@ async fn exports_stream_csv_and_json_lines_to_auditors_only() {
         400
     );
     assert_eq!(
-        get("format=csv&outcome=maybe".to_owned(), Some(admin))
+        get("format=csv&outcome=maybe".to_owned(), Some(admin.clone()))
             .await
             .unwrap()
             .status(),
         400
     );
+    let reversed = get(
+        "format=csv&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z".to_owned(),
+        Some(admin),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reversed.status(), 400);
+    let said = reversed.text().await.unwrap();
+    assert!(said.starts_with("BAD_INPUT: "), "{said}");
+    // Refused exports are in the log, the anonymous one and the viewer's.
+    assert_eq!(denials(&app, "auditExport").await, 2);
 }
 
 /// Runs `distribox audit verify` against the test database.

@@ -112,27 +112,6 @@ fn outcome(response: &Value) -> String {
     }
 }
 
-async fn new_account(app: &TestApp, admin: &str, name: &str, policies: &[&str]) -> String {
-    let created = app
-        .data(
-            admin,
-            "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
-            json!({ "i": { "username": name, "password": "matrix password", "policies": policies } }),
-        )
-        .await;
-    created["createAccount"]["account"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn token(app: &TestApp, name: &str) -> String {
-    app.login_as(name, "matrix password").await["data"]["login"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn grant_on(app: &TestApp, admin: &str, account: &str, policy: &str, vm: &str) {
     app.data(
         admin,
@@ -191,15 +170,17 @@ async fn who_may_call_what() {
         String::from("# field | policy | anonymous | without | other VM only | holder\n");
     for (i, op) in OPERATIONS.iter().enumerate() {
         let vm = stopped_vm(&app, &admin).await;
-        let target = new_account(&app, &admin, &format!("target{i}"), &["vms:get"]).await;
+        let target = app
+            .create_account(&admin, &format!("target{i}"), &["vms:get"])
+            .await;
         let variables = json!({ "vm": vm, "account": target, "name": format!("created{i}") });
         let mut row = vec![op.field.to_owned(), op.policy.to_owned()];
         row.push(outcome(
             &app.gql(None, op.document, variables.clone()).await,
         ));
         let name = format!("without{i}");
-        new_account(&app, &admin, &name, op.also).await;
-        let without = token(&app, &name).await;
+        app.create_account(&admin, &name, op.also).await;
+        let without = app.login_account(&name).await;
         row.push(outcome(
             &app.gql(Some(&without), op.document, variables.clone())
                 .await,
@@ -212,9 +193,9 @@ async fn who_may_call_what() {
         match scoped {
             Some(_) => {
                 let name = format!("elsewhere{i}");
-                let account = new_account(&app, &admin, &name, op.also).await;
+                let account = app.create_account(&admin, &name, op.also).await;
                 grant_on(&app, &admin, &account, op.policy, &elsewhere_vm).await;
-                let token = token(&app, &name).await;
+                let token = app.login_account(&name).await;
                 row.push(outcome(
                     &app.gql(Some(&token), op.document, variables.clone()).await,
                 ));
@@ -227,8 +208,8 @@ async fn who_may_call_what() {
         if op.policy != "-" {
             policies.push(op.policy);
         }
-        new_account(&app, &admin, &name, &policies).await;
-        let holder = token(&app, &name).await;
+        app.create_account(&admin, &name, &policies).await;
+        let holder = app.login_account(&name).await;
         row.push(outcome(
             &app.gql(Some(&holder), op.document, variables).await,
         ));
@@ -283,7 +264,7 @@ async fn who_may_call_what() {
         .unwrap();
     let hidden_answer = app
         .gql(
-            Some(&token(&app, &format!("elsewhere{start_row}")).await),
+            Some(&app.login_account(&format!("elsewhere{start_row}")).await),
             "mutation($vm: ID!) { startVm(id: $vm) { id } }",
             json!({ "vm": uuid::Uuid::new_v4().to_string() }),
         )

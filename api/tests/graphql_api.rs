@@ -678,6 +678,7 @@ async fn vms_are_paginated_in_creation_order() {
         .gql(Some(&token), page, json!({ "after": "garbage!" }))
         .await;
     assert_eq!(code(&bad), "BAD_INPUT");
+    assert_eq!(bad["errors"][0]["extensions"]["field"], "after");
     let too_many = app
         .gql(
             Some(&token),
@@ -686,6 +687,7 @@ async fn vms_are_paginated_in_creation_order() {
         )
         .await;
     assert_eq!(code(&too_many), "BAD_INPUT");
+    assert_eq!(too_many["errors"][0]["extensions"]["field"], "first");
 }
 
 #[tokio::test]
@@ -855,10 +857,10 @@ async fn console_recordings_page_and_refuse_bad_arguments() {
         page["consoleRecording"]["frames"],
         json!([{ "seq": 1, "atMs": 10, "text": "frame 1" }])
     );
-    for (from, first, expected) in [
-        (-1, 10, "from must not be negative"),
-        (0, 0, "first must be between 1 and 5000"),
-        (0, 5001, "first must be between 1 and 5000"),
+    for (from, first, expected, field) in [
+        (-1, 10, "from must not be negative", "from"),
+        (0, 0, "first must be between 1 and 5000", "first"),
+        (0, 5001, "first must be between 1 and 5000", "first"),
     ] {
         let response = app
             .gql(
@@ -871,6 +873,7 @@ async fn console_recordings_page_and_refuse_bad_arguments() {
             (code(&response), message(&response)),
             ("BAD_INPUT", expected)
         );
+        assert_eq!(response["errors"][0]["extensions"]["field"], field);
     }
     // An id that names no recording (or is no id at all) finds nothing.
     for id in [uuid::Uuid::new_v4().to_string(), "not-an-id".to_owned()] {
@@ -883,25 +886,6 @@ async fn console_recordings_page_and_refuse_bad_arguments() {
             .await;
         assert!(none["consoleRecording"].is_null(), "{none}");
     }
-}
-
-/// Creates account `name` (password "password of <name>") holding `policies`; its id and a
-/// session token.
-async fn account(app: &TestApp, admin: &str, name: &str, policies: &[&str]) -> (String, String) {
-    let created = app
-        .data(
-            admin,
-            "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
-            json!({ "i": { "username": name, "password": format!("password of {name}"), "policies": policies } }),
-        )
-        .await;
-    let id = created["createAccount"]["account"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let login = app.login_as(name, &format!("password of {name}")).await;
-    let token = login["data"]["login"]["token"].as_str().unwrap().to_owned();
-    (id, token)
 }
 
 /// Grants (or revokes) `policy` on VM `vm` to account `account`.
@@ -950,7 +934,7 @@ async fn vms_show_what_the_caller_may_do_and_who_owns_them() {
     );
 
     // A grant on one VM allows exactly that there.
-    let (bob, bob_token) = account(&app, &admin, "bob", &["auth:me:get"]).await;
+    let (bob, bob_token) = app.account(&admin, "bob", &["auth:me:get"]).await;
     change_on_vm(
         &app,
         &admin,
@@ -967,7 +951,9 @@ async fn vms_show_what_the_caller_may_do_and_who_owns_them() {
 
     // Owners hold every VM-level policy on their VMs, but those taken away; the listing says
     // the same.
-    let (carol, carol_token) = account(&app, &admin, "carol", &["vms:create", "vms:get"]).await;
+    let (carol, carol_token) = app
+        .account(&admin, "carol", &["vms:create", "vms:get"])
+        .await;
     let own = app.data(&carol_token, CREATE, input("carol's")).await["createVm"]["id"].clone();
     change_on_vm(
         &app,
@@ -1023,7 +1009,7 @@ const HISTORY: &str = "query($id: ID!, $first: Int!, $before: Int) {
 async fn vm_history_is_newest_first_with_who_and_what() {
     let app = spawn_app(Libvirt::TestDriver).await;
     let admin = app.login().await;
-    let (dora_id, dora) = account(&app, &admin, "dora", &["vms:create"]).await;
+    let (dora_id, dora) = app.account(&admin, "dora", &["vms:create"]).await;
     let id = app.data(&dora, CREATE, input("diary")).await["createVm"]["id"]
         .as_str()
         .unwrap()
@@ -1099,6 +1085,7 @@ async fn vm_history_is_newest_first_with_who_and_what() {
             (code(&response), message(&response)),
             ("BAD_INPUT", "first must be between 1 and 500")
         );
+        assert_eq!(response["errors"][0]["extensions"]["field"], "first");
     }
 
     // Consoles are recorded by Distribox; they name who opened them.
@@ -1216,7 +1203,7 @@ async fn accounts_list_their_per_vm_grants() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (erin, _) = account(&app, &admin, "erin", &["auth:me:get"]).await;
+    let (erin, _) = app.account(&admin, "erin", &["auth:me:get"]).await;
     assert_eq!(vm_grants(&app, &admin, "erin").await, json!([]));
     change_on_vm(&app, &admin, true, &erin, "vms:connect", &lab).await;
     change_on_vm(&app, &admin, true, &erin, "vms:start", &lab).await;
@@ -1231,7 +1218,7 @@ async fn accounts_list_their_per_vm_grants() {
     );
 
     // Someone who may list accounts but not see the VM learns its id, not its name.
-    let (_, hr) = account(&app, &admin, "hr", &["users:get"]).await;
+    let (_, hr) = app.account(&admin, "hr", &["users:get"]).await;
     let erin_for_hr = vm_grants(&app, &hr, "erin").await;
     assert_eq!(erin_for_hr[0]["vmId"], json!(lab));
     assert_eq!(erin_for_hr[0]["vmName"], Value::Null);

@@ -136,25 +136,14 @@ async fn rebuild_replaces_a_damaged_read_model_while_the_server_serves() {
     // Writes go on during the rebuild, through the server that keeps serving the old table.
     let rebuilding = Arc::new(AtomicBool::new(true));
     let writer = {
-        let (token, url, rebuilding) = (token.clone(), app.url("/graphql"), rebuilding.clone());
+        let (graphql, token, rebuilding) = (app.endpoint(), token.clone(), rebuilding.clone());
         tokio::spawn(async move {
-            let http = reqwest::Client::new();
             let mut written = 0;
             while rebuilding.load(Ordering::Relaxed) || written < 3 {
                 let query = format!(
                     "mutation {{ createVm(input: {{ name: \"during-{written}\", image: \"test-guest\", vcpus: 1, memoryMib: 256, diskGib: 1 }}) {{ id }} }}"
                 );
-                let response: serde_json::Value = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({ "query": query }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                assert!(response.get("errors").is_none(), "{response}");
+                graphql.data(&token, &query, serde_json::json!({})).await;
                 written += 1;
             }
             written

@@ -13,30 +13,6 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 const REVOKED: u16 = 4001;
 const EXPIRED: u16 = 4002;
 
-async fn create_account(app: &TestApp, admin: &str, username: &str, policies: &[&str]) -> String {
-    let created = app
-        .data(
-            admin,
-            "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
-            json!({ "i": { "username": username, "password": format!("password-of-{username}"), "policies": policies } }),
-        )
-        .await;
-    created["createAccount"]["account"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn login(app: &TestApp, username: &str) -> String {
-    let response = app
-        .login_as(username, &format!("password-of-{username}"))
-        .await;
-    response["data"]["login"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn issue(
     app: &TestApp,
     admin: &str,
@@ -112,11 +88,11 @@ async fn ended_access_closes_consoles_and_subscriptions_within_a_second() {
         "auth:me:get",
         "auth:changePassword",
     ];
-    let alice = create_account(&app, &admin, "alice", &policies).await;
+    let alice = app.create_account(&admin, "alice", &policies).await;
 
     // Logout ends the consoles of that session only.
-    let first = login(&app, "alice").await;
-    let second = login(&app, "alice").await;
+    let first = app.login_account("alice").await;
+    let second = app.login_account("alice").await;
     let mut console = Console::connect(&app, &app.open_console(&first, &vm).await).await;
     console.wait_for_shell(BOOT_TIMEOUT).await;
     let mut feed = Subscription::start(&app, &second, "subscription { vmEvents { vmId } }").await;
@@ -134,7 +110,7 @@ async fn ended_access_closes_consoles_and_subscriptions_within_a_second() {
     let since = Instant::now();
     app.data(
         &second,
-        "mutation { changePassword(current: \"password-of-alice\", new: \"password-of-alice2\") }",
+        "mutation { changePassword(current: \"password of alice\", new: \"password-of-alice2\") }",
         json!({}),
     )
     .await;

@@ -212,6 +212,10 @@ async fn a_running_guest_is_sampled_reported_exported_and_measured() {
     assert_eq!(metrics(&app, Some(&token)).await.0, 200);
     assert_eq!(metrics(&app, None).await.0, 401);
     assert_eq!(metrics(&app, Some("wrong")).await.0, 401);
+    let (_, viewer) = app.account(&token, "viewer", &["vms:get"]).await;
+    let (status, text) = metrics(&app, Some(&viewer)).await;
+    assert_eq!(status, 403);
+    assert!(text.contains("usage:get"), "{text}");
 
     console.close().await;
     let closed = Utc::now();
@@ -317,6 +321,29 @@ async fn a_running_guest_is_sampled_reported_exported_and_measured() {
 
     let refused = export(format!("{times}&groupBy=vm"), None).await.unwrap();
     assert_eq!(refused.status().as_u16(), 401);
+    let refused = export(format!("{times}&groupBy=vm"), Some(viewer.clone()))
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'AccessDenied'
+            AND payload->'AccessDenied'->>'operation' IN ('usageExport', 'metrics')",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded, 5,
+        "three refused scrapes and two refused exports are in the log"
+    );
+    let refused = app
+        .gql(
+            Some(&viewer),
+            report_query,
+            json!({ "from": hour["from"], "to": hour["to"], "group": "VM" }),
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN");
     let refused = export(format!("{times}&groupBy=planet"), Some(token.clone()))
         .await
         .unwrap();

@@ -7,9 +7,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextSubscribe,
+};
 use async_graphql::{PathSegment, Response, Value};
 use distribox_commands::RequestContext;
+use futures::stream::BoxStream;
+use futures::StreamExt;
 
 use crate::app::AppState;
 
@@ -40,50 +44,88 @@ impl Extension for AuditRefusals {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
-        let (Some(state), Some(caller)) =
+        if let (Some(state), Some(caller)) =
             (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestContext>())
-        else {
-            return response;
-        };
-        let mut recorded = HashSet::new();
-        for error in &mut response.errors {
-            let extensions = error.extensions.as_ref();
-            let Some(code) = text(extensions.and_then(|e| e.get("code"))) else {
-                continue;
-            };
-            let policy = text(extensions.and_then(|e| e.get("policy")));
-            let refused = match code.as_str() {
-                "FORBIDDEN" | "UNAUTHENTICATED" => true,
-                "NOT_FOUND" if policy.is_some() => {
-                    if let Some(extensions) = error.extensions.as_mut() {
-                        extensions.unset("policy");
-                    }
-                    true
-                }
-                _ => false,
-            };
-            if !refused {
-                continue;
-            }
-            let operation = match error.path.first() {
-                Some(PathSegment::Field(field)) => field.clone(),
-                _ => operation_name.unwrap_or("(unnamed)").to_owned(),
-            };
-            // Those record their own refusals; and a request repeating one refusal (aliases)
-            // is recorded once.
-            if SELF_RECORDING.contains(&operation.as_str())
-                || !recorded.insert((operation.clone(), code.clone(), policy.clone()))
-            {
-                continue;
-            }
-            if let Err(err) = state
-                .bus
-                .record_denied(caller, operation, policy, code)
-                .await
-            {
-                tracing::warn!(error = %err, "cannot record a refused request");
-            }
+        {
+            record(state, caller, operation_name, &mut response).await;
         }
         response
+    }
+
+    /// A refused subscription answers with one response carrying the refusal.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let stream = next.run(ctx, stream);
+        let (Some(state), Some(caller)) = (
+            ctx.data_opt::<AppState>().cloned(),
+            ctx.data_opt::<RequestContext>().cloned(),
+        ) else {
+            return stream;
+        };
+        stream
+            .then(move |mut response| {
+                // Most responses are events: only one with errors needs the services.
+                let services =
+                    (!response.errors.is_empty()).then(|| (state.clone(), caller.clone()));
+                async move {
+                    if let Some((state, caller)) = services {
+                        record(&state, &caller, None, &mut response).await;
+                    }
+                    response
+                }
+            })
+            .boxed()
+    }
+}
+
+/// Records the refusals among `response`'s errors.
+async fn record(
+    state: &AppState,
+    caller: &RequestContext,
+    operation_name: Option<&str>,
+    response: &mut Response,
+) {
+    let mut recorded = HashSet::new();
+    for error in &mut response.errors {
+        let extensions = error.extensions.as_ref();
+        let Some(code) = text(extensions.and_then(|e| e.get("code"))) else {
+            continue;
+        };
+        let policy = text(extensions.and_then(|e| e.get("policy")));
+        let refused = match code.as_str() {
+            "FORBIDDEN" | "UNAUTHENTICATED" => true,
+            "NOT_FOUND" if policy.is_some() => {
+                if let Some(extensions) = error.extensions.as_mut() {
+                    extensions.unset("policy");
+                }
+                true
+            }
+            _ => false,
+        };
+        if !refused {
+            continue;
+        }
+        let operation = match error.path.first() {
+            Some(PathSegment::Field(field)) => field.clone(),
+            _ => operation_name.unwrap_or("(unnamed)").to_owned(),
+        };
+        // Those record their own refusals; and a request repeating one refusal (aliases)
+        // is recorded once.
+        if SELF_RECORDING.contains(&operation.as_str())
+            || !recorded.insert((operation.clone(), code.clone(), policy.clone()))
+        {
+            continue;
+        }
+        if let Err(err) = state
+            .bus
+            .record_denied(caller, operation, policy, code)
+            .await
+        {
+            tracing::warn!(error = %err, "cannot record a refused request");
+        }
     }
 }

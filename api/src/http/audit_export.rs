@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use distribox_commands::ErrorCode;
@@ -14,9 +14,10 @@ use distribox_domain::policy::Policy;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::caller::{self, refusal};
+use super::caller;
 use super::{csv_record, HttpState};
 use crate::audit_log::{self, AuditFilter, AuditRow};
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,16 +58,13 @@ pub async fn export(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(refused) = caller::require(&state.app, &headers, addr, Policy::AuditGet).await {
-        return refused;
-    }
+) -> Result<Response, ApiError> {
+    caller::require(&state.app, &headers, addr, Policy::AuditGet, "auditExport").await?;
     let Ok(Query(query)) = query else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::new(
             ErrorCode::BadInput,
             "format must be csv or jsonl; vmId a UUID; from and to RFC 3339 times",
-        );
+        ));
     };
     let filter = AuditFilter {
         vm_id: query.vm_id,
@@ -76,13 +74,7 @@ pub async fn export(
         from: query.from,
         to: query.to,
     };
-    let filter = match audit_log::resolve(filter, &state.app.pool).await {
-        Ok(filter) => filter,
-        Err(err) => {
-            let err = async_graphql::Error::from(err);
-            return refusal(StatusCode::BAD_REQUEST, ErrorCode::BadInput, &err.message);
-        }
-    };
+    let filter = audit_log::resolve(filter, &state.app.pool).await?;
     let format = query.format;
     let header_line = match format {
         Format::Csv => Some(csv_record::record(CSV_HEADER.iter().map(|s| s.to_string()))),
@@ -100,7 +92,7 @@ pub async fn export(
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Jsonl => ("application/jsonl; charset=utf-8", "jsonl"),
     };
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
@@ -111,7 +103,7 @@ pub async fn export(
         ],
         Body::from_stream(body),
     )
-        .into_response()
+        .into_response())
 }
 
 fn encode(format: Format, row: &AuditRow) -> Bytes {

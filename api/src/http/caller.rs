@@ -3,13 +3,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use distribox_commands::{Actor, CommandError, ErrorCode, RequestContext};
+use axum::http::{header, HeaderMap};
+use distribox_commands::{Actor, CommandError, RequestContext};
 use distribox_domain::policy::Policy;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -55,38 +55,32 @@ pub async fn context(
     })
 }
 
-/// A refusal of a plain HTTP endpoint: the status and `CODE: message`.
-pub fn refusal(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    (status, format!("{}: {message}\n", code.as_str())).into_response()
-}
-
 /// The caller of a plain HTTP endpoint (an export, `/metrics`), who must hold `policy`: 401
-/// without a valid bearer token, 403 without the policy.
+/// without a valid bearer token, 403 without the policy. A refusal is recorded in the audit
+/// log under `operation`, as refused GraphQL requests are.
 pub async fn require(
     state: &AppState,
     headers: &HeaderMap,
     addr: SocketAddr,
     policy: Policy,
-) -> Result<RequestContext, Response> {
+    operation: &str,
+) -> Result<RequestContext, ApiError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let ctx = context(state, headers, addr, authorization)
-        .await
-        .map_err(|_| {
-            refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                "cannot check the token; try again",
-            )
-        })?;
-    ctx.authorize(policy).map_err(|err| {
-        let status = match err.code() {
-            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::FORBIDDEN,
-        };
-        refusal(status, err.code(), &err.public_message())
-    })?;
+    let ctx = context(state, headers, addr, authorization).await?;
+    if let Err(refused) = ctx.authorize(policy) {
+        let code = refused.code().as_str().to_owned();
+        let policy = Some(policy.to_string());
+        if let Err(err) = state
+            .bus
+            .record_denied(&ctx, operation.to_owned(), policy, code)
+            .await
+        {
+            tracing::warn!(error = %err, "cannot record a refused request");
+        }
+        return Err(refused.into());
+    }
     Ok(ctx)
 }
 

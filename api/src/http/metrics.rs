@@ -6,15 +6,16 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use distribox_commands::ErrorCode;
 use distribox_domain::policy::Policy;
 use sha2::{Digest, Sha256};
 
-use super::caller::{self, refusal};
+use super::caller;
 use super::HttpState;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// Routes counted under their own name; every other path is the web app's.
@@ -32,33 +33,25 @@ pub async fn metrics(
     State(state): State<HttpState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, ApiError> {
     if !holds_scrape_token(&state, &headers) {
-        if let Err(refused) = caller::require(&state.app, &headers, addr, Policy::UsageGet).await {
-            return refused;
-        }
+        caller::require(&state.app, &headers, addr, Policy::UsageGet, "metrics").await?;
     }
-    match state.app.metrics.render(&state.app).await {
-        Ok(text) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            text,
-        )
-            .into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "cannot gather metrics");
-            refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                "cannot gather metrics; try again",
-            )
-        }
-    }
+    let text = state.app.metrics.render(&state.app).await.map_err(|err| {
+        tracing::error!(error = %err, "cannot gather metrics");
+        ApiError::new(ErrorCode::Unavailable, "cannot gather metrics; try again")
+    })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// Compared as SHA-256 digests, so the comparison's time says nothing about the token.

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use distribox_commands::ErrorCode;
@@ -13,8 +13,9 @@ use distribox_domain::policy::Policy;
 use distribox_projections::usage::{GroupBy, UsageRow};
 use serde::Deserialize;
 
-use super::caller::{self, refusal};
+use super::caller;
 use super::{csv_record, HttpState};
+use crate::error::ApiError;
 use crate::usage::{self, Period};
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -56,46 +57,27 @@ pub async fn export(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(refused) = caller::require(&state.app, &headers, addr, Policy::UsageGet).await {
-        return refused;
-    }
+) -> Result<Response, ApiError> {
+    caller::require(&state.app, &headers, addr, Policy::UsageGet, "usageExport").await?;
     let Ok(Query(query)) = query else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
+        return Err(ApiError::new(
             ErrorCode::BadInput,
             "from and to (and asOf) must be RFC 3339 times; groupBy vm, account or credential",
-        );
+        ));
     };
-    let period = match Period::new(query.from, query.to, query.as_of, Utc::now()) {
-        Ok(period) => period,
-        Err(err) => {
-            let err = async_graphql::Error::from(err);
-            return refusal(StatusCode::BAD_REQUEST, ErrorCode::BadInput, &err.message);
-        }
-    };
+    let period = Period::new(query.from, query.to, query.as_of, Utc::now())?;
     let (group, name) = match query.group_by {
         Group::Vm => (GroupBy::Vm, "vm"),
         Group::Account => (GroupBy::Account, "account"),
         Group::Credential => (GroupBy::Credential, "credential"),
     };
-    let report = match usage::report(&state.app, period, group).await {
-        Ok(report) => report,
-        Err(err) => {
-            let err = async_graphql::Error::from(err);
-            return refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                &err.message,
-            );
-        }
-    };
+    let report = usage::report(&state.app, period, group).await?;
     let mut body = csv_record::record(CSV_HEADER.iter().map(|s| s.to_string())).to_vec();
     for row in report.rows.iter().chain([&report.totals]) {
         body.extend_from_slice(&csv_record::record(fields(row).into_iter()));
     }
     let stamp = |at: DateTime<Utc>| at.format("%Y%m%dT%H%MZ");
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
@@ -110,7 +92,7 @@ pub async fn export(
         ],
         body,
     )
-        .into_response()
+        .into_response())
 }
 
 fn fields(row: &UsageRow) -> [String; 14] {

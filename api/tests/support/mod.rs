@@ -132,25 +132,12 @@ impl TestApp {
 
     /// POSTs a GraphQL operation and returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .http
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("POST /graphql");
-        response.json().await.expect("JSON response")
+        self.endpoint().gql(token, query, variables).await
     }
 
     /// Like `gql`, but panics on errors and returns `data`.
     pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
-        let response = self.gql(Some(token), query, variables).await;
-        assert!(
-            response.get("errors").is_none(),
-            "unexpected errors: {response}"
-        );
-        response["data"].clone()
+        self.endpoint().data(token, query, variables).await
     }
 
     pub async fn login(&self) -> String {
@@ -165,6 +152,44 @@ impl TestApp {
             .as_str()
             .expect("login token")
             .to_owned()
+    }
+
+    /// Creates account `name` holding `policies`, with password [`password_of`]; its id.
+    pub async fn create_account(&self, admin: &str, name: &str, policies: &[&str]) -> String {
+        let created = self
+            .data(
+                admin,
+                "mutation($i: CreateAccountInput!) { createAccount(input: $i) { account { id } } }",
+                json!({ "i": { "username": name, "password": password_of(name), "policies": policies } }),
+            )
+            .await;
+        created["createAccount"]["account"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Logs in an account made by [`TestApp::create_account`]; its session token.
+    pub async fn login_account(&self, name: &str) -> String {
+        let login = self.login_as(name, &password_of(name)).await;
+        login["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} cannot log in: {login}"))
+            .to_owned()
+    }
+
+    /// [`TestApp::create_account`], then [`TestApp::login_account`]: its id and token.
+    pub async fn account(&self, admin: &str, name: &str, policies: &[&str]) -> (String, String) {
+        let id = self.create_account(admin, name, policies).await;
+        (id, self.login_account(name).await)
+    }
+
+    /// A handle on `/graphql` for tasks that cannot borrow the app.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            http: self.http.clone(),
+            url: self.url("/graphql"),
+        }
     }
 
     /// Logs `username` in; the whole response, so refusals can be inspected.
@@ -413,6 +438,43 @@ impl TestApp {
             )
             .await;
         data["openConsole"]["url"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The password [`TestApp::create_account`] gives account `name`.
+pub fn password_of(name: &str) -> String {
+    format!("password of {name}")
+}
+
+/// `/graphql` of a test app, owned: it can move into a spawned task.
+#[derive(Clone)]
+pub struct Endpoint {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Endpoint {
+    /// POSTs a GraphQL operation and returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("POST /graphql");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Like `gql`, but panics on errors and returns `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.gql(Some(token), query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response}"
+        );
+        response["data"].clone()
     }
 }
 
