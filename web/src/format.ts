@@ -4,7 +4,12 @@ import type { VmState } from './gql/graphql';
 export function formatMib(mib: number): string {
   if (mib >= 1024 * 1024) return `${trim(mib / (1024 * 1024))} TiB`;
   if (mib >= 1024) return `${trim(mib / 1024)} GiB`;
-  return `${mib} MiB`;
+  return `${Math.round(mib)} MiB`;
+}
+
+/** A share in percent, one decimal below 10 (`4.2 %`, `37 %`). */
+export function formatPercent(value: number): string {
+  return `${value.toFixed(value >= 10 ? 0 : 1)} %`;
 }
 
 export function formatGib(gib: number): string {

@@ -2,9 +2,19 @@
 // subscriptions over graphql-ws (`/graphql/ws`) with the token in `connection_init`. There is no
 // normalized cache on purpose: live screens keep their own state from subscriptions, and a
 // document cache would refetch whole lists after every mutation.
-import { Client, fetchExchange, subscriptionExchange, type AnyVariables, type Exchange, type TypedDocumentNode } from 'urql';
+import {
+  Client,
+  fetchExchange,
+  subscriptionExchange,
+  type AnyVariables,
+  type CombinedError,
+  type Exchange,
+  type TypedDocumentNode,
+} from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { pipe, tap } from 'wonka';
+import { backoffMs } from '../console/closing';
+import { problemOf } from './errors';
 import { MeQuery } from './operations';
 import { getToken } from './token';
 
@@ -147,10 +157,20 @@ export const client = new Client({
 });
 
 /**
+ * Whether a failed subscription is worth another try: yes when the link or the server failed,
+ * no when the server refused it (no policy, a VM that is gone, an ended session), which a
+ * retry would only repeat — and record again as a refusal.
+ */
+export function shouldResubscribe(error: CombinedError): boolean {
+  return ['NETWORK', 'UNAVAILABLE', 'INTERNAL'].includes(problemOf(error).code);
+}
+
+/**
  * Follows a subscription until the returned function is called. graphql-ws gives up on a
  * connection the server refused (close 1002: a restarting server, a throttled or ended
  * session) and fails every subscription on it; this subscribes again after a pause (1 s
- * doubling to 15 s), so live updates resume once the cause is gone.
+ * doubling to 15 s), so live updates resume once the cause is gone. The link's status is the
+ * socket's to report, not any one subscription's.
  */
 export function subscribeLive<Data, Variables extends AnyVariables>(
   query: TypedDocumentNode<Data, Variables>,
@@ -169,9 +189,9 @@ export function subscribeLive<Data, Variables extends AnyVariables>(
       }
       if (result.error && !stopped) {
         current?.unsubscribe();
-        setLinkStatus('reconnecting');
+        if (!shouldResubscribe(result.error)) return;
         clearTimeout(timer);
-        timer = setTimeout(start, Math.min(15_000, 1_000 * 2 ** attempt++));
+        timer = setTimeout(start, backoffMs(attempt++));
       }
     });
   };

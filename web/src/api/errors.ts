@@ -22,6 +22,12 @@ export interface ApiProblem {
   policy?: string;
 }
 
+/** No answer at all: the network or the server is down. */
+export const UNREACHABLE: ApiProblem = {
+  code: 'NETWORK',
+  message: 'Cannot reach the server. Check your connection and try again.',
+};
+
 export function problemOf(error: CombinedError): ApiProblem {
   const first = error.graphQLErrors[0];
   if (first) {
@@ -34,7 +40,7 @@ export function problemOf(error: CombinedError): ApiProblem {
       policy: typeof ext.policy === 'string' ? ext.policy : undefined,
     };
   }
-  return { code: 'NETWORK', message: 'Cannot reach the server. Check your connection and try again.' };
+  return UNREACHABLE;
 }
 
 /** A problem as one line for a notice. */

@@ -1,8 +1,8 @@
 // Host resources: what the machine has, what VMs were given, and whether libvirt answers.
-import { useEffect } from 'react';
 import { useQuery } from 'urql';
 import { HostQuery } from '../api/operations';
 import { formatGib, formatMib, percent } from '../format';
+import { useVisibleInterval } from '../live/useVisibleInterval';
 
 /** How often the host's numbers are read again: they are not events, so nothing pushes them. */
 const REFRESH_MS = 10_000;
@@ -24,10 +24,7 @@ function Meter({ label, used, total, detail }: { label: string; used: number; to
 
 export function HostPanel() {
   const [{ data, error }, refetch] = useQuery({ query: HostQuery });
-  useEffect(() => {
-    const timer = setInterval(() => refetch({ requestPolicy: 'network-only' }), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [refetch]);
+  useVisibleInterval(REFRESH_MS, () => refetch({ requestPolicy: 'network-only' }));
   if (error) return null;
   const host = data?.host;
   if (!host) return <section className="panel host" aria-busy="true" />;

@@ -10,7 +10,7 @@ import { describe, problemOf, splitByField } from '../api/errors';
 import { HostUsageQuery, UsageReportQuery } from '../api/operations';
 import { Field } from '../components/Field';
 import { FormError } from '../components/FormError';
-import { formatMib, formatTime } from '../format';
+import { formatMib, formatPercent, formatTime } from '../format';
 import {
   draftOf,
   GROUPS,
@@ -89,8 +89,6 @@ function ReportForm({ settings, shown, errors, onShow }: ReportFormProps) {
   );
 }
 
-const percent = (value: number) => `${value.toFixed(value >= 10 ? 0 : 1)} %`;
-const mib = (value: number) => formatMib(Math.round(value));
 
 function HostCharts({ from, to }: { from: string; to: string }) {
   const variables = useMemo(() => ({ from, to }), [from, to]);
@@ -112,8 +110,8 @@ function HostCharts({ from, to }: { from: string; to: string }) {
       <FormError message={error ? describe(problemOf(error)) : null} />
       {data ? (
         <div className="usage-charts">
-          <UsageChart name="host-cpu" title="CPU (100 % = all host CPUs)" times={charts.times} series={charts.cpu} format={percent} />
-          <UsageChart name="host-memory" title="Memory" times={charts.times} series={charts.memory} format={mib} />
+          <UsageChart name="host-cpu" title="CPU (100 % = all host CPUs)" times={charts.times} series={charts.cpu} format={formatPercent} />
+          <UsageChart name="host-memory" title="Memory" times={charts.times} series={charts.memory} format={formatMib} />
         </div>
       ) : null}
     </section>

@@ -9,7 +9,7 @@ import { MEASURES, nextSort, sortRows, type Sort, type SortKey, type UsageRow } 
 const NAME_HEADER: Record<UsageGroup, string> = { VM: 'VM', ACCOUNT: 'Account', CREDENTIAL: 'Credential' };
 
 const pair = (a: string, b: string) => `${a} / ${b}`;
-const memory = (mib: number | null | undefined) => (mib == null ? '—' : formatMib(Math.round(mib)));
+const memory = (mib: number | null | undefined) => (mib == null ? '—' : formatMib(mib));
 
 function Cells({ row }: { row: UsageRow }) {
   return (

@@ -1,11 +1,12 @@
 // A VM's usage over the last hour, day, week or month: CPU, memory, disk and network as line
 // charts, moving with the clock. Loaded on demand by the VM's page, uPlot with it.
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useQuery } from 'urql';
 import { describe, problemOf } from '../api/errors';
 import { VmUsageQuery } from '../api/operations';
 import { FormError } from '../components/FormError';
-import { formatBytes, formatMib } from '../format';
+import { formatBytes, formatMib, formatPercent } from '../format';
+import { useVisibleInterval } from '../live/useVisibleInterval';
 import { isoPeriod } from './period';
 import { UsageChart } from './UsageChart';
 
@@ -19,8 +20,6 @@ const WINDOWS = [
 /** How often the window moves on: samples are not events, so nothing pushes them. */
 const REFRESH_MS = 10_000;
 
-const percent = (value: number) => `${value.toFixed(value >= 10 ? 0 : 1)} %`;
-const mib = (value: number) => formatMib(Math.round(value));
 const rate = (value: number) => `${formatBytes(value)}/s`;
 
 function windowEnding(hours: number, now: number) {
@@ -30,10 +29,7 @@ function windowEnding(hours: number, now: number) {
 export default function VmUsagePanel({ vmId }: { vmId: string }) {
   const [hours, setHours] = useState(1);
   const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, []);
+  useVisibleInterval(REFRESH_MS, () => setNow(Date.now()));
   const variables = useMemo(() => ({ vmId, ...windowEnding(hours, now) }), [vmId, hours, now]);
   const [{ data, error }] = useQuery({ query: VmUsageQuery, variables });
 
@@ -70,8 +66,8 @@ export default function VmUsagePanel({ vmId }: { vmId: string }) {
       <FormError message={error ? describe(problemOf(error)) : null} />
       {data ? (
         <div className="usage-charts">
-          <UsageChart name="cpu" title="CPU (100 % = one host CPU)" times={charts.times} series={charts.cpu} format={percent} />
-          <UsageChart name="memory" title="Memory" times={charts.times} series={charts.memory} format={mib} />
+          <UsageChart name="cpu" title="CPU (100 % = one host CPU)" times={charts.times} series={charts.cpu} format={formatPercent} />
+          <UsageChart name="memory" title="Memory" times={charts.times} series={charts.memory} format={formatMib} />
           <UsageChart name="disk" title="Disk" times={charts.times} series={charts.disk} format={rate} />
           <UsageChart name="network" title="Network" times={charts.times} series={charts.network} format={rate} />
         </div>
