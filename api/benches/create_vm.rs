@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use distribox_projections::images::DirImageCatalog;
 use serde_json::json;
 use support::{spawn_app_with, Libvirt, Subscription, TestApp};
 use tracing::field::{Field, Visit};
@@ -167,10 +166,7 @@ async fn run(iterations: usize) {
         "subscription { vmEvents { vmId state event at } }",
     )
     .await;
-    let image = DirImageCatalog::new(app.data_dir.join("images"))
-        .get("test-guest")
-        .expect("the test-guest image")
-        .path;
+    let image = app.data_dir.join("images").join("test-guest.qcow2");
     let baseline_dir = app.data_dir.join("baseline");
     make_dir(&baseline_dir);
     let mut bench = Bench {

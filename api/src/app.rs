@@ -12,10 +12,12 @@ use distribox_migrations::MIGRATOR;
 use distribox_projections::hypervisor::{
     lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
 };
-use distribox_projections::images::DirImageCatalog;
+use distribox_projections::images::import::Importer;
+use distribox_projections::images::janitor::ImageFileJanitor;
+use distribox_projections::images::{permissions, ImageFiles};
 use distribox_projections::read_models::audit::{self, Verdict};
 use distribox_projections::read_models::{
-    AccountsProjection, AuditLogProjection, UsageProjection, VmsProjection,
+    AccountsProjection, AuditLogProjection, ImagesProjection, UsageProjection, VmsProjection,
 };
 use distribox_projections::rebuild::{self, Rebuilt};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
@@ -28,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::graphql;
 use crate::http::HttpState;
+use crate::images::{register_folder_images, BusImportReporter, ImageReads};
 use crate::metrics::Metrics;
 use crate::reads::Reads;
 use crate::recordings::PgRecorder;
@@ -41,7 +44,10 @@ pub struct AppState {
     pub pool: PgPool,
     pub bus: Arc<CommandBus>,
     pub reads: Reads,
-    pub images: Arc<DirImageCatalog>,
+    /// The image catalogue's read model.
+    pub images: ImageReads,
+    /// Runs downloads and receives uploads; its progress feeds `imageProgress`.
+    pub importer: Importer,
     pub vms: Arc<VmsProjection>,
     /// The audit log's projection, for its live tail.
     pub audit: Arc<AuditLogProjection>,
@@ -87,12 +93,17 @@ async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 
 /// Applies pending migrations.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    connect_migrated(config).await.map(drop)
+}
+
+/// A pool on a database whose migrations have all been applied.
+pub(crate) async fn connect_migrated(config: &Config) -> anyhow::Result<PgPool> {
     let pool = connect(config).await?;
     MIGRATOR
         .run(&pool)
         .await
         .context("database migration failed")?;
-    Ok(())
+    Ok(pool)
 }
 
 /// Where each projection is in the log (`distribox projections status`).
@@ -109,12 +120,13 @@ pub async fn rebuild_projection(config: &Config, name: &str) -> anyhow::Result<R
         "accounts" => rebuild::rebuild(&pool, Arc::new(AccountsProjection)).await,
         "audit_log" => rebuild::rebuild(&pool, Arc::new(AuditLogProjection::new())).await,
         "usage" => rebuild::rebuild(&pool, Arc::new(UsageProjection)).await,
+        "images" => rebuild::rebuild(&pool, Arc::new(ImagesProjection)).await,
         "vms" => rebuild::rebuild(&pool, Arc::new(VmsProjection::new())).await,
-        "hypervisor" | "revocations" => anyhow::bail!(
+        "hypervisor" | "revocations" | "image_files" => anyhow::bail!(
             "`{name}` acts outside the database (libvirt, live consoles); there is nothing to rebuild"
         ),
         _ => anyhow::bail!(
-            "there is no projection `{name}`; read models that can be rebuilt: accounts, audit_log, usage"
+            "there is no projection `{name}`; read models that can be rebuilt: accounts, audit_log, images, usage"
         ),
     };
     rebuilt.map_err(|e| anyhow::anyhow!("{e}"))
@@ -135,18 +147,15 @@ pub async fn ensure_admin(config: &Config) -> anyhow::Result<Option<String>> {
         .run(&pool)
         .await
         .context("database migration failed")?;
-    let images = Arc::new(DirImageCatalog::new(config.images_dir()));
-    let bus = CommandBus::new(pool, images, config.session_lifetimes());
+    let bus = CommandBus::new(pool, config.session_lifetimes());
     bus.ensure_admin(config.admin_password.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn create_dir(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
-    // QEMU runs as another user and must reach VM disks and images.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+    permissions::restrict_dir(path)
         .with_context(|| format!("cannot set permissions of {}", path.display()))
 }
 
@@ -161,11 +170,11 @@ impl App {
         create_dir(&config.images_dir())?;
         create_dir(&config.vms_dir())?;
 
-        let images = Arc::new(DirImageCatalog::new(config.images_dir()));
+        let image_files = ImageFiles::new(pool.clone(), config.images_dir());
         let metrics = Metrics::default();
         let observed = metrics.clone();
         let bus = Arc::new(
-            CommandBus::new(pool.clone(), images.clone(), config.session_lifetimes())
+            CommandBus::new(pool.clone(), config.session_lifetimes())
                 .with_observer(Arc::new(move |outcome| observed.observe_command(outcome))),
         );
         let domain_type = config.domain_type();
@@ -184,6 +193,24 @@ impl App {
         let audit = Arc::new(AuditLogProjection::new());
         let audit_runner = Runner::new(pool.clone(), audit.clone(), options);
         let usage_runner = Runner::new(pool.clone(), Arc::new(UsageProjection), options);
+        let images_runner = Runner::new(pool.clone(), Arc::new(ImagesProjection), options);
+        let images = ImageReads::new(pool.clone(), images_runner.progress());
+        let janitor_runner = Runner::new(
+            pool.clone(),
+            Arc::new(ImageFileJanitor::new(config.images_dir())),
+            options,
+        );
+        let importer = Importer::new(
+            pool.clone(),
+            config.images_dir(),
+            config.import_limits(),
+            Arc::new(BusImportReporter(bus.clone())),
+        );
+        importer
+            .remove_strays()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot clean the images folder: {e}"))?;
+        register_folder_images(&bus, &importer).await?;
         let sampling = config.sampler_options();
         let sampler = Sampler::new(
             pool.clone(),
@@ -199,7 +226,7 @@ impl App {
         let projector = HypervisorProjector::new(
             hypervisor.clone(),
             BusReporter(bus.clone()),
-            images.clone(),
+            image_files.clone(),
             shutdown_grace,
         );
         let hypervisor_runner = Runner::new(pool.clone(), Arc::new(projector), options);
@@ -226,7 +253,7 @@ impl App {
                     pool.clone(),
                     hypervisor.clone(),
                     BusReporter(bus.clone()),
-                    images.clone(),
+                    image_files,
                     shutdown_grace,
                 )
                 .run(
@@ -239,6 +266,9 @@ impl App {
             tokio::spawn(revoker_runner.run(signal.clone())),
             tokio::spawn(audit_runner.run(signal.clone())),
             tokio::spawn(usage_runner.run(signal.clone())),
+            tokio::spawn(images_runner.run(signal.clone())),
+            tokio::spawn(janitor_runner.run(signal.clone())),
+            tokio::spawn(importer.clone().run(signal.clone())),
             tokio::spawn(sampler.run()),
             tokio::spawn(hypervisor_runner.run(signal)),
         ];
@@ -266,6 +296,7 @@ impl App {
             bus,
             reads,
             images,
+            importer,
             vms,
             audit,
             relay,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use distribox_commands::SessionLifetimes;
 use distribox_console_relay::ConsoleLimits;
 use distribox_projections::hypervisor::DomainType;
+use distribox_projections::images::import::{DiskLimits, ImportLimits};
 use distribox_projections::usage::SamplerOptions;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -98,6 +99,19 @@ pub struct Config {
     /// `Authorization: Bearer <token>`). Without it, `/metrics` needs a login holding `usage:get`.
     #[arg(long, env = "DISTRIBOX_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// Largest image file an import or upload may bring, in GiB.
+    #[arg(long, env = "DISTRIBOX_IMAGE_MAX_GIB", value_parser = at_least_one(), default_value_t = 64)]
+    pub image_max_gib: u64,
+
+    /// Largest virtual disk size an image may have, in GiB.
+    #[arg(long, env = "DISTRIBOX_IMAGE_MAX_VIRTUAL_GIB", value_parser = at_least_one(), default_value_t = 2048)]
+    pub image_max_virtual_gib: u64,
+
+    /// GiB an import must leave free on the data folder's filesystem, for the VMs and
+    /// everything else there.
+    #[arg(long, env = "DISTRIBOX_DISK_RESERVE_GIB", default_value_t = 1)]
+    pub disk_reserve_gib: u64,
 }
 
 /// Durations must be at least one (second or hour): zero would end every session or console at
@@ -126,6 +140,17 @@ impl Config {
         SamplerOptions {
             interval: Duration::from_secs(self.usage_interval),
             raw_retention: Duration::from_secs(self.usage_raw_hours * 3600),
+        }
+    }
+
+    pub fn import_limits(&self) -> ImportLimits {
+        ImportLimits {
+            disk: DiskLimits {
+                max_bytes: self.image_max_gib << 30,
+                reserve_bytes: self.disk_reserve_gib << 30,
+            },
+            max_virtual_bytes: self.image_max_virtual_gib << 30,
+            ..ImportLimits::default()
         }
     }
 

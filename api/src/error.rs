@@ -105,11 +105,21 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
-/// For the plain HTTP endpoints (exports, `/metrics`): the status the code stands for, and
-/// `CODE: message` as the body.
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match self.code {
+/// For the plain HTTP endpoints (exports, `/metrics`, uploads): the status the code stands for.
+impl ApiError {
+    /// The error as a JSON body, `{"code", "message", "field"}`, for endpoints whose clients
+    /// read JSON (uploads).
+    pub fn into_json_response(self) -> Response {
+        let body = serde_json::json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+            "field": self.field,
+        });
+        (self.status(), axum::Json(body)).into_response()
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.code {
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -118,7 +128,14 @@ impl IntoResponse for ApiError {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        }
+    }
+}
+
+/// `CODE: message` as the body.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
         (
             status,
             format!("{}: {}\n", self.code.as_str(), self.message),

@@ -9,6 +9,8 @@ mod graphql;
 mod history;
 mod host;
 mod http;
+mod images;
+pub mod images_cli;
 mod metrics;
 mod reads;
 mod recordings;

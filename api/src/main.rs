@@ -1,4 +1,5 @@
 use clap::{Parser, Subcommand};
+use distribox_api::images_cli::{self, ImportArgs};
 use distribox_api::{migrate, App, Config};
 use distribox_projections::read_models::audit::Verdict;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +28,30 @@ enum Command {
     /// The projections that build read models from the event log.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// The image catalogue: import, list and delete base images.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+#[derive(Subcommand)]
+enum ImagesCommand {
+    /// Download (http/https URL) or copy (a file) an image into the catalogue, verify and
+    /// inspect it, and wait until it is ready.
+    Import {
+        #[command(flatten)]
+        args: ImportArgs,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Every image in the catalogue, with its status.
+    List(Config),
+    /// Delete an image; refused while VMs are built on it.
+    Rm {
+        /// The image's id, as `images list` shows it.
+        id: String,
+        #[command(flatten)]
+        config: Config,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +152,34 @@ async fn main() -> anyhow::Result<()> {
                 rebuilt.swap.as_millis(),
                 rebuilt.checkpoint.position
             );
+            Ok(())
+        }
+        Command::Images(ImagesCommand::Import { args, config }) => {
+            let id = images_cli::import(&config, args).await?;
+            println!("image {id} is ready");
+            Ok(())
+        }
+        Command::Images(ImagesCommand::List(config)) => {
+            println!(
+                "{:<38} {:<10} {:<7} {:>10}  name",
+                "id", "status", "format", "size MiB"
+            );
+            for (id, image) in images_cli::list(&config).await? {
+                let facts = image.facts.as_ref();
+                println!(
+                    "{:<38} {:<10} {:<7} {:>10}  {}",
+                    id,
+                    image.status.as_str(),
+                    facts.map_or("-", |f| f.format.as_str()),
+                    facts.map_or("-".to_owned(), |f| (f.size_bytes >> 20).to_string()),
+                    image.metadata.name
+                );
+            }
+            Ok(())
+        }
+        Command::Images(ImagesCommand::Rm { id, config }) => {
+            images_cli::remove(&config, &id).await?;
+            println!("image {id} deleted");
             Ok(())
         }
         Command::Schema => {

@@ -17,9 +17,8 @@ use distribox_commands::{
     Actor, CommandBus, CreateVmInput, ErrorCode, RequestContext, SessionLifetimes,
 };
 use distribox_domain::policy::{Policy, PolicySet};
-use distribox_domain::vm::{StopReason, Vm, VmCommand, VmEvent, VmServices};
+use distribox_domain::vm::{StopReason, Vm, VmCommand, VmEvent};
 use distribox_migrations::test_db::TestDatabase;
-use distribox_projections::images::DirImageCatalog;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::postgres::PgPoolOptions;
@@ -123,11 +122,10 @@ fn context(by_system: bool, request_id: String) -> RequestContext {
 async fn decide(
     vm: &Vm,
     command: VmCommand,
-    services: &VmServices,
 ) -> Result<Vec<VmEvent>, String> {
     let mut vm = vm.clone();
     let sink = EventSink::default();
-    vm.handle(command, services, &sink)
+    vm.handle(command, &(), &sink)
         .await
         .map_err(|e| format!("{:?}: {}", e.kind, e.message))?;
     Ok(sink.collect().await)
@@ -147,7 +145,6 @@ struct Summary {
 async fn verify(
     history: &[Stored],
     issued: &[Issued],
-    services: &VmServices,
 ) -> Result<Summary, String> {
     // Sequences are exactly 1..=n.
     for (index, stored) in history.iter().enumerate() {
@@ -248,7 +245,7 @@ async fn verify(
                     .map(|s| s.event.clone())
                     .collect();
                 let expected = match &command.command {
-                    Some(sent) => decide(&states[first], sent.clone(), services).await,
+                    Some(sent) => decide(&states[first], sent.clone()).await,
                     None if first == 0 && matches!(written[..], [VmEvent::VmCreated { .. }]) => {
                         Ok(written.clone())
                     }
@@ -279,7 +276,7 @@ async fn verify(
                 let mut no_op = false;
                 if let Some(sent) = &command.command {
                     for state in &states[command.after as usize..=version as usize] {
-                        if decide(state, sent.clone(), services).await == Ok(vec![]) {
+                        if decide(state, sent.clone()).await == Ok(vec![]) {
                             no_op = true;
                             break;
                         }
@@ -338,19 +335,14 @@ async fn verify(
 async fn concurrent_writers_lose_and_duplicate_nothing() {
     let db = TestDatabase::new().await;
     let data_dir = support::test_data_dir();
-    let images = Arc::new(DirImageCatalog::new(data_dir.join("images")));
     // One connection per writer: the test database's own pool is deliberately small.
     let pool = PgPoolOptions::new()
         .max_connections(WRITERS as u32 + 2)
         .connect(&db.url)
         .await
         .unwrap();
-    let bus = Arc::new(CommandBus::new(
-        pool.clone(),
-        images.clone(),
-        SessionLifetimes::default(),
-    ));
-    let services = VmServices { images };
+    let bus = Arc::new(CommandBus::new(pool.clone(), SessionLifetimes::default()));
+    support::register_test_image(&bus).await;
 
     let create_ctx = admin("create".to_owned());
     let (id, created) = bus
@@ -490,7 +482,7 @@ async fn concurrent_writers_lose_and_duplicate_nothing() {
         })
         .collect();
 
-    let summary = verify(&history, &issued, &services)
+    let summary = verify(&history, &issued)
         .await
         .unwrap_or_else(|problem| panic!("the event log is wrong: {problem}"));
     println!("{summary:?}");
@@ -526,7 +518,7 @@ async fn concurrent_writers_lose_and_duplicate_nothing() {
     }
     let mut version = history.len() as i64;
     for kind in [Kind::ForceStop, Kind::Start, Kind::ReportStarted] {
-        let predicted = decide(&replayed, kind.command(), &services).await;
+        let predicted = decide(&replayed, kind.command()).await;
         let request_id = format!("final-{kind:?}");
         let outcome = bus
             .vm_command(&context(kind.by_system(), request_id), id, kind.command())
@@ -557,19 +549,19 @@ async fn concurrent_writers_lose_and_duplicate_nothing() {
     for (index, stored) in lost.iter_mut().enumerate() {
         stored.sequence = index as i64 + 1;
     }
-    let lost = verify(&lost, &issued, &services).await;
+    let lost = verify(&lost, &issued).await;
     assert!(lost.is_err(), "a lost event went unnoticed");
     let mut doubled = history.clone();
     doubled.insert(start_at + 1, history[start_at].clone());
     assert!(
-        verify(&doubled, &issued, &services).await.is_err(),
+        verify(&doubled, &issued).await.is_err(),
         "a duplicate sequence went unnoticed"
     );
     for (index, stored) in doubled.iter_mut().enumerate() {
         stored.sequence = index as i64 + 1;
     }
     assert!(
-        verify(&doubled, &issued, &services).await.is_err(),
+        verify(&doubled, &issued).await.is_err(),
         "an event written twice went unnoticed"
     );
 

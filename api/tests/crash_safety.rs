@@ -15,7 +15,7 @@ use distribox_migrations::test_db::TestDatabase;
 use distribox_projections::hypervisor::{
     DomainType, Hypervisor, HypervisorProjector, LibvirtHypervisor, Reconciler,
 };
-use distribox_projections::images::DirImageCatalog;
+use distribox_projections::images::ImageFiles;
 use distribox_projections::read_models::{AccountsProjection, VmsProjection};
 use distribox_projections::runner::{EventSignal, Runner, RunnerOptions};
 use sqlx::PgPool;
@@ -81,12 +81,9 @@ async fn event_count(pool: &PgPool) -> i64 {
 async fn commands_committed_while_projections_are_down_are_applied_once_after_restart() {
     let db = TestDatabase::new().await;
     let data_dir = support::test_data_dir();
-    let images = Arc::new(DirImageCatalog::new(data_dir.join("images")));
-    let bus = Arc::new(CommandBus::new(
-        db.pool.clone(),
-        images.clone(),
-        SessionLifetimes::default(),
-    ));
+    let images = ImageFiles::new(db.pool.clone(), data_dir.join("images"));
+    let bus = Arc::new(CommandBus::new(db.pool.clone(), SessionLifetimes::default()));
+    support::register_test_image(&bus).await;
     let hypervisor =
         LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, data_dir.join("vms"));
     let ctx = admin();
@@ -263,12 +260,9 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
 async fn a_shutdown_timeout_lost_in_a_crash_is_recorded_by_the_reconciler() {
     let db = TestDatabase::new().await;
     let data_dir = support::test_data_dir();
-    let images = Arc::new(DirImageCatalog::new(data_dir.join("images")));
-    let bus = Arc::new(CommandBus::new(
-        db.pool.clone(),
-        images.clone(),
-        SessionLifetimes::default(),
-    ));
+    let images = ImageFiles::new(db.pool.clone(), data_dir.join("images"));
+    let bus = Arc::new(CommandBus::new(db.pool.clone(), SessionLifetimes::default()));
+    support::register_test_image(&bus).await;
     // A VM the log says is running, with a shutdown requested ten minutes ago that no timer
     // reported (its domain is on no hypervisor: the reconciler cannot repair that, and says so
     // in the log, but looks at the shutdown all the same).

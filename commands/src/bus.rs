@@ -4,8 +4,8 @@ use std::time::Duration;
 use cqrs_es::{Aggregate, AggregateError};
 use distribox_domain::access::{AccessAttempt, AccessCommand};
 use distribox_domain::account::Account;
-use distribox_domain::ports::ImageCatalog;
-use distribox_domain::vm::{Vm, VmServices};
+use distribox_domain::image::Image;
+use distribox_domain::vm::Vm;
 use distribox_domain::DomainError;
 use postgres_es::{postgres_cqrs, PostgresCqrs};
 use sqlx::PgPool;
@@ -45,6 +45,7 @@ pub type CommandObserver = Arc<dyn Fn(&CommandOutcome<'_>) + Send + Sync>;
 pub struct CommandBus {
     pub(crate) pool: PgPool,
     vms: PostgresCqrs<Vm>,
+    images: PostgresCqrs<Image>,
     accounts: PostgresCqrs<Account>,
     attempts: PostgresCqrs<AccessAttempt>,
     pub(crate) sessions: SessionLifetimes,
@@ -56,9 +57,10 @@ pub struct CommandBus {
 }
 
 impl CommandBus {
-    pub fn new(pool: PgPool, images: Arc<dyn ImageCatalog>, sessions: SessionLifetimes) -> Self {
+    pub fn new(pool: PgPool, sessions: SessionLifetimes) -> Self {
         Self {
-            vms: postgres_cqrs(pool.clone(), vec![], VmServices { images }),
+            vms: postgres_cqrs(pool.clone(), vec![], ()),
+            images: postgres_cqrs(pool.clone(), vec![], ()),
             accounts: postgres_cqrs(pool.clone(), vec![], ()),
             attempts: postgres_cqrs(pool.clone(), vec![], ()),
             pool,
@@ -93,6 +95,17 @@ impl CommandBus {
     ) -> Result<Committed, CommandError> {
         let name = command_name(&command);
         self.observed::<Vm>(execute(&self.vms, &self.pool, ctx, id, command), &name)
+            .await
+    }
+
+    pub(crate) async fn execute_image(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        command: <Image as Aggregate>::Command,
+    ) -> Result<Committed, CommandError> {
+        let name = command_name(&command);
+        self.observed::<Image>(execute(&self.images, &self.pool, ctx, id, command), &name)
             .await
     }
 

@@ -9,6 +9,8 @@ mod bus;
 mod context;
 mod credentials;
 mod error;
+mod images;
+pub use images::new_image_id;
 pub mod secrets;
 mod sessions;
 mod throttle;

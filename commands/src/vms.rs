@@ -108,9 +108,10 @@ impl CommandBus {
             ),
             None => None,
         };
+        let image = self.image_summary(&input.image).await?;
         let command = VmCommand::Create(CreateVm {
             name: input.name,
-            image: input.image,
+            image,
             vcpus: input.vcpus,
             memory_mib: input.memory_mib,
             disk_gib: input.disk_gib,

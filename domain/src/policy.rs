@@ -44,6 +44,8 @@ policies! {
     AuthChangePassword => "auth:changePassword",
     HostGet => "host:get",
     ImagesGet => "images:get",
+    ImagesImport => "images:import",
+    ImagesDelete => "images:delete",
     PoliciesGet => "policies:get",
     UsersGet => "users:get",
     UsersCreate => "users:create",

@@ -9,6 +9,8 @@ use distribox_projections::hypervisor::recoverable;
 use uuid::Uuid;
 
 use super::access::{authorize_vm, request, Access};
+use super::images::{self, Image, ImageMetadataInput, ImportImageInput};
+use distribox_domain::image::ImageCommand;
 use super::query::{parse_id, require_running};
 use chrono::{DateTime, Utc};
 
@@ -340,6 +342,49 @@ impl MutationRoot {
     #[graphql(guard = "Access::vm(Policy::VmsRename)")]
     async fn rename_vm(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Rename { name }).await
+    }
+
+    /// Downloads an image into the catalogue. Answers at once with the image `IMPORTING`;
+    /// `imageProgress` follows the download, and the image turns `READY` or `FAILED`.
+    #[graphql(guard = "Access::policy(Policy::ImagesImport)")]
+    async fn import_image(&self, ctx: &Context<'_>, input: ImportImageInput) -> Result<Image> {
+        images::import(ctx, input).await
+    }
+
+    /// Downloads a failed import's URL once more.
+    #[graphql(guard = "Access::policy(Policy::ImagesImport)")]
+    async fn retry_image_import(&self, ctx: &Context<'_>, id: ID) -> Result<Image> {
+        images::command(ctx, &id, ImageCommand::RetryImport).await
+    }
+
+    /// Describes an image anew (name, OS, default user, firmware, description).
+    #[graphql(guard = "Access::policy(Policy::ImagesImport)")]
+    async fn update_image(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ImageMetadataInput,
+    ) -> Result<Image> {
+        images::command(ctx, &id, ImageCommand::ChangeMetadata(input.into())).await
+    }
+
+    /// Hides an image from new VMs; the VMs built on it keep working.
+    #[graphql(guard = "Access::policy(Policy::ImagesDelete)")]
+    async fn retire_image(&self, ctx: &Context<'_>, id: ID) -> Result<Image> {
+        images::command(ctx, &id, ImageCommand::Retire).await
+    }
+
+    /// Offers a retired image to new VMs again.
+    #[graphql(guard = "Access::policy(Policy::ImagesDelete)")]
+    async fn reinstate_image(&self, ctx: &Context<'_>, id: ID) -> Result<Image> {
+        images::command(ctx, &id, ImageCommand::Reinstate).await
+    }
+
+    /// Deletes an image and its file; `CONFLICT`, naming them, while VMs are built on it.
+    /// Deleting an image being imported cancels the import.
+    #[graphql(guard = "Access::policy(Policy::ImagesDelete)")]
+    async fn delete_image(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        images::delete(ctx, &id).await
     }
 
     /// New vCPUs and memory, and a disk at least as large, for a stopped VM. A disk with

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::access::{authorize_vm, request, Access};
 use super::audit_log::{self, AuditArgs, AuditEntry};
 use super::recording::ConsoleRecording;
-use super::types::{Account, Host, Hypervisor, Image, RecoverableVm, Vm, VmState};
+use super::images::{self, CatalogueImage, Image};
+use super::types::{Account, Host, Hypervisor, RecoverableVm, Vm, VmState};
 use super::usage::{
     HostUsagePoint, HostUsageSeries, UsageGroup, UsagePoint, UsageReport, UsageSeries,
 };
@@ -133,11 +134,22 @@ impl QueryRoot {
         KeyboardLayout::names().map(str::to_owned).collect()
     }
 
-    /// Base images VMs can be created from.
+    /// The image catalogue: images being imported, failed, ready and retired, by name. VMs
+    /// are created on the ready ones.
     #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
     async fn images(&self, ctx: &Context<'_>) -> Result<Vec<Image>> {
-        let state = ctx.data::<AppState>()?;
-        Ok(state.images.list().into_iter().map(Image::from).collect())
+        images::list(ctx).await
+    }
+
+    #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
+    async fn image(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Image>> {
+        images::get(ctx, &id).await
+    }
+
+    /// Official cloud images of common distributions, ready to import.
+    #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
+    async fn image_catalogue(&self) -> Vec<CatalogueImage> {
+        images::catalogue()
     }
 
     /// VMs in creation order, as a Relay connection.

@@ -5,6 +5,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::access::{request, Access};
 use super::audit_log::{AuditArgs, AuditEntry};
+use super::images::{self, ImageProgress};
 use super::query::parse_id;
 use super::types::VmEvent;
 use crate::app::AppState;
@@ -47,6 +48,16 @@ impl SubscriptionRoot {
                 Some(AuditEntry::from(row))
             }
         }))
+    }
+
+    /// Progress of imports (or of one), a few updates a second: bytes, total, rate, phase.
+    #[graphql(guard = "Access::policy(Policy::ImagesGet)")]
+    async fn image_progress(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+    ) -> Result<impl Stream<Item = ImageProgress>> {
+        images::progress(ctx, id)
     }
 
     /// Every committed change to VMs (or to one VM), as it happens.

@@ -10,7 +10,6 @@ use distribox_domain::vm::{
     KeyboardLayout, Snapshot as DomainSnapshot, VmName, VmState as DomainVmState,
 };
 use distribox_projections::hypervisor::FoundDomain;
-use distribox_projections::images::Image as CatalogImage;
 use distribox_projections::read_models::VmChange;
 use uuid::Uuid;
 
@@ -406,33 +405,6 @@ pub struct CreatedAccount {
     pub account: Account,
     /// The generated password, shown this once; null when one was given.
     pub password: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct Image {
-    pub id: ID,
-    pub name: String,
-    pub os_family: Option<String>,
-    pub os_version: Option<String>,
-    pub default_user: Option<String>,
-    /// `bios` or `uefi`, as the image's metadata says (absent: BIOS).
-    pub firmware: Option<String>,
-    /// The smallest disk a VM built on it can have.
-    pub min_disk_gib: i64,
-}
-
-impl From<CatalogImage> for Image {
-    fn from(image: CatalogImage) -> Self {
-        Self {
-            id: ID(image.id),
-            name: image.name,
-            os_family: image.os_family,
-            os_version: image.os_version,
-            default_user: image.default_user,
-            firmware: image.firmware,
-            min_disk_gib: image.virtual_size_bytes.div_ceil(1 << 30).max(1) as i64,
-        }
-    }
 }
 
 #[derive(SimpleObject)]

@@ -6,6 +6,7 @@ mod caller;
 mod csv_record;
 mod graphql_http;
 mod graphql_ws;
+mod image_upload;
 mod metrics;
 mod usage_export;
 mod web;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -37,6 +38,10 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub fn router(state: HttpState) -> Router {
     let relay = distribox_console_relay::router(state.app.relay.clone());
     let state_metrics = state.app.metrics.clone();
+    // Uploads stream disk images: they are the one body the size limit below doesn't cover.
+    let uploads = Router::new()
+        .route("/images/upload", post(image_upload::upload))
+        .with_state(state.clone());
     Router::new()
         .route("/graphql", get(graphql_http::handle).post(graphql_http::handle))
         .route("/graphql/ws", get(graphql_ws::handle))
@@ -53,6 +58,7 @@ pub fn router(state: HttpState) -> Router {
             metrics::track,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .merge(uploads)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
             // The path only: query strings carry console tickets, which must never be logged.
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())

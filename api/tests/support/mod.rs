@@ -57,6 +57,40 @@ fn link_test_image(images: &Path) {
     }
 }
 
+/// Records the test guest in the log as an image found in the images folder, as a starting
+/// server does: for tests that drive the command bus without one.
+pub async fn register_test_image(bus: &distribox_commands::CommandBus) {
+    use distribox_commands::RequestContext;
+    use distribox_domain::image::{ImageCommand, ImageFacts, ImageSource, MetadataInput};
+    let file = test_images_dir().join("test-guest.qcow2");
+    let header = std::fs::read(&file).unwrap();
+    let virtual_size_bytes = u64::from_be_bytes(header[24..32].try_into().unwrap());
+    let system = RequestContext::system();
+    let request = ImageCommand::RequestImport {
+        metadata: MetadataInput {
+            name: "Test guest".to_owned(),
+            ..MetadataInput::default()
+        },
+        source: ImageSource::Folder {
+            file: "test-guest.qcow2".to_owned(),
+        },
+    };
+    bus.image_command(&system, "test-guest", request)
+        .await
+        .unwrap();
+    let facts = ImageFacts {
+        file: "test-guest.qcow2".to_owned(),
+        format: "qcow2".to_owned(),
+        virtual_size_bytes,
+        size_bytes: header.len() as u64,
+        sha256: "0".repeat(64),
+        converted_from: None,
+    };
+    bus.image_command(&system, "test-guest", ImageCommand::ReportImported(facts))
+        .await
+        .unwrap();
+}
+
 pub async fn spawn_app(libvirt: Libvirt) -> TestApp {
     spawn_app_with(libvirt, |_| {}).await
 }
@@ -104,6 +138,9 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         usage_interval: 15,
         usage_raw_hours: 48,
         metrics_token: None,
+        image_max_gib: 64,
+        image_max_virtual_gib: 2048,
+        disk_reserve_gib: 0,
     };
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();

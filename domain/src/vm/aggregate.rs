@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -12,14 +10,7 @@ use super::seed::SeedSpec;
 use super::snapshot::{parse_snapshot_name, Snapshot, SnapshotStatus, MAX_SNAPSHOTS};
 use super::spec::{KeyboardLayout, VmName, VmSpec};
 use super::state::{Desired, Observed, VmState};
-use crate::ports::ImageCatalog;
 use crate::DomainError;
-
-/// What the `Vm` aggregate needs from outside to decide.
-#[derive(Clone)]
-pub struct VmServices {
-    pub images: Arc<dyn ImageCatalog>,
-}
 
 /// One VM. `spec` is `None` until it is created.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -100,7 +91,7 @@ impl Vm {
             .ok_or_else(|| DomainError::not_found("snapshot not found"))
     }
 
-    fn create(&self, input: CreateVm, services: &VmServices) -> Result<Vec<VmEvent>, DomainError> {
+    fn create(&self, input: CreateVm) -> Result<Vec<VmEvent>, DomainError> {
         if self.spec.is_some() {
             return Err(DomainError::conflict("a VM with this id already exists"));
         }
@@ -109,9 +100,8 @@ impl Vm {
             spec.keyboard = KeyboardLayout::parse(layout)?;
         }
         spec.autostart = input.autostart;
-        let image = services.images.find(&input.image).ok_or_else(|| {
-            DomainError::bad_field("image", format!("unknown image `{}`", input.image))
-        })?;
+        let image = input.image;
+        image.require_usable()?;
         if spec.disk_bytes() < image.virtual_size_bytes {
             let min_gib = image.virtual_size_bytes.div_ceil(1 << 30);
             return Err(DomainError::bad_field(
@@ -605,16 +595,16 @@ impl Aggregate for Vm {
     type Command = VmCommand;
     type Event = VmEvent;
     type Error = DomainError;
-    type Services = VmServices;
+    type Services = ();
 
     async fn handle(
         &mut self,
         command: Self::Command,
-        services: &Self::Services,
+        _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let events = match command {
-            VmCommand::Create(input) => self.create(input, services)?,
+            VmCommand::Create(input) => self.create(input)?,
             VmCommand::Start => self.start()?,
             VmCommand::ForceStop => self.force_stop()?,
             VmCommand::Shutdown => self.shutdown()?,

@@ -6,6 +6,7 @@ use super::aggregate::Vm;
 use super::events::StopReason;
 use super::seed::SeedInput;
 use crate::console::ConsoleKind;
+use crate::image::ImageSummary;
 
 /// What a person asks of a VM (the first group) or what the hypervisor reports back (`Report*`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +123,8 @@ pub enum VmCommand {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateVm {
     pub name: String,
-    pub image: String,
+    /// The base image as it stands now, looked up by the command side.
+    pub image: ImageSummary,
     pub vcpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,

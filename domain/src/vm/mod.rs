@@ -9,7 +9,7 @@ pub mod snapshot;
 pub mod spec;
 mod state;
 
-pub use aggregate::{Vm, VmServices};
+pub use aggregate::Vm;
 pub use commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
 pub use credential::Credential;
 pub use events::{Power, StopReason, VmEvent};

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
+use distribox_domain::image::Firmware;
 use distribox_domain::vm::{Desired, Observed, SnapshotStatus, StopReason, Vm, VmCommand, VmEvent};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{BaseImage, Hypervisor, HypervisorError, Machine};
-use crate::images::DirImageCatalog;
+use crate::images::ImageFiles;
 use crate::runner::Projection;
 use crate::{ProjectionError, StoredEvent};
 
@@ -28,7 +29,7 @@ pub trait OutcomeReporter: Send + Sync + 'static {
 pub struct HypervisorProjector<H, R> {
     hypervisor: H,
     reporter: Arc<R>,
-    images: Arc<DirImageCatalog>,
+    images: ImageFiles,
     /// How long a guest has to act on an ACPI shutdown before it is reported as not stopping.
     shutdown_grace: Duration,
 }
@@ -82,23 +83,28 @@ fn next_step(vm: &Vm) -> Step {
 }
 
 /// Everything the hypervisor needs to build VM `id` as `vm` describes it.
-pub(crate) fn machine_of(
+pub(crate) async fn machine_of(
     id: Uuid,
     vm: &Vm,
-    images: &DirImageCatalog,
+    images: &ImageFiles,
 ) -> Result<Machine, HypervisorError> {
     let spec = vm
         .spec
         .as_ref()
         .ok_or_else(|| HypervisorError::Failed("VM has no spec".to_owned()))?;
-    let image = images.get(&vm.image);
+    let image = images
+        .get(&vm.image)
+        .await
+        .map_err(|e| HypervisorError::Unavailable(format!("cannot look up image: {e}")))?;
     Ok(Machine {
         id,
         name: spec.name.as_str().to_owned(),
         vcpus: spec.vcpus,
         memory_mib: spec.memory_mib,
         disk_gib: spec.disk_gib,
-        uefi: image.as_ref().is_some_and(|image| image.needs_uefi()),
+        uefi: image
+            .as_ref()
+            .is_some_and(|image| image.firmware == Firmware::Uefi),
         image: image.map(|image| BaseImage {
             id: image.id,
             path: image.path,
@@ -135,7 +141,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
     pub fn new(
         hypervisor: H,
         reporter: R,
-        images: Arc<DirImageCatalog>,
+        images: ImageFiles,
         shutdown_grace: Duration,
     ) -> Self {
         Self {
@@ -146,8 +152,8 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         }
     }
 
-    fn machine(&self, id: Uuid, vm: &Vm) -> Result<Machine, HypervisorError> {
-        machine_of(id, vm, &self.images)
+    async fn machine(&self, id: Uuid, vm: &Vm) -> Result<Machine, HypervisorError> {
+        machine_of(id, vm, &self.images).await
     }
 
     async fn report(&self, id: Uuid, command: VmCommand) -> Result<(), ProjectionError> {
@@ -185,7 +191,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         match step {
             Step::Nothing => Ok(()),
             Step::Provision => {
-                let outcome = match self.machine(id, vm) {
+                let outcome = match self.machine(id, vm).await {
                     Ok(machine) => self.hypervisor.provision(&machine).await,
                     Err(err) => Err(err),
                 };
@@ -195,7 +201,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
                 .await
             }
             Step::Start => {
-                let outcome = match self.machine(id, vm) {
+                let outcome = match self.machine(id, vm).await {
                     Ok(machine) => self.hypervisor.start(&machine).await,
                     Err(err) => Err(err),
                 };
@@ -318,7 +324,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         if vm.observed != Observed::Stopped || vm.desired == Desired::Deleted {
             return Ok(());
         }
-        let outcome = match self.machine(id, vm) {
+        let outcome = match self.machine(id, vm).await {
             Ok(machine) => self.hypervisor.provision(&machine).await,
             Err(err) => Err(err),
         };

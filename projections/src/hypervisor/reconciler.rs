@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::projector::{load_vm, machine_of, OutcomeReporter};
 use super::recoverable::recoverable;
 use super::{domain_name, Hypervisor, HypervisorError, LibvirtHypervisor};
-use crate::images::DirImageCatalog;
+use crate::images::ImageFiles;
 use crate::ProjectionError;
 
 /// What one pass changed.
@@ -37,7 +37,7 @@ pub struct Reconciler<R> {
     pool: PgPool,
     hypervisor: LibvirtHypervisor,
     reporter: Arc<R>,
-    images: Arc<DirImageCatalog>,
+    images: ImageFiles,
     shutdown_grace: Duration,
 }
 
@@ -46,7 +46,7 @@ impl<R: OutcomeReporter> Reconciler<R> {
         pool: PgPool,
         hypervisor: LibvirtHypervisor,
         reporter: R,
-        images: Arc<DirImageCatalog>,
+        images: ImageFiles,
         shutdown_grace: Duration,
     ) -> Self {
         Self {
@@ -181,7 +181,9 @@ impl<R: OutcomeReporter> Reconciler<R> {
                 "VM {id} lost both its domain and its disk"
             )));
         }
-        let machine = machine_of(id, vm, &self.images).map_err(unavailable)?;
+        let machine = machine_of(id, vm, &self.images)
+            .await
+            .map_err(unavailable)?;
         tracing::warn!(vm = %id, "domain missing from libvirt; defining it again");
         self.hypervisor
             .provision(&machine)

@@ -4,10 +4,12 @@
 mod accounts;
 pub mod audit;
 pub mod audit_query;
+pub mod images;
 mod usage;
 mod vms;
 
 pub use accounts::AccountsProjection;
 pub use audit::AuditLogProjection;
+pub use images::ImagesProjection;
 pub use usage::UsageProjection;
 pub use vms::{VmChange, VmsProjection};

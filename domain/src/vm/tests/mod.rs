@@ -1,39 +1,32 @@
 //! Given/when/then tests of every `Vm` rule, including every refusal.
 
-use std::sync::Arc;
-
 use cqrs_es::test::TestFramework;
 
 use super::*;
-use crate::ports::{ImageCatalog, ImageSummary};
+use crate::image::{ImageStatus, ImageSummary};
 use crate::DomainError;
 
 mod consoles;
 mod credentials;
 mod reshaping;
 
-struct OneImage;
-
-impl ImageCatalog for OneImage {
-    fn find(&self, id: &str) -> Option<ImageSummary> {
-        (id == "test-guest").then(|| ImageSummary {
-            id: id.to_owned(),
-            name: "Test guest".to_owned(),
-            virtual_size_bytes: 3 << 30,
-        })
+/// The base image most tests build on: ready, 3 GiB.
+fn test_image(status: ImageStatus) -> ImageSummary {
+    ImageSummary {
+        id: "test-guest".to_owned(),
+        status,
+        virtual_size_bytes: 3 << 30,
     }
 }
 
 pub(super) fn vm() -> TestFramework<Vm> {
-    TestFramework::with(VmServices {
-        images: Arc::new(OneImage),
-    })
+    TestFramework::with(())
 }
 
 pub(super) fn create(name: &str) -> CreateVm {
     CreateVm {
         name: name.to_owned(),
-        image: "test-guest".to_owned(),
+        image: test_image(ImageStatus::Ready),
         vcpus: 1,
         memory_mib: 256,
         disk_gib: 4,
@@ -156,11 +149,27 @@ fn create_refuses_bad_input_naming_the_field() {
         ),
         (
             CreateVm {
-                image: "nope".to_owned(),
+                image: test_image(ImageStatus::Absent),
                 ..create("a")
             },
             "image",
-            "unknown image `nope`",
+            "image `test-guest` is unknown",
+        ),
+        (
+            CreateVm {
+                image: test_image(ImageStatus::Importing),
+                ..create("a")
+            },
+            "image",
+            "image `test-guest` is still being imported",
+        ),
+        (
+            CreateVm {
+                image: test_image(ImageStatus::Retired),
+                ..create("a")
+            },
+            "image",
+            "image `test-guest` is retired",
         ),
     ];
     for (input, field, message) in cases {

@@ -1,0 +1,374 @@
+//! Importing images from a local HTTP server: every checksum-file format, both disk formats, a
+//! real guest booted from an imported image, and every refusal leaving no file behind.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::{spawn_app, Console, Libvirt, TestApp};
+
+/// Files the server serves, and how many requests it answered for each.
+#[derive(Default)]
+struct Files {
+    bodies: HashMap<String, Vec<u8>>,
+    /// Files whose first response stops halfway, as a dropped connection does.
+    drop_first: Vec<String>,
+    requests: HashMap<String, AtomicUsize>,
+}
+
+async fn serve(
+    State(files): State<Arc<Files>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(body) = files.bodies.get(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let served = files
+        .requests
+        .get(&name)
+        .map_or(0, |n| n.fetch_add(1, Ordering::SeqCst));
+    let start = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.trim_end_matches('-').parse::<usize>().ok());
+    let (status, slice) = match start {
+        Some(start) => (StatusCode::PARTIAL_CONTENT, &body[start..]),
+        None => (StatusCode::OK, &body[..]),
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_LENGTH, slice.len())
+        .header(header::ETAG, "\"v1\"");
+    if let Some(start) = start {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{}", body.len() - 1, body.len()),
+        );
+    }
+    if served == 0 && files.drop_first.contains(&name) {
+        // Half the body, then the connection breaks.
+        let half = slice[..slice.len() / 2].to_vec();
+        let stream = futures::stream::iter(vec![
+            Ok(bytes::Bytes::from(half)),
+            Err(std::io::Error::other("connection dropped")),
+        ]);
+        return response.body(Body::from_stream(stream)).unwrap();
+    }
+    response.body(Body::from(slice.to_vec())).unwrap()
+}
+
+/// Serves `files` on a random local port; the base URL.
+async fn file_server(files: Files) -> (String, Arc<Files>) {
+    let files = Arc::new(files);
+    let router = axum::Router::new()
+        .route("/files/{name}", axum::routing::get(serve))
+        .with_state(files.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}/files"), files)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn qemu_img(args: &[&str]) {
+    let status = std::process::Command::new("qemu-img")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "qemu-img {args:?}");
+}
+
+/// The test guest as qcow2 and as raw, and a qcow2 that points at another file.
+fn test_files(scratch: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let qcow2_path = support::test_images_dir().join("test-guest.qcow2");
+    let raw_path = scratch.join("guest.raw");
+    qemu_img(&[
+        "convert",
+        "-O",
+        "raw",
+        qcow2_path.to_str().unwrap(),
+        raw_path.to_str().unwrap(),
+    ]);
+    let backed = scratch.join("backed.qcow2");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-F",
+        "raw",
+        "-b",
+        "/etc/shadow",
+        backed.to_str().unwrap(),
+        "64M",
+    ]);
+    (
+        std::fs::read(qcow2_path).unwrap(),
+        std::fs::read(raw_path).unwrap(),
+        std::fs::read(backed).unwrap(),
+    )
+}
+
+const IMAGE_FIELDS: &str =
+    "id name status format sha256 sizeBytes virtualSizeBytes failure usedBy sourceKind";
+
+async fn import(app: &TestApp, token: &str, input: Value) -> Value {
+    let data = app
+        .data(
+            token,
+            &format!("mutation($input: ImportImageInput!) {{ importImage(input: $input) {{ {IMAGE_FIELDS} }} }}"),
+            json!({ "input": input }),
+        )
+        .await;
+    data["importImage"].clone()
+}
+
+/// Polls image `id` until it is no longer importing.
+async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let image = app
+            .data(
+                token,
+                &format!("query($id: ID!) {{ image(id: $id) {{ {IMAGE_FIELDS} }} }}"),
+                json!({ "id": id }),
+            )
+            .await["image"]
+            .clone();
+        if image["status"] != "IMPORTING" {
+            return image;
+        }
+        assert!(Instant::now() < deadline, "image {id} still importing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The files in the images folder besides the test guest's.
+fn images_folder(app: &TestApp) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(app.data_dir.join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("test-guest"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn imports_are_verified_and_refusals_leave_nothing() {
+    let scratch = support::test_data_dir();
+    let (qcow2, raw, backed) = test_files(&scratch);
+    let (qcow2_sum, raw_sum) = (sha256(&qcow2), sha256(&raw));
+    let garbage = b"<html><body>502 Bad Gateway</body></html>".repeat(20);
+    let mut files = Files::default();
+    for (name, body) in [
+        ("guest.qcow2", qcow2.clone()),
+        ("guest.raw", raw.clone()),
+        ("flaky.qcow2", qcow2.clone()),
+        ("backed.qcow2", backed.clone()),
+        ("garbage.qcow2", garbage.clone()),
+        (
+            "SHA256SUMS",
+            format!("{qcow2_sum} *guest.qcow2\n{raw_sum}  other.raw\n").into_bytes(),
+        ),
+        (
+            "CHECKSUM",
+            format!(
+                "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n# guest.raw: {} bytes\nSHA256 (guest.raw) = {raw_sum}\n-----BEGIN PGP SIGNATURE-----\nxyz\n-----END PGP SIGNATURE-----\n",
+                raw.len()
+            )
+            .into_bytes(),
+        ),
+    ] {
+        files.bodies.insert(name.to_owned(), body);
+        files.requests.insert(name.to_owned(), AtomicUsize::new(0));
+    }
+    files.drop_first.push("flaky.qcow2".to_owned());
+    let (base, served) = file_server(files).await;
+
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+
+    // A qcow2 checked against a GNU-style SHA256SUMS, and a raw one against a signed BSD-style
+    // CHECKSUM, imported at once.
+    let from_sums = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/guest.qcow2"), "checksumUrl": format!("{base}/SHA256SUMS"),
+                "name": "Guest qcow2", "osFamily": "linux", "firmware": "bios" }),
+    )
+    .await;
+    assert_eq!(from_sums["status"], "IMPORTING");
+    let from_checksum = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/guest.raw"), "checksumUrl": format!("{base}/CHECKSUM"), "name": "Guest raw" }),
+    )
+    .await;
+    let qcow2_image = settled(&app, &token, from_sums["id"].as_str().unwrap()).await;
+    let raw_image = settled(&app, &token, from_checksum["id"].as_str().unwrap()).await;
+    assert_eq!(qcow2_image["status"], "READY", "{qcow2_image}");
+    assert_eq!(qcow2_image["format"], "qcow2");
+    assert_eq!(qcow2_image["sha256"], qcow2_sum.as_str());
+    assert_eq!(qcow2_image["virtualSizeBytes"], 64 << 20);
+    assert_eq!(raw_image["status"], "READY", "{raw_image}");
+    assert_eq!(raw_image["format"], "raw");
+    assert_eq!(raw_image["sizeBytes"], raw.len());
+
+    // A connection dropped halfway is resumed with a Range request.
+    let flaky = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/flaky.qcow2"), "sha256": qcow2_sum, "name": "Flaky" }),
+    )
+    .await;
+    let flaky = settled(&app, &token, flaky["id"].as_str().unwrap()).await;
+    assert_eq!(flaky["status"], "READY", "{flaky}");
+    assert_eq!(flaky["sha256"], qcow2_sum.as_str());
+    assert_eq!(served.requests["flaky.qcow2"].load(Ordering::SeqCst), 2);
+
+    // Refusals: each says why and leaves no file.
+    for (file, sha, reason) in [
+        ("guest.qcow2", raw_sum.as_str(), "checksum mismatch"),
+        ("backed.qcow2", &sha256(&backed), "backing file (/etc/shadow)"),
+        ("garbage.qcow2", &sha256(&garbage), "not a disk image"),
+    ] {
+        let refused = import(
+            &app,
+            &token,
+            json!({ "url": format!("{base}/{file}"), "sha256": sha, "name": file }),
+        )
+        .await;
+        let refused = settled(&app, &token, refused["id"].as_str().unwrap()).await;
+        assert_eq!(refused["status"], "FAILED", "{refused}");
+        let failure = refused["failure"].as_str().unwrap();
+        assert!(failure.contains(reason), "{file}: {failure}");
+    }
+    let missing = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/guest.qcow2"), "checksumUrl": format!("{base}/nothing"), "name": "No sums" }),
+    )
+    .await;
+    let missing = settled(&app, &token, missing["id"].as_str().unwrap()).await;
+    assert!(missing["failure"].as_str().unwrap().contains("404"), "{missing}");
+    let bad_input = app
+        .gql(
+            Some(&token),
+            "mutation { importImage(input: { url: \"file:///etc/shadow\", name: \"x\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(bad_input["errors"][0]["extensions"]["code"], "BAD_INPUT");
+    assert_eq!(bad_input["errors"][0]["extensions"]["field"], "url");
+
+    let mut expected = vec![
+        format!("{}.qcow2", from_sums["id"].as_str().unwrap()),
+        format!("{}.raw", from_checksum["id"].as_str().unwrap()),
+        format!("{}.qcow2", flaky["id"].as_str().unwrap()),
+    ];
+    expected.sort();
+    assert_eq!(images_folder(&app), expected, "only accepted images remain");
+
+    // Deleting an image a VM is built on is refused, naming the VM; retiring hides it.
+    let id = qcow2_image["id"].as_str().unwrap();
+    let vm = app
+        .data(
+            &token,
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { id } }",
+            json!({ "input": { "name": "on-imported", "image": id, "vcpus": 1, "memoryMib": 128, "diskGib": 1 } }),
+        )
+        .await;
+    let refused = app
+        .gql(Some(&token), "mutation($id: ID!) { deleteImage(id: $id) }", json!({ "id": id }))
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert!(refused["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("on-imported"));
+    let retired = app
+        .data(&token, "mutation($id: ID!) { retireImage(id: $id) { status usedBy } }", json!({ "id": id }))
+        .await;
+    assert_eq!(retired["retireImage"], json!({ "status": "RETIRED", "usedBy": 1 }));
+    let not_usable = app
+        .gql(
+            Some(&token),
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { id } }",
+            json!({ "input": { "name": "late", "image": id, "vcpus": 1, "memoryMib": 128, "diskGib": 1 } }),
+        )
+        .await;
+    assert_eq!(not_usable["errors"][0]["extensions"]["field"], "image");
+    app.delete_vm(&token, vm["createVm"]["id"].as_str().unwrap()).await;
+    let deleted = app
+        .data(&token, "mutation($id: ID!) { deleteImage(id: $id) }", json!({ "id": id }))
+        .await;
+    assert_eq!(deleted["deleteImage"], true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while images_folder(&app).contains(&format!("{id}.qcow2")) {
+        assert!(Instant::now() < deadline, "the deleted image's file stayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir_all(&app.data_dir);
+}
+
+/// An imported image boots: a real guest on the qcow2 downloaded from the local server.
+#[tokio::test]
+async fn a_guest_boots_from_an_imported_image() {
+    let qcow2 = std::fs::read(support::test_images_dir().join("test-guest.qcow2")).unwrap();
+    let sum = sha256(&qcow2);
+    let mut files = Files::default();
+    files.bodies.insert("guest.qcow2".to_owned(), qcow2);
+    let (base, _) = file_server(files).await;
+    let app = spawn_app(Libvirt::System).await;
+    let token = app.login().await;
+    let image = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/guest.qcow2"), "sha256": sum, "name": "Imported guest" }),
+    )
+    .await;
+    let image = settled(&app, &token, image["id"].as_str().unwrap()).await;
+    assert_eq!(image["status"], "READY", "{image}");
+    let vm = app
+        .data(
+            &token,
+            "mutation($input: CreateVmInput!) { createVm(input: $input) { id } }",
+            json!({ "input": { "name": "from-import", "image": image["id"], "vcpus": 1, "memoryMib": 256, "diskGib": 1, "start": true } }),
+        )
+        .await;
+    let vm = vm["createVm"]["id"].as_str().unwrap().to_owned();
+    app.wait_for_state(&token, &vm, Some("RUNNING"), Duration::from_secs(90))
+        .await;
+    let url = app.open_console(&token, &vm).await;
+    let mut console = Console::connect(&app, &url).await;
+    console.wait_for_shell(Duration::from_secs(90)).await;
+    app.data(
+        &token,
+        "mutation($id: ID!) { deleteVm(id: $id, force: true) }",
+        json!({ "id": vm }),
+    )
+    .await;
+    app.wait_for_state(&token, &vm, None, Duration::from_secs(60))
+        .await;
+    let _ = std::fs::remove_dir_all(&app.data_dir);
+}
