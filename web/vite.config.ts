@@ -23,6 +23,7 @@ export default defineConfig({
       '/console/ws': { target: 'http://127.0.0.1:3000', ws: true },
       '/healthz': 'http://127.0.0.1:3000',
       '/usage/export': 'http://127.0.0.1:3000',
+      '/images/upload': 'http://127.0.0.1:3000',
     },
   },
   test: {

@@ -75,8 +75,12 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<String>
     };
     let refused = |e: distribox_domain::DomainError| anyhow::anyhow!("{e}");
     let source = if remote {
-        ImageSource::url(&args.source, args.sha256.as_deref(), args.checksum_url.as_deref())
-            .map_err(refused)?
+        ImageSource::url(
+            &args.source,
+            args.sha256.as_deref(),
+            args.checksum_url.as_deref(),
+        )
+        .map_err(refused)?
     } else {
         anyhow::ensure!(
             args.checksum_url.is_none(),
@@ -107,7 +111,11 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<String>
             url,
             digest,
             checksum_url,
-        } => importer.download(&id, &url, digest, checksum_url.as_deref()).await,
+        } => {
+            importer
+                .download(&id, &url, digest, checksum_url.as_deref())
+                .await
+        }
         _ => match tokio::fs::File::open(&args.source).await {
             Ok(file) => {
                 let size = file.metadata().await.ok().map(|m| m.len());
@@ -123,7 +131,9 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<String>
                         Err(err) => Some((Err(err), file)),
                     }
                 });
-                importer.receive(&id, Box::pin(chunks), size, expected).await
+                importer
+                    .receive(&id, Box::pin(chunks), size, expected)
+                    .await
             }
             Err(err) => Err(ImportFailure::Failed(format!(
                 "cannot read {}: {err}",
@@ -131,7 +141,10 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<String>
             ))),
         },
     };
-    let answer = outcome.as_ref().map(drop).map_err(|e| e.reason().to_owned());
+    let answer = outcome
+        .as_ref()
+        .map(drop)
+        .map_err(|e| e.reason().to_owned());
     importer.finish(&id, outcome).await;
     printer.abort();
     answer.map_err(|reason| anyhow::anyhow!("import failed: {reason}"))?;
@@ -166,7 +179,10 @@ pub async fn list(config: &Config) -> anyhow::Result<Vec<(String, Image)>> {
     .await?;
     let mut images = Vec::new();
     for id in ids {
-        let image = bus.load_image(&id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let image = bus
+            .load_image(&id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if image.status != ImageStatus::Deleted {
             images.push((id, image));
         }

@@ -30,6 +30,14 @@ const OPERATIONS: &[Operation] = &[
     op("vmPolicies", "policies:get", "{ vmPolicies }"),
     op("images", "images:get", "{ images { id } }"),
     op("keyboardLayouts", "images:get", "{ keyboardLayouts }"),
+    op("image", "images:get", "{ image(id: \"test-guest\") { id } }"),
+    op("imageCatalogue", "images:get", "{ imageCatalogue { key } }"),
+    op("importImage", "images:import", "mutation { importImage(input: { url: \"http://127.0.0.1:9/x.qcow2\", name: \"x\" }) { id } }"),
+    op("retryImageImport", "images:import", "mutation { retryImageImport(id: \"nope\") { id } }"),
+    op("updateImage", "images:import", "mutation { updateImage(id: \"nope\", input: { name: \"n\" }) { id } }"),
+    op("retireImage", "images:delete", "mutation { retireImage(id: \"nope\") { id } }"),
+    op("reinstateImage", "images:delete", "mutation { reinstateImage(id: \"nope\") { id } }"),
+    op("deleteImage", "images:delete", "mutation { deleteImage(id: \"nope\") }"),
     op("vms", "vms:get", "{ vms { edges { node { id } } } }"),
     op("vm", "vms:getById", "query($vm: ID!) { vm(id: $vm) { id } }"),
     Operation {
@@ -163,6 +171,7 @@ async fn who_may_call_what() {
         .collect();
     tabled.insert("vmEvents".to_owned()); // checked over the websocket in graphql_api
     tabled.insert("auditTail".to_owned()); // checked over the websocket in audit_log
+    tabled.insert("imageProgress".to_owned()); // a websocket subscription, guarded by images:get
     assert_eq!(fields, tabled, "every field needs a row in OPERATIONS");
 
     let elsewhere_vm = stopped_vm(&app, &admin).await;

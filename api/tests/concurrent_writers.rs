@@ -119,10 +119,7 @@ fn context(by_system: bool, request_id: String) -> RequestContext {
 }
 
 /// What the aggregate decides for `command` in state `vm`: its events, or its refusal.
-async fn decide(
-    vm: &Vm,
-    command: VmCommand,
-) -> Result<Vec<VmEvent>, String> {
+async fn decide(vm: &Vm, command: VmCommand) -> Result<Vec<VmEvent>, String> {
     let mut vm = vm.clone();
     let sink = EventSink::default();
     vm.handle(command, &(), &sink)
@@ -142,10 +139,7 @@ struct Summary {
 
 /// Checks the VM's event log against every command that was sent. An `Err` names the first
 /// thing that was lost, duplicated, torn apart or not a legal transition.
-async fn verify(
-    history: &[Stored],
-    issued: &[Issued],
-) -> Result<Summary, String> {
+async fn verify(history: &[Stored], issued: &[Issued]) -> Result<Summary, String> {
     // Sequences are exactly 1..=n.
     for (index, stored) in history.iter().enumerate() {
         let expected = index as i64 + 1;

@@ -82,7 +82,10 @@ async fn commands_committed_while_projections_are_down_are_applied_once_after_re
     let db = TestDatabase::new().await;
     let data_dir = support::test_data_dir();
     let images = ImageFiles::new(db.pool.clone(), data_dir.join("images"));
-    let bus = Arc::new(CommandBus::new(db.pool.clone(), SessionLifetimes::default()));
+    let bus = Arc::new(CommandBus::new(
+        db.pool.clone(),
+        SessionLifetimes::default(),
+    ));
     support::register_test_image(&bus).await;
     let hypervisor =
         LibvirtHypervisor::new("qemu:///system", DomainType::Qemu, data_dir.join("vms"));
@@ -261,7 +264,10 @@ async fn a_shutdown_timeout_lost_in_a_crash_is_recorded_by_the_reconciler() {
     let db = TestDatabase::new().await;
     let data_dir = support::test_data_dir();
     let images = ImageFiles::new(db.pool.clone(), data_dir.join("images"));
-    let bus = Arc::new(CommandBus::new(db.pool.clone(), SessionLifetimes::default()));
+    let bus = Arc::new(CommandBus::new(
+        db.pool.clone(),
+        SessionLifetimes::default(),
+    ));
     support::register_test_image(&bus).await;
     // A VM the log says is running, with a shutdown requested ten minutes ago that no timer
     // reported (its domain is on no hypervisor: the reconciler cannot repair that, and says so

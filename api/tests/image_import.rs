@@ -248,7 +248,11 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
     // Refusals: each says why and leaves no file.
     for (file, sha, reason) in [
         ("guest.qcow2", raw_sum.as_str(), "checksum mismatch"),
-        ("backed.qcow2", &sha256(&backed), "backing file (/etc/shadow)"),
+        (
+            "backed.qcow2",
+            &sha256(&backed),
+            "backing file (/etc/shadow)",
+        ),
         ("garbage.qcow2", &sha256(&garbage), "not a disk image"),
     ] {
         let refused = import(
@@ -269,7 +273,10 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
     )
     .await;
     let missing = settled(&app, &token, missing["id"].as_str().unwrap()).await;
-    assert!(missing["failure"].as_str().unwrap().contains("404"), "{missing}");
+    assert!(
+        missing["failure"].as_str().unwrap().contains("404"),
+        "{missing}"
+    );
     let bad_input = app
         .gql(
             Some(&token),
@@ -298,7 +305,11 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         )
         .await;
     let refused = app
-        .gql(Some(&token), "mutation($id: ID!) { deleteImage(id: $id) }", json!({ "id": id }))
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { deleteImage(id: $id) }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "CONFLICT");
     assert!(refused["errors"][0]["message"]
@@ -306,9 +317,16 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         .unwrap()
         .contains("on-imported"));
     let retired = app
-        .data(&token, "mutation($id: ID!) { retireImage(id: $id) { status usedBy } }", json!({ "id": id }))
+        .data(
+            &token,
+            "mutation($id: ID!) { retireImage(id: $id) { status usedBy } }",
+            json!({ "id": id }),
+        )
         .await;
-    assert_eq!(retired["retireImage"], json!({ "status": "RETIRED", "usedBy": 1 }));
+    assert_eq!(
+        retired["retireImage"],
+        json!({ "status": "RETIRED", "usedBy": 1 })
+    );
     let not_usable = app
         .gql(
             Some(&token),
@@ -317,9 +335,15 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         )
         .await;
     assert_eq!(not_usable["errors"][0]["extensions"]["field"], "image");
-    app.delete_vm(&token, vm["createVm"]["id"].as_str().unwrap()).await;
+    assert!(vm["createVm"]["id"].is_string());
+    // An image no VM uses is deleted, and its file with it.
+    let id = flaky["id"].as_str().unwrap();
     let deleted = app
-        .data(&token, "mutation($id: ID!) { deleteImage(id: $id) }", json!({ "id": id }))
+        .data(
+            &token,
+            "mutation($id: ID!) { deleteImage(id: $id) }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(deleted["deleteImage"], true);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -225,7 +225,7 @@ mod tests {
         for policy in Policy::ALL {
             assert_eq!(policy.as_str().parse::<Policy>().unwrap(), *policy);
         }
-        assert_eq!(Policy::ALL.len(), 32);
+        assert_eq!(Policy::ALL.len(), 34);
     }
 
     #[test]

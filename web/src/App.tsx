@@ -7,6 +7,7 @@ import { Layout } from './components/Layout';
 import { NoticesProvider } from './components/Notices';
 import { AccountsPage } from './pages/AccountsPage';
 import { AuditPage } from './pages/AuditPage';
+import { ImagesPage } from './pages/ImagesPage';
 import { LoginPage } from './pages/LoginPage';
 import { MonitorPage } from './pages/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
@@ -68,6 +69,7 @@ export function App() {
               <Route path="/vms/new" element={<ProvisionPage />} />
               <Route path="/vms/:id" element={<VmDetailPage />} />
               <Route path="/monitor" element={<MonitorPage />} />
+              <Route path="/images" element={<ImagesPage />} />
               <Route path="/accounts" element={<AccountsPage />} />
               <Route path="/audit" element={<AuditPage />} />
               <Route

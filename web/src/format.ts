@@ -33,6 +33,21 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${Math.round(value)} B` : `${trim(value)} ${BYTE_UNITS[unit]}`;
 }
 
+/** A transfer rate in bytes per second: "2.5 MiB/s". */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(Math.max(0, bytesPerSecond))}/s`;
+}
+
+/** A duration to wait, roughly: "40 s", "3 min", "1 h 5 min". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const rest = minutes % 60;
+  return rest ? `${Math.floor(minutes / 60)} h ${rest} min` : `${minutes / 60} h`;
+}
+
 /**
  * A quantity to one decimal with its unit: "12.5 h". A little that would round to 0.0 reads
  * "< 0.1", so a short use is not mistaken for none.
@@ -61,6 +76,13 @@ export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+/** The day only, for lists where the time would crowd the row (the title can carry it). */
+export function formatDate(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleDateString();
 }
 
 /** "in 5 minutes", "3 hours ago": for expiries and last use. */

@@ -212,7 +212,10 @@ pub async fn import(ctx: &Context<'_>, input: ImportImageInput) -> Result<Image>
     let source = ImageSource::url(
         &input.url,
         input.sha256.as_deref().filter(|s| !s.trim().is_empty()),
-        input.checksum_url.as_deref().filter(|s| !s.trim().is_empty()),
+        input
+            .checksum_url
+            .as_deref()
+            .filter(|s| !s.trim().is_empty()),
     )
     .map_err(|e| ApiError::from(distribox_commands::CommandError::from(e)))?;
     let metadata = MetadataInput {
@@ -250,7 +253,10 @@ pub async fn delete(ctx: &Context<'_>, id: &ID) -> Result<bool> {
         .delete_image(request(ctx)?, id.as_str())
         .await
         .map_err(ApiError::from)?;
-    state.images.at_least(id.as_str(), committed.version, true).await?;
+    state
+        .images
+        .at_least(id.as_str(), committed.version, true)
+        .await?;
     Ok(true)
 }
 
@@ -261,7 +267,13 @@ pub async fn get(ctx: &Context<'_>, id: &ID) -> Result<Option<Image>> {
 
 pub async fn list(ctx: &Context<'_>) -> Result<Vec<Image>> {
     let state = ctx.data::<AppState>()?;
-    Ok(state.images.list().await?.into_iter().map(Image::from).collect())
+    Ok(state
+        .images
+        .list()
+        .await?
+        .into_iter()
+        .map(Image::from)
+        .collect())
 }
 
 /// Progress of every import (or of image `id`'s) from now on.

@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::access::{authorize_vm, request, Access};
 use super::images::{self, Image, ImageMetadataInput, ImportImageInput};
-use distribox_domain::image::ImageCommand;
 use super::query::{parse_id, require_running};
 use chrono::{DateTime, Utc};
+use distribox_domain::image::ImageCommand;
 
 use super::types::{
     Account, ConsoleKind, ConsoleTicket, CreateAccountInput, CreateVmInput, CreatedAccount,

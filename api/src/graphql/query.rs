@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::access::{authorize_vm, request, Access};
 use super::audit_log::{self, AuditArgs, AuditEntry};
-use super::recording::ConsoleRecording;
 use super::images::{self, CatalogueImage, Image};
+use super::recording::ConsoleRecording;
 use super::types::{Account, Host, Hypervisor, RecoverableVm, Vm, VmState};
 use super::usage::{
     HostUsagePoint, HostUsageSeries, UsageGroup, UsagePoint, UsageReport, UsageSeries,

@@ -86,13 +86,17 @@ pub enum ImageCommand {
     /// The importer accepted the file (system only).
     ReportImported(ImageFacts),
     /// The importer gave up (system only); `reason` is written for the host.
-    ReportImportFailed { reason: String },
+    ReportImportFailed {
+        reason: String,
+    },
     ChangeMetadata(MetadataInput),
     Retire,
     Reinstate,
     /// `used_by` names the VMs whose disks are built on the image (the command side looks
     /// them up); deletion is refused while there are any.
-    Delete { used_by: Vec<String> },
+    Delete {
+        used_by: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,7 +186,9 @@ impl Image {
         source: ImageSource,
     ) -> Result<Vec<ImageEvent>, DomainError> {
         if self.status != ImageStatus::Absent {
-            return Err(DomainError::conflict("an image with this id already exists"));
+            return Err(DomainError::conflict(
+                "an image with this id already exists",
+            ));
         }
         let metadata = ImageMetadata::parse(metadata)?;
         Ok(vec![ImageEvent::ImageImportRequested { metadata, source }])
@@ -193,7 +199,11 @@ impl Image {
         if self.status != ImageStatus::Failed {
             return Err(DomainError::conflict("only a failed import can be retried"));
         }
-        if !self.source.as_ref().is_some_and(ImageSource::is_refetchable) {
+        if !self
+            .source
+            .as_ref()
+            .is_some_and(ImageSource::is_refetchable)
+        {
             return Err(DomainError::conflict(
                 "an upload cannot be fetched again: upload the file once more",
             ));

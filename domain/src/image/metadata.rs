@@ -69,7 +69,10 @@ impl ImageMetadata {
             let valid = user
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-                && user.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+                && user
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
             if !valid {
                 return Err(DomainError::bad_field(
                     "defaultUser",
@@ -88,12 +91,7 @@ impl ImageMetadata {
                 .map(Firmware::parse)
                 .transpose()?
                 .unwrap_or_default(),
-            description: optional_text(
-                "description",
-                input.description,
-                DESCRIPTION_CHARS,
-                true,
-            )?,
+            description: optional_text("description", input.description, DESCRIPTION_CHARS, true)?,
         })
     }
 }

@@ -68,7 +68,8 @@ fn http_url(field: &'static str, raw: &str) -> Result<String, DomainError> {
             format!("{field} must be an http:// or https:// URL"),
         ));
     }
-    if url.chars().count() > MAX_URL_CHARS || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    if url.chars().count() > MAX_URL_CHARS
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(DomainError::bad_field(
             field,

@@ -126,7 +126,10 @@ fn metadata_is_validated_and_firmware_normalised() {
 #[test]
 fn sources_are_validated() {
     let field = |r: Result<ImageSource, DomainError>| r.unwrap_err().field;
-    assert_eq!(field(ImageSource::url("ftp://x/y", None, None)), Some("url"));
+    assert_eq!(
+        field(ImageSource::url("ftp://x/y", None, None)),
+        Some("url")
+    );
     assert_eq!(field(ImageSource::url("https://", None, None)), Some("url"));
     assert_eq!(
         field(ImageSource::url("https://a/b c", None, None)),
@@ -141,7 +144,11 @@ fn sources_are_validated() {
         Some("checksumUrl")
     );
     assert_eq!(
-        field(ImageSource::url("https://a/b", Some(SHA), Some("https://a/SUMS"))),
+        field(ImageSource::url(
+            "https://a/b",
+            Some(SHA),
+            Some("https://a/SUMS")
+        )),
         Some("checksumUrl")
     );
     // Upper-case digests are accepted and kept lower-case; the length tells the algorithm.
@@ -154,7 +161,10 @@ fn sources_are_validated() {
             checksum_url: None
         }
     );
-    assert_eq!(Digest::from_hex(&"a".repeat(128)).unwrap().algorithm(), "SHA-512");
+    assert_eq!(
+        Digest::from_hex(&"a".repeat(128)).unwrap().algorithm(),
+        "SHA-512"
+    );
     assert!(Digest::from_hex("xyz").is_err());
 }
 

@@ -138,12 +138,7 @@ pub(crate) async fn load_vm(conn: &mut PgConnection, id: &str) -> Result<Vm, Pro
 }
 
 impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
-    pub fn new(
-        hypervisor: H,
-        reporter: R,
-        images: ImageFiles,
-        shutdown_grace: Duration,
-    ) -> Self {
+    pub fn new(hypervisor: H, reporter: R, images: ImageFiles, shutdown_grace: Duration) -> Self {
         Self {
             hypervisor,
             reporter: Arc::new(reporter),

@@ -70,7 +70,9 @@ mod tests {
 
     #[test]
     fn gnu_lines_as_debian_ubuntu_arch_and_alpine_write_them() {
-        let sums = format!("{A}  debian-12-genericcloud-amd64.qcow2\n{B}  debian-12-nocloud-amd64.qcow2\n");
+        let sums = format!(
+            "{A}  debian-12-genericcloud-amd64.qcow2\n{B}  debian-12-nocloud-amd64.qcow2\n"
+        );
         assert_eq!(
             find(&sums, "debian-12-nocloud-amd64.qcow2").unwrap(),
             Digest::Sha256(B.to_owned())
@@ -105,7 +107,10 @@ mod tests {
 
     #[test]
     fn a_lone_digest_names_the_one_file() {
-        assert_eq!(find(&format!("{A}\n"), "x.qcow2").unwrap(), Digest::Sha256(A.to_owned()));
+        assert_eq!(
+            find(&format!("{A}\n"), "x.qcow2").unwrap(),
+            Digest::Sha256(A.to_owned())
+        );
     }
 
     #[test]
@@ -120,6 +125,9 @@ mod tests {
             .contains("lists no"));
         // A path in the listing matches by its last segment.
         let nested = format!("{B}  ./images/x.qcow2\n");
-        assert_eq!(find(&nested, "x.qcow2").unwrap(), Digest::Sha256(B.to_owned()));
+        assert_eq!(
+            find(&nested, "x.qcow2").unwrap(),
+            Digest::Sha256(B.to_owned())
+        );
     }
 }

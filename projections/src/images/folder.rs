@@ -129,7 +129,10 @@ mod tests {
         );
 
         let found = scan(&dir);
-        let ids: Vec<_> = found.iter().map(|i| (i.id.as_str(), i.file.as_str())).collect();
+        let ids: Vec<_> = found
+            .iter()
+            .map(|i| (i.id.as_str(), i.file.as_str()))
+            .collect();
         assert_eq!(ids, vec![("guest", "guest.qcow2"), ("raw", "raw.img")]);
         assert_eq!(found[0].metadata.name, "Guest");
         assert_eq!(found[0].metadata.os_family.as_deref(), Some("linux"));

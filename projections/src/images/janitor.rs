@@ -51,7 +51,9 @@ impl Projection for ImageFileJanitor {
                 Ok(()) => tracing::info!(image = %id, %file, "removed a deleted image's file"),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                 Err(err) => {
-                    return Err(ProjectionError::Other(format!("cannot remove {file}: {err}")))
+                    return Err(ProjectionError::Other(format!(
+                        "cannot remove {file}: {err}"
+                    )))
                 }
             }
         }

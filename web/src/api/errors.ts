@@ -51,10 +51,13 @@ export function describe(problem: ApiProblem): string {
   return problem.message;
 }
 
-/** Field-level messages for a form, and the rest for its summary line. */
-export function splitByField(problem: ApiProblem | null): { fields: Record<string, string>; general: string | null } {
+/**
+ * Field-level messages for a form, and the rest for its summary line. With `known`, a field
+ * the form does not show goes to the summary line, so no message is lost.
+ */
+export function splitByField(problem: ApiProblem | null, known?: readonly string[]): { fields: Record<string, string>; general: string | null } {
   if (!problem) return { fields: {}, general: null };
-  if (problem.code === 'BAD_INPUT' && problem.field) {
+  if (problem.code === 'BAD_INPUT' && problem.field && (!known || known.includes(problem.field))) {
     return { fields: { [problem.field]: problem.message }, general: null };
   }
   return { fields: {}, general: describe(problem) };

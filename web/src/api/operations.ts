@@ -171,12 +171,112 @@ export const ImagesQuery = graphql(`
     images {
       id
       name
+      status
       osFamily
       osVersion
       defaultUser
       minDiskGib
     }
     keyboardLayouts
+  }
+`);
+
+export const ImageFields = graphql(`
+  fragment ImageFields on Image {
+    id
+    name
+    status
+    osFamily
+    osVersion
+    defaultUser
+    firmware
+    description
+    sourceKind
+    source
+    format
+    convertedFrom
+    sha256
+    sizeBytes
+    virtualSizeBytes
+    minDiskGib
+    usedBy
+    failure
+    createdAt
+  }
+`);
+
+export const ImageListQuery = graphql(`
+  query ImageList {
+    images {
+      ...ImageFields
+    }
+  }
+`);
+
+export const ImageCatalogueQuery = graphql(`
+  query ImageCatalogue {
+    imageCatalogue {
+      key
+      name
+      osFamily
+      osVersion
+      url
+      checksumUrl
+      defaultUser
+      firmware
+      description
+    }
+  }
+`);
+
+export const ImportImageMutation = graphql(`
+  mutation ImportImage($input: ImportImageInput!) {
+    importImage(input: $input) {
+      ...ImageFields
+    }
+  }
+`);
+
+export const RetryImageImportMutation = graphql(`
+  mutation RetryImageImport($id: ID!) {
+    retryImageImport(id: $id) {
+      ...ImageFields
+    }
+  }
+`);
+
+export const RetireImageMutation = graphql(`
+  mutation RetireImage($id: ID!) {
+    retireImage(id: $id) {
+      ...ImageFields
+    }
+  }
+`);
+
+export const ReinstateImageMutation = graphql(`
+  mutation ReinstateImage($id: ID!) {
+    reinstateImage(id: $id) {
+      ...ImageFields
+    }
+  }
+`);
+
+export const DeleteImageMutation = graphql(`
+  mutation DeleteImage($id: ID!) {
+    deleteImage(id: $id)
+  }
+`);
+
+export const ImageProgressSubscription = graphql(`
+  subscription ImageProgress($id: ID) {
+    imageProgress(id: $id) {
+      imageId
+      phase
+      bytes
+      total
+      rate
+      error
+    }
   }
 `);
 

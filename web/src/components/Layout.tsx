@@ -99,6 +99,7 @@ export function Layout() {
             Overview
           </NavLink>
           {can('vms:screenshot') ? <NavLink to="/monitor">Monitor</NavLink> : null}
+          {can('images:get') ? <NavLink to="/images">Images</NavLink> : null}
           {can('users:get') ? <NavLink to="/accounts">Accounts</NavLink> : null}
           {can('audit:get') ? <NavLink to="/audit">Audit log</NavLink> : null}
           {can('usage:get') ? <NavLink to="/usage">Usage</NavLink> : null}

@@ -1,7 +1,8 @@
 // Provisioning: image, size, keyboard, the cloud-init user, start after create. The server
-// validates; its messages appear on the field they concern.
-import { useEffect, useState, type FormEvent } from 'react';
-import { useNavigate } from 'react-router-dom';
+// validates; its messages appear on the field they concern. Only ready images are offered; with
+// none, the page says where to add one.
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
 import { useQuery } from 'urql';
 import { client } from '../api/client';
 import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
@@ -9,12 +10,14 @@ import { CreateVmMutation, ImagesQuery } from '../api/operations';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
 import { FormError } from '../components/FormError';
+import { useSession } from '../session';
 
 type Login = 'password' | 'sshKey';
 
 export function ProvisionPage() {
   const navigate = useNavigate();
   const notify = useNotify();
+  const { can } = useSession();
   const [{ data, error: loadError }] = useQuery({ query: ImagesQuery });
   const [name, setName] = useState('');
   const [image, setImage] = useState('');
@@ -30,7 +33,9 @@ export function ProvisionPage() {
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const images = data?.images ?? [];
+  // Importing, failed and retired images are listed too, but only ready ones can be built on.
+  const images = useMemo(() => (data?.images ?? []).filter((i) => i.status === 'READY'), [data]);
+  const importing = useMemo(() => (data?.images ?? []).filter((i) => i.status === 'IMPORTING').length, [data]);
   const chosen = images.find((i) => i.id === image);
   useEffect(() => {
     if (!image && images.length) setImage(images[0].id);
@@ -68,6 +73,33 @@ export function ProvisionPage() {
     notify(`${result.data.createVm.name} is being created.`);
     navigate(`/vms/${result.data.createVm.id}`);
   };
+
+  if (data && images.length === 0) {
+    return (
+      <section className="panel narrow">
+        <h1>New virtual machine</h1>
+        <div className="stack">
+          <div className="empty" data-testid="no-images">
+            <p>
+              {importing ? `No image is ready yet (${importing} importing)` : 'No images yet'}
+              {' — '}
+              {can('images:get') ? (
+                <Link to="/images">{importing ? 'follow the import on the Images page' : 'add one on the Images page'}</Link>
+              ) : (
+                'ask an administrator to add one'
+              )}
+              .
+            </p>
+          </div>
+          <div className="form-actions">
+            <button type="button" className="button" onClick={() => navigate(-1)}>
+              Back
+            </button>
+          </div>
+        </div>
+      </section>
+    );
+  }
 
   const { fields, general } = splitByField(problem);
   const number = (set: (n: number) => void) => (e: { target: { value: string } }) => set(Number(e.target.value));

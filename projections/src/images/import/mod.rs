@@ -159,7 +159,12 @@ impl Importer {
     /// Starts a task for each importing image this process doesn't run yet.
     async fn sweep(&self) -> Result<(), crate::ProjectionError> {
         for id in importing(&self.pool).await? {
-            if !self.running.lock().expect("running imports").insert(id.clone()) {
+            if !self
+                .running
+                .lock()
+                .expect("running imports")
+                .insert(id.clone())
+            {
                 continue;
             }
             let importer = self.clone();
@@ -167,7 +172,11 @@ impl Importer {
                 if let Err(err) = importer.take_over(&id).await {
                     tracing::warn!(image = %id, error = %err, "import not taken over");
                 }
-                importer.running.lock().expect("running imports").remove(&id);
+                importer
+                    .running
+                    .lock()
+                    .expect("running imports")
+                    .remove(&id);
             });
         }
         Ok(())
@@ -264,7 +273,12 @@ impl Importer {
         tracker.phase(Phase::Uploading);
         let partial = self.partial(id);
         let _ = tokio::fs::remove_file(&partial).await;
-        let mut sink = Sink::open(&partial, matches!(expected, Some(Digest::Sha512(_))), self.limits.disk).await?;
+        let mut sink = Sink::open(
+            &partial,
+            matches!(expected, Some(Digest::Sha512(_))),
+            self.limits.disk,
+        )
+        .await?;
         if let Some(size) = size {
             sink.expect(size)?;
         }
@@ -314,7 +328,7 @@ impl Importer {
         }
         let found = self.inspect(partial).await?;
         // qemu-img reads any bytes as raw: an error page or a truncated file would pass.
-        if found.format == "raw" && received.size % 512 != 0 {
+        if found.format == "raw" && !received.size.is_multiple_of(512) {
             return Err(ImportFailure::Failed(format!(
                 "not a disk image: {} bytes of no known format (a raw disk is whole 512-byte sectors)",
                 received.size
@@ -323,9 +337,14 @@ impl Importer {
         let (source, converted_from) = if found.needs_conversion() {
             tracker.phase(Phase::Converting);
             let converting = self.converting(id);
-            convert_to_qcow2(partial, &found.format, &converting, self.limits.convert_timeout)
-                .await
-                .map_err(ImportFailure::Failed)?;
+            convert_to_qcow2(
+                partial,
+                &found.format,
+                &converting,
+                self.limits.convert_timeout,
+            )
+            .await
+            .map_err(ImportFailure::Failed)?;
             let _ = tokio::fs::remove_file(partial).await;
             let converted = self.inspect(&converting).await?;
             if converted.format != "qcow2" {
@@ -344,7 +363,8 @@ impl Importer {
         };
         let file = format!("{id}.{format}");
         let target = self.dir.join(&file);
-        let fail = |e: std::io::Error| ImportFailure::Failed(format!("cannot store the image: {e}"));
+        let fail =
+            |e: std::io::Error| ImportFailure::Failed(format!("cannot store the image: {e}"));
         restrict_file(&source).map_err(fail)?;
         let size_bytes = tokio::fs::metadata(&source).await.map_err(fail)?.len();
         tokio::fs::rename(&source, &target).await.map_err(fail)?;
@@ -359,9 +379,13 @@ impl Importer {
     }
 
     async fn inspect(&self, path: &Path) -> Result<super::inspect::Inspection, ImportFailure> {
-        inspect(path, self.limits.max_virtual_bytes, self.limits.inspect_timeout)
-            .await
-            .map_err(ImportFailure::Failed)
+        inspect(
+            path,
+            self.limits.max_virtual_bytes,
+            self.limits.inspect_timeout,
+        )
+        .await
+        .map_err(ImportFailure::Failed)
     }
 
     /// Accepts an image the host placed in the folder, where it is (no copy, no conversion).
@@ -404,7 +428,11 @@ impl Importer {
                     Err(err) => {
                         // Deleted meanwhile (or the log is unreachable): the file is nobody's.
                         // An import still importing is retried by the next sweep.
-                        if self.load(id).await.is_ok_and(|i| i.status != ImageStatus::Importing) {
+                        if self
+                            .load(id)
+                            .await
+                            .is_ok_and(|i| i.status != ImageStatus::Importing)
+                        {
                             let _ = tokio::fs::remove_file(self.dir.join(&file)).await;
                         }
                         Err(err)
@@ -421,7 +449,11 @@ impl Importer {
                 tracing::info!(image = %id, %reason, "import cancelled");
                 tracker.failed(&reason);
                 self.remove_temporary(id).await;
-                if self.load(id).await.is_ok_and(|i| i.status == ImageStatus::Importing) {
+                if self
+                    .load(id)
+                    .await
+                    .is_ok_and(|i| i.status == ImageStatus::Importing)
+                {
                     self.reporter.failed(id, reason).await
                 } else {
                     Ok(())
@@ -449,10 +481,10 @@ impl Importer {
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(id) = name
-                .strip_prefix('.')
-                .and_then(|n| n.strip_suffix(".partial").or_else(|| n.strip_suffix(".converting")))
-            else {
+            let Some(id) = name.strip_prefix('.').and_then(|n| {
+                n.strip_suffix(".partial")
+                    .or_else(|| n.strip_suffix(".converting"))
+            }) else {
                 continue;
             };
             let Some(_lock) = self.lock(id).await? else {

@@ -59,7 +59,11 @@ fn write_failure(path: &Path, err: std::io::Error) -> ImportFailure {
 impl Sink {
     /// Opens `path`, keeping (and hashing) what an earlier attempt left in it, so the transfer
     /// can resume where it stopped.
-    pub async fn open(path: &Path, want_sha512: bool, limits: DiskLimits) -> Result<Self, ImportFailure> {
+    pub async fn open(
+        path: &Path,
+        want_sha512: bool,
+        limits: DiskLimits,
+    ) -> Result<Self, ImportFailure> {
         let fail = |e| write_failure(path, e);
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)
@@ -133,7 +137,10 @@ impl Sink {
         }
         if self.written - self.checked_at >= SPACE_CHECK_EVERY {
             self.checked_at = self.written;
-            self.file.flush().await.map_err(|e| write_failure(&self.path, e))?;
+            self.file
+                .flush()
+                .await
+                .map_err(|e| write_failure(&self.path, e))?;
             self.expect(0)?;
         }
         self.file
