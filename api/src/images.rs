@@ -72,7 +72,9 @@ pub async fn register_folder_images(bus: &CommandBus, importer: &Importer) -> an
             continue;
         }
         let outcome = importer.register_folder(&found.file).await;
-        importer.finish(&found.id, outcome).await;
+        if let Err(err) = importer.finish(&found.id, outcome).await {
+            tracing::warn!(image = %found.id, %err, "cannot register an image of the folder");
+        }
         tracing::info!(image = %found.id, "registered an image found in the images folder");
     }
     Ok(())

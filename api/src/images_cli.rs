@@ -145,7 +145,8 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<String>
         .as_ref()
         .map(drop)
         .map_err(|e| e.reason().to_owned());
-    importer.finish(&id, outcome).await;
+    let recorded = importer.finish(&id, outcome).await;
+    let answer = answer.and(recorded);
     printer.abort();
     answer.map_err(|reason| anyhow::anyhow!("import failed: {reason}"))?;
     Ok(id)

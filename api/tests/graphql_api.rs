@@ -331,11 +331,11 @@ async fn bad_vm_input_is_refused_with_bad_input_and_records_nothing() {
         ),
         (
             json!({ "image": "no-such-image" }),
-            "unknown image `no-such-image`",
+            "image `no-such-image` is unknown",
         ),
         (
             json!({ "image": "../../etc/passwd" }),
-            "unknown image `../../etc/passwd`",
+            "image `../../etc/passwd` is unknown",
         ),
         // The cloud-init seed.
         (

@@ -111,9 +111,9 @@ async fn receive(
             .receive(&job_id, body.into_data_stream(), size, expected)
             .await;
         let answer = outcome.as_ref().map(drop).map_err(Clone::clone);
-        importer.finish(&job_id, outcome).await;
+        let recorded = importer.finish(&job_id, outcome).await;
         drop(lock);
-        answer
+        answer.and_then(|()| recorded.map_err(ImportFailure::Failed))
     })
     .await
     .map_err(ApiError::internal)?;

@@ -205,7 +205,7 @@ impl Importer {
                 "the upload was interrupted before it finished; upload the file again".to_owned(),
             )),
         };
-        self.finish(id, outcome).await;
+        let _ = self.finish(id, outcome).await;
         Ok(())
     }
 
@@ -392,6 +392,14 @@ impl Importer {
     pub async fn register_folder(&self, file: &str) -> Result<ImageFacts, ImportFailure> {
         let path = self.dir.join(file);
         let found = self.inspect(&path).await?;
+        let whole_sectors = tokio::fs::metadata(&path)
+            .await
+            .is_ok_and(|m| m.len().is_multiple_of(512));
+        if found.format == "raw" && !whole_sectors {
+            return Err(ImportFailure::Failed(format!(
+                "{file} is not a disk image (a raw disk is whole 512-byte sectors)"
+            )));
+        }
         if found.needs_conversion() {
             return Err(ImportFailure::Failed(format!(
                 "{file} is a {} image: convert it to qcow2, or import it",
@@ -414,8 +422,13 @@ impl Importer {
         })
     }
 
-    /// Records the outcome and removes what a failed or cancelled import left behind.
-    pub async fn finish(&self, id: &str, outcome: Result<ImageFacts, ImportFailure>) {
+    /// Records the outcome and removes what a failed or cancelled import left behind. `Err`
+    /// when the image could not be recorded as imported (deleted meanwhile, log unreachable).
+    pub async fn finish(
+        &self,
+        id: &str,
+        outcome: Result<ImageFacts, ImportFailure>,
+    ) -> Result<(), String> {
         let mut tracker = self.progress.tracker(id, Phase::Verifying);
         let recorded = match outcome {
             Ok(facts) => {
@@ -423,7 +436,7 @@ impl Importer {
                 match self.reporter.imported(id, facts).await {
                     Ok(()) => {
                         tracker.phase(Phase::Ready);
-                        return;
+                        return Ok(());
                     }
                     Err(err) => {
                         // Deleted meanwhile (or the log is unreachable): the file is nobody's.
@@ -435,7 +448,10 @@ impl Importer {
                         {
                             let _ = tokio::fs::remove_file(self.dir.join(&file)).await;
                         }
-                        Err(err)
+                        tracing::warn!(image = %id, error = %err, "cannot record the import");
+                        return Err(format!(
+                            "the image could not be recorded as imported: {err}"
+                        ));
                     }
                 }
             }
@@ -463,6 +479,7 @@ impl Importer {
         if let Err(err) = recorded {
             tracing::warn!(image = %id, error = %err, "cannot record the import's outcome");
         }
+        Ok(())
     }
 
     async fn remove_temporary(&self, id: &str) {
