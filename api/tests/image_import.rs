@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::{spawn_app, Console, Libvirt, TestApp};
@@ -23,7 +24,11 @@ struct Files {
     bodies: HashMap<String, Vec<u8>>,
     /// Files whose first response stops halfway, as a dropped connection does.
     drop_first: Vec<String>,
+    /// Files sent slowly (64 KiB every 20 ms), without `Content-Length`.
+    slow: Vec<String>,
     requests: HashMap<String, AtomicUsize>,
+    /// The first byte of every range requested.
+    ranges: std::sync::Mutex<Vec<usize>>,
 }
 
 async fn serve(
@@ -43,10 +48,30 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.trim_end_matches('-').parse::<usize>().ok());
+    if let Some(start) = start {
+        files.ranges.lock().unwrap().push(start);
+    }
     let (status, slice) = match start {
         Some(start) => (StatusCode::PARTIAL_CONTENT, &body[start..]),
         None => (StatusCode::OK, &body[..]),
     };
+    if files.slow.contains(&name) {
+        let chunks: Vec<Vec<u8>> = slice.chunks(64 << 10).map(<[u8]>::to_vec).collect();
+        let stream = futures::stream::iter(chunks).then(|chunk| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, std::io::Error>(bytes::Bytes::from(chunk))
+        });
+        let mut response = Response::builder()
+            .status(status)
+            .header(header::ETAG, "\"v1\"");
+        if let Some(start) = start {
+            response = response.header(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{}/{}", body.len() - 1, body.len()),
+            );
+        }
+        return response.body(Body::from_stream(stream)).unwrap();
+    }
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_LENGTH, slice.len())
@@ -394,5 +419,127 @@ async fn a_guest_boots_from_an_imported_image() {
     .await;
     app.wait_for_state(&token, &vm, None, Duration::from_secs(60))
         .await;
+    let _ = std::fs::remove_dir_all(&app.data_dir);
+}
+
+/// A server stopped in the middle of a download resumes it when it starts again: the
+/// temporary file is kept and the rest is asked for with a `Range` request.
+#[tokio::test]
+async fn a_restart_during_a_download_resumes_it() {
+    let qcow2 = std::fs::read(support::test_images_dir().join("test-guest.qcow2")).unwrap();
+    let sum = sha256(&qcow2);
+    let mut files = Files::default();
+    files.bodies.insert("slow.qcow2".to_owned(), qcow2.clone());
+    files.slow.push("slow.qcow2".to_owned());
+    let (base, served) = file_server(files).await;
+    let first = spawn_app(Libvirt::TestDriver).await;
+    let token = first.login().await;
+    let image = import(
+        &first,
+        &token,
+        json!({ "url": format!("{base}/slow.qcow2"), "sha256": sum, "name": "Slow" }),
+    )
+    .await;
+    let id = image["id"].as_str().unwrap().to_owned();
+    let partial = first.data_dir.join("images").join(format!(".{id}.partial"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 2 << 20 {
+        assert!(Instant::now() < deadline, "the download never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The process stops; another starts on the same database and folder.
+    let TestApp {
+        app,
+        db,
+        data_dir,
+        http,
+        config,
+        ..
+    } = first;
+    drop(app);
+    let kept = std::fs::metadata(&partial).unwrap().len();
+    assert!(kept > 0 && kept < qcow2.len() as u64);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = distribox_api::App::start(config.clone(), listener)
+        .await
+        .unwrap();
+    let second = TestApp {
+        app,
+        addr,
+        db,
+        data_dir,
+        http,
+        config,
+    };
+    let token = second.login().await;
+    let image = settled(&second, &token, &id).await;
+    assert_eq!(image["status"], "READY", "{image}");
+    assert_eq!(image["sha256"], sum.as_str());
+    let resumed_at = served.ranges.lock().unwrap().clone();
+    assert!(
+        resumed_at.iter().any(|&start| start > 0),
+        "no Range request: {resumed_at:?}"
+    );
+    assert!(!partial.exists());
+    let _ = std::fs::remove_dir_all(&second.data_dir);
+}
+
+/// Unmounts the small filesystem when the test ends, pass or fail.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// An images folder on a filesystem too small for the image: the import fails saying so,
+/// leaves nothing behind, and the server goes on working.
+#[tokio::test]
+async fn a_full_disk_fails_the_import_and_leaves_nothing() {
+    let scratch = support::test_data_dir();
+    let (_, raw, _) = test_files(&scratch);
+    let sum = sha256(&raw);
+    let mut files = Files::default();
+    files.bodies.insert("sized.raw".to_owned(), raw.clone());
+    files.bodies.insert("unsized.raw".to_owned(), raw);
+    files.slow.push("unsized.raw".to_owned());
+    let (base, _) = file_server(files).await;
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    let images = app.data_dir.join("images");
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m,mode=0711", "tmpfs"])
+        .arg(&images)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mounting a small tmpfs");
+    let _mounted = Mounted(images.clone());
+
+    for (file, reason) in [
+        // Announced size: refused before a byte is written.
+        ("sized.raw", "not enough disk space"),
+        // No size announced: the disk fills up on the way.
+        ("unsized.raw", "disk"),
+    ] {
+        let image = import(
+            &app,
+            &token,
+            json!({ "url": format!("{base}/{file}"), "sha256": sum, "name": file }),
+        )
+        .await;
+        let image = settled(&app, &token, image["id"].as_str().unwrap()).await;
+        assert_eq!(image["status"], "FAILED", "{image}");
+        let failure = image["failure"].as_str().unwrap();
+        assert!(failure.contains(reason), "{file}: {failure}");
+        let left: Vec<_> = std::fs::read_dir(&images).unwrap().collect();
+        assert!(left.is_empty(), "{file} left {left:?}");
+    }
+    let me = app.data(&token, "{ me { id } }", json!({})).await;
+    assert!(me["me"]["id"].is_string());
+    drop(_mounted);
+    let _ = std::fs::remove_dir_all(&scratch);
     let _ = std::fs::remove_dir_all(&app.data_dir);
 }

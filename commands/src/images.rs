@@ -88,10 +88,17 @@ impl CommandBus {
     }
 
     /// The names of the VMs not yet deleted whose disks are built on image `id`, clones
-    /// included (they share their source's base image).
+    /// included (they are created on their source's image). Read from the log, not the `vms`
+    /// read model: a VM created a moment ago must count.
     async fn vms_built_on(&self, id: &str) -> Result<Vec<String>, CommandError> {
         Ok(sqlx::query_scalar(
-            "SELECT name FROM vms WHERE image = $1 AND state <> 'DELETED' ORDER BY name",
+            "SELECT coalesce(v.name, c.payload->'VmCreated'->'spec'->>'name') AS name
+               FROM events c LEFT JOIN vms v ON v.id::text = c.aggregate_id
+              WHERE c.event_type = 'VmCreated' AND c.payload->'VmCreated'->>'image' = $1
+                AND NOT EXISTS (SELECT 1 FROM events d
+                                 WHERE d.aggregate_type = 'Vm' AND d.aggregate_id = c.aggregate_id
+                                   AND d.event_type = 'VmDeleted')
+              ORDER BY name",
         )
         .bind(id)
         .fetch_all(&self.pool)

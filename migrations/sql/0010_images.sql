@@ -28,3 +28,6 @@ CREATE TABLE images
 
 CREATE INDEX images_importing ON images (id) WHERE status = 'importing';
 CREATE INDEX vms_image ON vms (image);
+-- Which VMs were created on an image, from the log itself (deleting an image asks).
+CREATE INDEX events_vm_image ON events ((payload->'VmCreated'->>'image'))
+    WHERE event_type = 'VmCreated';

@@ -97,7 +97,7 @@ async fn receive(
         .importer
         .lock(&id)
         .await?
-        .ok_or_else(|| ApiError::internal("a fresh image id is locked"))?;
+        .ok_or_else(|| ApiError::internal("a fresh image id is already claimed"))?;
     app.bus
         .request_image_import(&ctx, &id, metadata, ImageSource::Upload { file_name })
         .await
@@ -113,7 +113,7 @@ async fn receive(
         let answer = outcome.as_ref().map(drop).map_err(Clone::clone);
         let recorded = importer.finish(&job_id, outcome).await;
         drop(lock);
-        answer.and_then(|()| recorded.map_err(ImportFailure::Failed))
+        answer.and_then(|()| recorded.map_err(ImportFailure::Unavailable))
     })
     .await
     .map_err(ApiError::internal)?;
@@ -121,6 +121,9 @@ async fn receive(
         Ok(()) => Ok(id),
         Err(ImportFailure::Failed(reason) | ImportFailure::Cancelled(reason)) => {
             Err(ApiError::new(ErrorCode::BadInput, reason))
+        }
+        Err(ImportFailure::Unavailable(reason)) => {
+            Err(ApiError::new(ErrorCode::Unavailable, reason))
         }
     }
 }

@@ -79,6 +79,15 @@ fn read(dir: &Path, id: &str) -> Result<FolderImage, String> {
             meta_path.display()
         ));
     }
+    // Imported images are `<uuid>.<format>`: such a file belongs to its own image.
+    let stem = meta.file.split('.').next().unwrap_or_default();
+    if stem != id && uuid::Uuid::parse_str(stem).is_ok() {
+        return Err(format!(
+            "{}: `{}` is an imported image's file",
+            meta_path.display(),
+            meta.file
+        ));
+    }
     if !dir.join(&meta.file).is_file() {
         return Err(format!("{}: no file `{}`", meta_path.display(), meta.file));
     }

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::import::ImportFailure;
+
 /// Formats a VM's disk is built on directly.
 const NATIVE: &[&str] = &["qcow2", "raw"];
 /// Formats converted to qcow2 on import.
@@ -34,7 +36,7 @@ pub async fn inspect(
     path: &Path,
     max_virtual_bytes: u64,
     timeout: Duration,
-) -> Result<Inspection, String> {
+) -> Result<Inspection, ImportFailure> {
     let mut command = tokio::process::Command::new("qemu-img");
     command
         .args(["info", "--output=json", "--force-share"])
@@ -42,17 +44,22 @@ pub async fn inspect(
         .kill_on_drop(true);
     let output = tokio::time::timeout(timeout, command.output())
         .await
-        .map_err(|_| format!("qemu-img info took longer than {}s", timeout.as_secs()))?
-        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
+        .map_err(|_| {
+            ImportFailure::Unavailable(format!(
+                "qemu-img info took longer than {}s",
+                timeout.as_secs()
+            ))
+        })?
+        .map_err(|e| ImportFailure::Unavailable(format!("cannot run qemu-img: {e}")))?;
     if !output.status.success() {
-        return Err(format!(
+        return Err(ImportFailure::Failed(format!(
             "not a disk image qemu-img can read: {}",
             String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        )));
     }
     let info: Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("cannot read qemu-img's answer: {e}"))?;
-    check(&info, path, max_virtual_bytes)
+        .map_err(|e| ImportFailure::Unavailable(format!("cannot read qemu-img's answer: {e}")))?;
+    check(&info, path, max_virtual_bytes).map_err(ImportFailure::Failed)
 }
 
 /// The rules, on `qemu-img info --output=json` of `path`.
@@ -114,7 +121,7 @@ pub async fn convert_to_qcow2(
     format: &str,
     target: &Path,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), ImportFailure> {
     let mut command = tokio::process::Command::new("qemu-img");
     command
         .args(["convert", "-q", "-f", format, "-O", "qcow2"])
@@ -123,15 +130,20 @@ pub async fn convert_to_qcow2(
         .kill_on_drop(true);
     let output = tokio::time::timeout(timeout, command.output())
         .await
-        .map_err(|_| format!("converting took longer than {}s", timeout.as_secs()))?
-        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
+        .map_err(|_| {
+            ImportFailure::Unavailable(format!(
+                "converting took longer than {}s",
+                timeout.as_secs()
+            ))
+        })?
+        .map_err(|e| ImportFailure::Unavailable(format!("cannot run qemu-img: {e}")))?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!(
+        Err(ImportFailure::Failed(format!(
             "cannot convert the {format} image: {}",
             String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        )))
     }
 }
 

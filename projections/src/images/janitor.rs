@@ -40,10 +40,45 @@ impl Projection for ImageFileJanitor {
             return Ok(());
         };
         let id = &event.aggregate_id;
+        // The command refused deletion while VMs were built on the image, but a VM created in
+        // the same instant may have slipped past it: its disk's backing file stays.
+        let in_use: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events c
+                             WHERE c.event_type = 'VmCreated'
+                               AND c.payload->'VmCreated'->>'image' = $1
+                               AND NOT EXISTS (SELECT 1 FROM events d
+                                                WHERE d.aggregate_type = 'Vm'
+                                                  AND d.aggregate_id = c.aggregate_id
+                                                  AND d.event_type = 'VmDeleted'))",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if in_use {
+            tracing::warn!(image = %id, "deleted image still backs a VM's disk; its file is kept");
+            return Ok(());
+        }
         let image = load(tx, id, event.sequence).await?;
         let mut files = vec![format!(".{id}.partial"), format!(".{id}.converting")];
+        if !matches!(image.source, Some(ImageSource::Folder { .. })) {
+            // An import may have renamed its file in and stopped before recording it.
+            files.extend([format!("{id}.qcow2"), format!("{id}.raw")]);
+        }
         files.extend(image.facts.map(|facts| facts.file));
-        if let Some(ImageSource::Folder { .. }) = image.source {
+        files.sort();
+        files.dedup();
+        if let Some(ImageSource::Folder { file }) = &image.source {
+            // A file placed by hand may be described twice; another image may still use it.
+            let shared: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM images WHERE file = $1 AND id <> $2)",
+            )
+            .bind(file)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if shared {
+                files.retain(|f| f != file);
+            }
             files.push(format!("{id}.json"));
         }
         for file in files {

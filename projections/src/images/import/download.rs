@@ -73,26 +73,38 @@ fn validator(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The whole file's size from `Content-Range: bytes a-b/total`.
-fn range_total(response: &reqwest::Response) -> Option<u64> {
-    response
+/// `Content-Range: bytes a-b/total` (or `bytes */total`) as its first byte and the whole
+/// file's size.
+fn content_range(response: &reqwest::Response) -> (Option<u64>, Option<u64>) {
+    let Some(value) = response
         .headers()
-        .get(CONTENT_RANGE)?
-        .to_str()
-        .ok()?
-        .rsplit('/')
-        .next()?
-        .parse()
-        .ok()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return (None, None);
+    };
+    let (range, total) = value
+        .trim_start_matches("bytes ")
+        .split_once('/')
+        .unwrap_or((value, ""));
+    let start = range.split('-').next().and_then(|s| s.parse().ok());
+    (start, total.parse().ok())
 }
 
-/// Downloads `url` into `sink`, continuing after whatever `sink` already holds.
+/// Downloads `url` into `sink`, continuing after whatever `sink` already holds. Bytes left by
+/// an earlier process are kept only when a digest will check the whole (`verified`): without
+/// one, nothing tells whether the file changed on the server since.
 pub async fn download(
     client: &reqwest::Client,
     url: &str,
     sink: &mut Sink,
     tracker: &mut Tracker,
+    verified: bool,
 ) -> Result<(), ImportFailure> {
+    if !verified && sink.written() > 0 {
+        sink.restart().await?;
+        tracker.reset_to(0);
+    }
     let mut validator_seen: Option<String> = None;
     let mut attempt = 0;
     loop {
@@ -149,8 +161,21 @@ async fn receive(
     validator_seen: &mut Option<String>,
 ) -> Result<(), Stop> {
     let status = response.status();
+    let (range_start, range_total) = content_range(&response);
     let total = match status {
-        StatusCode::PARTIAL_CONTENT if offset > 0 => range_total(&response),
+        StatusCode::PARTIAL_CONTENT if offset > 0 && range_start == Some(offset) => range_total,
+        // Nothing left to send: the file was whole already (a restart right after the last byte).
+        StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 && range_total == Some(offset) => {
+            return Ok(())
+        }
+        StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
+            // Not the range asked for, or the file shrank: start over.
+            sink.restart().await?;
+            tracker.reset_to(0);
+            return Err(Stop::Interrupted(format!(
+                "the server answered {status} to a resume at byte {offset}"
+            )));
+        }
         StatusCode::OK => {
             if offset > 0 {
                 // The server ignored the range (or the file changed): start over.

@@ -13,7 +13,7 @@ mod sink;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +21,7 @@ use bytes::Bytes;
 use distribox_domain::image::{Digest, Image, ImageFacts, ImageSource, ImageStatus};
 use futures::{Stream, StreamExt};
 use sqlx::{PgConnection, PgPool};
+use tokio::task::JoinSet;
 
 pub use download::file_name;
 use progress::{Phase, ProgressHub, Tracker};
@@ -35,19 +36,24 @@ use crate::runner::{session_lock, EventSignal};
 /// First key of the advisory locks held by running imports.
 const IMPORT_LOCK_CLASS: i32 = 0x0d15_1a9e;
 
-/// Why an import ended without an image.
+/// Why an import ended without an image. Each reason is written for the host and recorded as
+/// the import's failure (unless the image is gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportFailure {
-    /// Recorded as the import's failure; written for the host.
+    /// The bytes are not an acceptable image (checksum, format, size, references).
     Failed(String),
-    /// The image was deleted meanwhile, or the sender went away: nothing to record.
+    /// This host could not take it: disk full, qemu-img missing or too slow.
+    Unavailable(String),
+    /// The image was deleted meanwhile, or the sender went away.
     Cancelled(String),
 }
 
 impl ImportFailure {
     pub fn reason(&self) -> &str {
         match self {
-            ImportFailure::Failed(reason) | ImportFailure::Cancelled(reason) => reason,
+            ImportFailure::Failed(reason)
+            | ImportFailure::Unavailable(reason)
+            | ImportFailure::Cancelled(reason) => reason,
         }
     }
 }
@@ -95,8 +101,6 @@ pub struct Importer {
     progress: ProgressHub,
     reporter: Arc<dyn ImportReporter>,
     client: reqwest::Client,
-    /// Images this process is importing now.
-    running: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Importer {
@@ -113,7 +117,6 @@ impl Importer {
             progress: ProgressHub::default(),
             reporter,
             client: download::client(),
-            running: Arc::default(),
         }
     }
 
@@ -145,38 +148,41 @@ impl Importer {
         load(&mut conn, id, i64::MAX).await
     }
 
-    /// Takes on every unclaimed import, now and whenever events arrive, until dropped.
+    /// Takes on every unclaimed import, now and whenever events arrive. Dropping the returned
+    /// future stops the imports it runs, as a process that stops would.
     pub async fn run(self, signal: EventSignal) {
         let mut wake = signal.subscribe();
+        let mut jobs = JoinSet::new();
+        let mut running = HashSet::new();
         loop {
-            if let Err(err) = self.sweep().await {
+            while let Some(done) = jobs.try_join_next() {
+                if let Ok(id) = done {
+                    running.remove(&id);
+                }
+            }
+            if let Err(err) = self.sweep(&mut jobs, &mut running).await {
                 tracing::warn!(error = %err, "cannot look for imports to run");
             }
             let _ = tokio::time::timeout(Duration::from_secs(10), wake.changed()).await;
         }
     }
 
-    /// Starts a task for each importing image this process doesn't run yet.
-    async fn sweep(&self) -> Result<(), crate::ProjectionError> {
+    /// Starts a job for each importing image this process doesn't run yet.
+    async fn sweep(
+        &self,
+        jobs: &mut JoinSet<String>,
+        running: &mut HashSet<String>,
+    ) -> Result<(), crate::ProjectionError> {
         for id in importing(&self.pool).await? {
-            if !self
-                .running
-                .lock()
-                .expect("running imports")
-                .insert(id.clone())
-            {
+            if !running.insert(id.clone()) {
                 continue;
             }
             let importer = self.clone();
-            tokio::spawn(async move {
+            jobs.spawn(async move {
                 if let Err(err) = importer.take_over(&id).await {
                     tracing::warn!(image = %id, error = %err, "import not taken over");
                 }
-                importer
-                    .running
-                    .lock()
-                    .expect("running imports")
-                    .remove(&id);
+                id
             });
         }
         Ok(())
@@ -253,7 +259,8 @@ impl Importer {
         let mut sink = Sink::open(&partial, want_sha512, self.limits.disk).await?;
         tracker.reset_to(sink.written());
         tracker.phase(Phase::Downloading);
-        download::download(&self.client, url, &mut sink, &mut tracker).await?;
+        let verified = expected.is_some();
+        download::download(&self.client, url, &mut sink, &mut tracker, verified).await?;
         let received = sink.finish().await?;
         self.accept(id, &partial, received, expected, &mut tracker)
             .await
@@ -343,8 +350,7 @@ impl Importer {
                 &converting,
                 self.limits.convert_timeout,
             )
-            .await
-            .map_err(ImportFailure::Failed)?;
+            .await?;
             let _ = tokio::fs::remove_file(partial).await;
             let converted = self.inspect(&converting).await?;
             if converted.format != "qcow2" {
@@ -385,7 +391,6 @@ impl Importer {
             self.limits.inspect_timeout,
         )
         .await
-        .map_err(ImportFailure::Failed)
     }
 
     /// Accepts an image the host placed in the folder, where it is (no copy, no conversion).
@@ -455,7 +460,7 @@ impl Importer {
                     }
                 }
             }
-            Err(ImportFailure::Failed(reason)) => {
+            Err(ImportFailure::Failed(reason) | ImportFailure::Unavailable(reason)) => {
                 tracing::warn!(image = %id, %reason, "import failed");
                 tracker.failed(&reason);
                 self.remove_temporary(id).await;
@@ -482,8 +487,14 @@ impl Importer {
         Ok(())
     }
 
+    /// Removes an unfinished import's files: temporary ones, and one renamed in whose import
+    /// was never recorded (a crash between the two).
     async fn remove_temporary(&self, id: &str) {
-        for path in [self.partial(id), self.converting(id)] {
+        let accepted = ["qcow2", "raw"].map(|format| self.dir.join(format!("{id}.{format}")));
+        for path in [self.partial(id), self.converting(id)]
+            .iter()
+            .chain(&accepted)
+        {
             let _ = tokio::fs::remove_file(path).await;
         }
     }

@@ -50,9 +50,9 @@ fn gib(bytes: u64) -> String {
 
 fn write_failure(path: &Path, err: std::io::Error) -> ImportFailure {
     if err.kind() == std::io::ErrorKind::StorageFull {
-        ImportFailure::Failed("the disk holding the images is full".to_owned())
+        ImportFailure::Unavailable("the disk holding the images is full".to_owned())
     } else {
-        ImportFailure::Failed(format!("cannot write {}: {err}", path.display()))
+        ImportFailure::Unavailable(format!("cannot write {}: {err}", path.display()))
     }
 }
 
@@ -118,7 +118,7 @@ impl Sink {
         let free = free_bytes(self.path.parent().unwrap_or(Path::new("/")))
             .map_err(|e| write_failure(&self.path, e))?;
         if free < remaining.saturating_add(self.limits.reserve_bytes) {
-            return Err(ImportFailure::Failed(format!(
+            return Err(ImportFailure::Unavailable(format!(
                 "not enough disk space: the file needs {} more and {} must stay free, but only {} is",
                 gib(remaining),
                 gib(self.limits.reserve_bytes),
