@@ -45,7 +45,7 @@ let server = null; // the spawned `distribox serve`
 let serverExit = null; // resolves when it exits
 let serverOutput = '';
 /** The server's address and what tests register for cleanup; filled in by `before`. */
-export const distribox = { base: null, database: DB_NAME, createdVmIds: null, browser: null };
+export const distribox = { base: null, database: DB_NAME, dataDir: DATA_DIR, createdVmIds: null, browser: null };
 let base = null; // http://127.0.0.1:<port>
 let browser = null;
 let hypervisorUri = LIBVIRT_URI; // test:///default keeps nothing once the server stops

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ADMIN_PASSWORD, STATE_CHANGE, api, logIn, snap, useDistribox, withPage } from './harness.mjs';
+import { ADMIN_PASSWORD, STATE_CHANGE, UI_STEP, api, logIn, snap, useDistribox, withPage } from './harness.mjs';
 
 const distribox = useDistribox();
 const IMAGES = process.env.DISTRIBOX_TEST_IMAGES || '/var/tmp/distribox-test-images';
@@ -139,9 +139,20 @@ test('an upload can be cancelled half-way', { timeout: 120_000 }, async () => {
     const seen = await page.evaluate(() => window.__upload);
     assert.ok(!seen.stages.includes('done'), `the upload did not finish (${JSON.stringify(seen)})`);
     await snap(page, '19-images-upload-cancelled');
-    // Whatever the server kept of it, it is not a ready image.
+    // The server records why the upload failed and keeps nothing of it.
     const token = await page.evaluate(() => sessionStorage.getItem('distribox.token'));
-    const { images } = await api('{ images { name status } }', {}, token);
-    assert.ok(!images.some((i) => i.name === 'cancelled-guest' && i.status === 'READY'), JSON.stringify(images));
+    const deadline = Date.now() + UI_STEP;
+    let cancelled;
+    for (;;) {
+      const { images } = await api('{ images { name status failure } }', {}, token);
+      cancelled = images.find((i) => i.name === 'cancelled-guest');
+      if (cancelled?.status === 'FAILED' || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(cancelled?.status, 'FAILED', JSON.stringify(cancelled));
+    assert.match(cancelled.failure, /upload/);
+    const left = fs.readdirSync(path.join(distribox.dataDir, 'images')).filter((f) => !f.startsWith('test-guest'));
+    const kept = left.filter((f) => f.endsWith('.partial') || !fs.statSync(path.join(distribox.dataDir, 'images', f)).size);
+    assert.deepEqual(kept, [], `no partial file is left (${left})`);
   });
 });
