@@ -195,6 +195,7 @@ impl App {
         let usage_runner = Runner::new(pool.clone(), Arc::new(UsageProjection), options);
         let images_runner = Runner::new(pool.clone(), Arc::new(ImagesProjection), options);
         let images = ImageReads::new(pool.clone(), images_runner.progress());
+        let catalogue_progress = images_runner.progress();
         let janitor_runner = Runner::new(
             pool.clone(),
             Arc::new(ImageFileJanitor::new(config.images_dir())),
@@ -268,7 +269,7 @@ impl App {
             tokio::spawn(usage_runner.run(signal.clone())),
             tokio::spawn(images_runner.run(signal.clone())),
             tokio::spawn(janitor_runner.run(signal.clone())),
-            tokio::spawn(importer.clone().run(signal.clone())),
+            tokio::spawn(importer.clone().run(catalogue_progress)),
             tokio::spawn(sampler.run()),
             tokio::spawn(hypervisor_runner.run(signal)),
         ];

@@ -142,11 +142,6 @@ impl EventSignal {
         });
         Ok(Self { rx })
     }
-
-    /// Changes whenever events may have been appended.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.rx.clone()
-    }
 }
 
 /// An advisory lock `(class, name)` held by a session of its own, outside the pool: it lasts as

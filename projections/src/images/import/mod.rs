@@ -21,6 +21,7 @@ use bytes::Bytes;
 use distribox_domain::image::{Digest, Image, ImageFacts, ImageSource, ImageStatus};
 use futures::{Stream, StreamExt};
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use download::file_name;
@@ -31,7 +32,7 @@ use sink::{Received, Sink};
 use super::inspect::{convert_to_qcow2, inspect};
 use super::permissions::restrict_file;
 use crate::read_models::images::{importing, load};
-use crate::runner::{session_lock, EventSignal};
+use crate::runner::{session_lock, Checkpoint};
 
 /// First key of the advisory locks held by running imports.
 const IMPORT_LOCK_CLASS: i32 = 0x0d15_1a9e;
@@ -148,10 +149,10 @@ impl Importer {
         load(&mut conn, id, i64::MAX).await
     }
 
-    /// Takes on every unclaimed import, now and whenever events arrive. Dropping the returned
-    /// future stops the imports it runs, as a process that stops would.
-    pub async fn run(self, signal: EventSignal) {
-        let mut wake = signal.subscribe();
+    /// Takes on every unclaimed import, now and whenever the catalogue's read model (`images`,
+    /// whose projection reports its `progress`) changes. Dropping the returned future stops the
+    /// imports it runs, as a process that stops would.
+    pub async fn run(self, mut progress: watch::Receiver<Checkpoint>) {
         let mut jobs = JoinSet::new();
         let mut running = HashSet::new();
         loop {
@@ -163,7 +164,9 @@ impl Importer {
             if let Err(err) = self.sweep(&mut jobs, &mut running).await {
                 tracing::warn!(error = %err, "cannot look for imports to run");
             }
-            let _ = tokio::time::timeout(Duration::from_secs(10), wake.changed()).await;
+            progress.borrow_and_update();
+            // Also now and then: an import whose process died changes nothing in the log.
+            let _ = tokio::time::timeout(Duration::from_secs(10), progress.changed()).await;
         }
     }
 
