@@ -14,7 +14,8 @@ use distribox_projections::hypervisor::{
 };
 use distribox_projections::images::import::Importer;
 use distribox_projections::images::janitor::ImageFileJanitor;
-use distribox_projections::images::{permissions, ImageFiles};
+use distribox_projections::images::ImageFiles;
+use distribox_projections::permissions;
 use distribox_projections::read_models::audit::{self, Verdict};
 use distribox_projections::read_models::{
     AccountsProjection, AuditLogProjection, ImagesProjection, UsageProjection, VmsProjection,

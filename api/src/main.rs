@@ -83,7 +83,10 @@ async fn main() -> anyhow::Result<()> {
     let json = std::env::var("DISTRIBOX_LOG_FORMAT").is_ok_and(|f| f == "json");
     let filter =
         EnvFilter::try_from_env("DISTRIBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr: standard output is for what a command answers (the CLI is scripted).
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         logs.json().init();
     } else {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{spawn_app, Console, Libvirt, TestApp};
+use support::{spawn_app, Console, Libvirt, Subscription, TestApp};
 
 /// Files the server serves, and how many requests it answered for each.
 #[derive(Default)]
@@ -319,6 +319,17 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
     ];
     expected.sort();
     assert_eq!(images_folder(&app), expected, "only accepted images remain");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let images = app.data_dir.join("images");
+        assert_eq!(mode(&images), 0o711, "others may pass, not list");
+        assert_eq!(
+            mode(&images.join(&expected[0])),
+            0o600,
+            "an image is its owner's alone"
+        );
+    }
 
     // Deleting an image a VM is built on is refused, naming the VM; retiring hides it.
     let id = qcow2_image["id"].as_str().unwrap();
@@ -541,5 +552,152 @@ async fn a_full_disk_fails_the_import_and_leaves_nothing() {
     assert!(me["me"]["id"].is_string());
     drop(_mounted);
     let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir_all(&app.data_dir);
+}
+
+/// A vmdk is converted to qcow2, and `imageProgress` follows the import through its phases.
+#[tokio::test]
+async fn a_vmdk_is_converted_and_its_progress_followed() {
+    let scratch = support::test_data_dir();
+    let vmdk = scratch.join("guest.vmdk");
+    qemu_img(&[
+        "convert",
+        "-O",
+        "vmdk",
+        support::test_images_dir()
+            .join("test-guest.qcow2")
+            .to_str()
+            .unwrap(),
+        vmdk.to_str().unwrap(),
+    ]);
+    let body = std::fs::read(&vmdk).unwrap();
+    let sum = sha256(&body);
+    let mut files = Files::default();
+    files.bodies.insert("guest.vmdk".to_owned(), body);
+    files.slow.push("guest.vmdk".to_owned());
+    let (base, _) = file_server(files).await;
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    let mut progress = Subscription::start(
+        &app,
+        &token,
+        "subscription { imageProgress { imageId phase bytes total rate error } }",
+    )
+    .await;
+    let image = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/guest.vmdk"), "sha256": sum, "name": "From vmdk" }),
+    )
+    .await;
+    let id = image["id"].as_str().unwrap();
+    let mut phases: Vec<String> = Vec::new();
+    let mut most = 0;
+    loop {
+        let update = progress.next(Duration::from_secs(60)).await["imageProgress"].clone();
+        assert_eq!(update["imageId"], id);
+        let phase = update["phase"].as_str().unwrap().to_owned();
+        most = most.max(update["bytes"].as_i64().unwrap());
+        if phases.last() != Some(&phase) {
+            phases.push(phase.clone());
+        }
+        if phase == "READY" || phase == "FAILED" {
+            break;
+        }
+    }
+    assert_eq!(
+        phases,
+        ["DOWNLOADING", "VERIFYING", "CONVERTING", "READY"],
+        "phases in order"
+    );
+    assert!(most > 0, "bytes were counted");
+    let image = settled(&app, &token, id).await;
+    assert_eq!(image["status"], "READY", "{image}");
+    assert_eq!(image["format"], "qcow2");
+    let converted = app
+        .data(
+            &token,
+            "query($id: ID!) { image(id: $id) { convertedFrom } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(converted["image"]["convertedFrom"], "vmdk");
+    assert_eq!(images_folder(&app), [format!("{id}.qcow2")]);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir_all(&app.data_dir);
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_distribox"))
+        .args(["images"])
+        .args(args)
+        .env("DISTRIBOX_DATABASE_URL", &app.db.url)
+        .env("DISTRIBOX_DATA_DIR", &app.data_dir)
+        .env("DISTRIBOX_DISK_RESERVE_GIB", "0")
+        .env("DISTRIBOX_CONFIG", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+/// `distribox images import|list|rm` go through the same commands as the API: the server's
+/// catalogue shows what the CLI imported, and refusals say why.
+#[tokio::test]
+async fn the_cli_imports_lists_and_deletes() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    let guest = support::test_images_dir().join("test-guest.qcow2");
+    let guest = guest.to_str().unwrap();
+    let sum = sha256(&std::fs::read(guest).unwrap());
+
+    let imported = cli(
+        &app,
+        &["import", guest, "--name", "From the CLI", "--sha256", &sum],
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    let stdout = String::from_utf8_lossy(&imported.stdout);
+    let id = stdout
+        .strip_prefix("image ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_owned();
+    let image = settled(&app, &token, &id).await;
+    assert_eq!(image["status"], "READY", "{image}");
+    assert_eq!(image["sourceKind"], "upload");
+    assert_eq!(image["name"], "From the CLI");
+
+    let listed = cli(&app, &["list"]);
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert!(
+        line.contains("ready") && line.contains("From the CLI"),
+        "{line}"
+    );
+    assert!(listing.contains("test-guest"), "{listing}");
+
+    let wrong = cli(&app, &["import", guest, "--sha256", &"0".repeat(64)]);
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("checksum mismatch"),
+        "{wrong:?}"
+    );
+    let missing = cli(&app, &["import", "/nonexistent/disk.qcow2"]);
+    assert!(!missing.status.success());
+
+    let removed = cli(&app, &["rm", &id]);
+    assert!(removed.status.success(), "{removed:?}");
+    let refused = cli(&app, &["rm", &id]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not found"),
+        "{refused:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !images_folder(&app).is_empty() {
+        assert!(Instant::now() < deadline, "left {:?}", images_folder(&app));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = std::fs::remove_dir_all(&app.data_dir);
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod event;
 pub mod hypervisor;
 pub mod images;
+pub mod permissions;
 pub mod read_models;
 pub mod rebuild;
 pub mod runner;

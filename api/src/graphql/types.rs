@@ -123,6 +123,23 @@ impl Vm {
         Ok(rows.into_iter().map(VmHistoryEntry::from).collect())
     }
 
+    /// The guest's IP addresses while it runs: the NAT network's DHCP leases, and what the QEMU
+    /// guest agent reports when the guest runs one. Empty when libvirt can't say.
+    async fn addresses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        if !matches!(self.state, VmState::Running | VmState::Paused) {
+            return Ok(Vec::new());
+        }
+        let state = ctx.data::<AppState>()?;
+        match state.hypervisor.addresses(self.uuid()?).await {
+            Ok(addresses) => Ok(addresses.iter().map(ToString::to_string).collect()),
+            Err(err) => {
+                // A list of VMs stays readable while libvirt is away.
+                tracing::warn!(vm = self.id.as_str(), error = %err, "cannot read the guest's addresses");
+                Ok(Vec::new())
+            }
+        }
+    }
+
     /// The VM this one was cloned from.
     async fn cloned_from_id(&self) -> Option<ID> {
         self.cloned_from.map(|id| ID(id.to_string()))

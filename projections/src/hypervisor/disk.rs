@@ -75,6 +75,9 @@ pub async fn ensure(
             grow(&partial, size_gib).await?;
         }
     }
+    // The guest's data: its owner's alone (libvirt hands it to QEMU while the VM runs).
+    crate::permissions::restrict_file(&partial)
+        .map_err(|e| HypervisorError::Failed(e.to_string()))?;
     tokio::fs::rename(&partial, disk)
         .await
         .map_err(|e| HypervisorError::Failed(e.to_string()))

@@ -99,6 +99,9 @@ pub fn build(
       <source network='{NETWORK}'/>
       <model type='virtio'/>
     </interface>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <graphics type='vnc' keymap='{keymap}' sharePolicy='ignore'>

@@ -366,7 +366,7 @@ impl LibvirtHypervisor {
                 "the VM's disk is missing and its image is no longer available".to_owned(),
             )
         })?;
-        create_dir_readable(&self.vm_dir(machine.id)).await?;
+        create_vm_dir(&self.vm_dir(machine.id)).await?;
         let source_disk = machine.cloned_from.map(|source| self.disk_path(source));
         let source = match &source_disk {
             Some(disk) => DiskSource::Copy {
@@ -523,13 +523,11 @@ fn io_failure(err: std::io::Error) -> HypervisorError {
     HypervisorError::Failed(err.to_string())
 }
 
-/// QEMU runs as another user: VM folders must be traversable by it.
-async fn create_dir_readable(dir: &Path) -> Result<(), HypervisorError> {
-    use std::os::unix::fs::PermissionsExt;
+/// QEMU runs as another user: VM folders let it pass through to the files libvirt hands it,
+/// and let nobody else list them.
+async fn create_vm_dir(dir: &Path) -> Result<(), HypervisorError> {
     tokio::fs::create_dir_all(dir).await.map_err(io_failure)?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
-        .await
-        .map_err(io_failure)
+    crate::permissions::restrict_dir(dir).map_err(io_failure)
 }
 
 #[async_trait]

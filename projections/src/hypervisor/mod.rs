@@ -1,6 +1,7 @@
 //! The hypervisor side: the [`HypervisorProjector`] follows VM events and makes libvirt match the
 //! desired state; what it observes goes back into the log as commands.
 
+mod addresses;
 mod disk;
 mod domain_xml;
 mod libvirt;

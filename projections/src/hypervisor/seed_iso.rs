@@ -58,6 +58,13 @@ pub async fn ensure_seed_iso(
     };
     let files = dir.join("seed");
     tokio::fs::create_dir_all(&files).await.map_err(failure)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The user-data holds the guest password's hash until it is packed into the ISO.
+        tokio::fs::set_permissions(&files, std::fs::Permissions::from_mode(0o700))
+            .await
+            .map_err(failure)?;
+    }
     tokio::fs::write(files.join("meta-data"), meta_data(seed))
         .await
         .map_err(failure)?;
@@ -79,6 +86,7 @@ pub async fn ensure_seed_iso(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
+    crate::permissions::restrict_file(&partial).map_err(failure)?;
     tokio::fs::rename(&partial, &iso).await.map_err(failure)?;
     // The password hash stays only inside the ISO.
     tokio::fs::remove_dir_all(&files).await.map_err(failure)?;

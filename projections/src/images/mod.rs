@@ -6,7 +6,6 @@ pub mod folder;
 pub mod import;
 pub mod inspect;
 pub mod janitor;
-pub mod permissions;
 
 use std::path::PathBuf;
 
@@ -68,9 +67,5 @@ impl ImageFiles {
             format,
             firmware: image.metadata.firmware,
         }))
-    }
-
-    pub fn dir(&self) -> &std::path::Path {
-        &self.dir
     }
 }

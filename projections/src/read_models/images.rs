@@ -64,14 +64,6 @@ pub async fn importing(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
         .await
 }
 
-/// The names of the VMs built on image `id`.
-pub async fn used_by(pool: &PgPool, id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM vms WHERE image = $1 ORDER BY name")
-        .bind(id)
-        .fetch_all(pool)
-        .await
-}
-
 fn source_columns(source: &ImageSource) -> (&'static str, &str) {
     match source {
         ImageSource::Url { url, .. } => ("url", url),

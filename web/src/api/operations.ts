@@ -27,6 +27,7 @@ export const VmFields = graphql(`
     ownerId
     ownerName
     allowed
+    addresses
   }
 `);
 

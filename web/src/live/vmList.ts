@@ -105,7 +105,9 @@ function sameVm(a: Vm, b: Vm): boolean {
     a.ownerName === b.ownerName &&
     a.keyboardLayout === b.keyboardLayout &&
     a.allowed.length === b.allowed.length &&
-    a.allowed.every((policy, i) => policy === b.allowed[i])
+    a.allowed.every((policy, i) => policy === b.allowed[i]) &&
+    a.addresses.length === b.addresses.length &&
+    a.addresses.every((address, i) => address === b.addresses[i])
   );
 }
 

@@ -143,6 +143,8 @@ export function VmDetailPage() {
           <dd>{formatMib(vm.memoryMib)}</dd>
           <dt>Disk</dt>
           <dd>{vm.diskGib} GiB</dd>
+          <dt>Addresses</dt>
+          <dd data-testid="vm-addresses">{vm.addresses.length ? vm.addresses.join(', ') : '—'}</dd>
           <dt>Keyboard</dt>
           <dd>{vm.keyboardLayout}</dd>
           <dt>Owner</dt>

@@ -24,6 +24,7 @@ export const VmRow = memo(function VmRow({ vm, onAction }: VmRowProps) {
       <td data-label="State">
         <StateBadge state={vm.state} busy={vm.busy} />
       </td>
+      <td data-label="Addresses">{vm.addresses.length ? vm.addresses.join(', ') : '—'}</td>
       <td data-label="Owner">{vm.ownerName ?? '—'}</td>
       <td data-label="Image">{vm.image}</td>
       <td data-label="vCPUs" className="num">
@@ -64,6 +65,7 @@ export function VmTable({ vms, onAction }: { vms: Vm[]; onAction(action: VmActio
           <tr>
             <th scope="col">Name</th>
             <th scope="col">State</th>
+            <th scope="col">Addresses</th>
             <th scope="col">Owner</th>
             <th scope="col">Image</th>
             <th scope="col" className="num">

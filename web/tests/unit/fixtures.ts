@@ -18,6 +18,7 @@ export function vmFixture(id: string, over: Partial<Vm> = {}): Vm {
     ownerId: 'o',
     ownerName: 'admin',
     allowed: ['vms:start'],
+    addresses: [],
     ...over,
   } as Vm;
 }

@@ -76,13 +76,14 @@ fn validator(response: &reqwest::Response) -> Option<String> {
 /// `Content-Range: bytes a-b/total` (or `bytes */total`) as its first byte and the whole
 /// file's size.
 fn content_range(response: &reqwest::Response) -> (Option<u64>, Option<u64>) {
-    let Some(value) = response
+    response
         .headers()
         .get(CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
-    else {
-        return (None, None);
-    };
+        .map_or((None, None), parse_content_range)
+}
+
+fn parse_content_range(value: &str) -> (Option<u64>, Option<u64>) {
     let (range, total) = value
         .trim_start_matches("bytes ")
         .split_once('/')
@@ -210,5 +211,29 @@ async fn receive(
             sink.written()
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_the_last_path_segment() {
+        assert_eq!(
+            file_name("https://a.example/x/y/debian.qcow2?sig=1#top"),
+            "debian.qcow2"
+        );
+        assert_eq!(file_name("https://a.example/"), "");
+    }
+
+    #[test]
+    fn content_ranges_give_their_start_and_total() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            (Some(100), Some(200))
+        );
+        assert_eq!(parse_content_range("bytes */200"), (None, Some(200)));
+        assert_eq!(parse_content_range("bytes 0-9/*"), (Some(0), None));
     }
 }

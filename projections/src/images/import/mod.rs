@@ -30,7 +30,7 @@ pub use sink::DiskLimits;
 use sink::{Received, Sink};
 
 use super::inspect::{convert_to_qcow2, inspect};
-use super::permissions::restrict_file;
+use crate::permissions::restrict_file;
 use crate::read_models::images::{importing, load};
 use crate::runner::{session_lock, Checkpoint};
 

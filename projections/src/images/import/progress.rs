@@ -98,10 +98,6 @@ impl Tracker {
         self.bytes = bytes;
     }
 
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
     pub fn advance(&mut self, bytes: u64) {
         self.bytes += bytes;
         self.window_bytes += bytes;

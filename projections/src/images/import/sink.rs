@@ -73,7 +73,7 @@ impl Sink {
             .open(path)
             .await
             .map_err(fail)?;
-        super::super::permissions::restrict_file(path).map_err(fail)?;
+        crate::permissions::restrict_file(path).map_err(fail)?;
         let mut sha256 = Sha256::new();
         let mut sha512 = want_sha512.then(Sha512::new);
         let mut written = 0u64;
