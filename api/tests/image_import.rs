@@ -26,6 +26,8 @@ struct Files {
     drop_first: Vec<String>,
     /// Files sent slowly (64 KiB every 20 ms), without `Content-Length`.
     slow: Vec<String>,
+    /// Files not found the first time they are asked for (published a moment later).
+    late: Vec<String>,
     requests: HashMap<String, AtomicUsize>,
     /// The first byte of every range requested.
     ranges: std::sync::Mutex<Vec<usize>>,
@@ -43,6 +45,9 @@ async fn serve(
         .requests
         .get(&name)
         .map_or(0, |n| n.fetch_add(1, Ordering::SeqCst));
+    if served == 0 && files.late.contains(&name) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let start = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -166,7 +171,7 @@ async fn import(app: &TestApp, token: &str, input: Value) -> Value {
     data["importImage"].clone()
 }
 
-/// Polls image `id` until it is no longer importing.
+/// Polls image `id` until the catalogue shows it and it is no longer importing.
 async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -178,7 +183,8 @@ async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
             )
             .await["image"]
             .clone();
-        if image["status"] != "IMPORTING" {
+        // Not listed yet (imported by another process a moment ago), or still importing.
+        if !image.is_null() && image["status"] != "IMPORTING" {
             return image;
         }
         assert!(Instant::now() < deadline, "image {id} still importing");
@@ -210,6 +216,7 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         ("flaky.qcow2", qcow2.clone()),
         ("backed.qcow2", backed.clone()),
         ("garbage.qcow2", garbage.clone()),
+        ("late.qcow2", qcow2.clone()),
         (
             "SHA256SUMS",
             format!("{qcow2_sum} *guest.qcow2\n{raw_sum}  other.raw\n").into_bytes(),
@@ -227,6 +234,7 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         files.requests.insert(name.to_owned(), AtomicUsize::new(0));
     }
     files.drop_first.push("flaky.qcow2".to_owned());
+    files.late.push("late.qcow2".to_owned());
     let (base, served) = file_server(files).await;
 
     let app = spawn_app(Libvirt::TestDriver).await;
@@ -273,11 +281,7 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
     // Refusals: each says why and leaves no file.
     for (file, sha, reason) in [
         ("guest.qcow2", raw_sum.as_str(), "checksum mismatch"),
-        (
-            "backed.qcow2",
-            &sha256(&backed),
-            "backing file (/etc/shadow)",
-        ),
+        ("backed.qcow2", &sha256(&backed), "refers to a backing file"),
         ("garbage.qcow2", &sha256(&garbage), "not a disk image"),
     ] {
         let refused = import(
@@ -302,6 +306,37 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         missing["failure"].as_str().unwrap().contains("404"),
         "{missing}"
     );
+    // A failed download is retried on request, and the second time the file is there.
+    let late = import(
+        &app,
+        &token,
+        json!({ "url": format!("{base}/late.qcow2"), "sha256": qcow2_sum, "name": "Late" }),
+    )
+    .await;
+    let late_id = late["id"].as_str().unwrap();
+    let late = settled(&app, &token, late_id).await;
+    assert!(late["failure"].as_str().unwrap().contains("404"), "{late}");
+    let retried = app
+        .data(
+            &token,
+            "mutation($id: ID!) { retryImageImport(id: $id) { status failure } }",
+            json!({ "id": late_id }),
+        )
+        .await;
+    assert_eq!(
+        retried["retryImageImport"],
+        json!({ "status": "IMPORTING", "failure": null })
+    );
+    let late = settled(&app, &token, late_id).await;
+    assert_eq!(late["status"], "READY", "{late}");
+    let again = app
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { retryImageImport(id: $id) { status } }",
+            json!({ "id": late_id }),
+        )
+        .await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "CONFLICT");
     let bad_input = app
         .gql(
             Some(&token),
@@ -316,6 +351,7 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         format!("{}.qcow2", from_sums["id"].as_str().unwrap()),
         format!("{}.raw", from_checksum["id"].as_str().unwrap()),
         format!("{}.qcow2", flaky["id"].as_str().unwrap()),
+        format!("{late_id}.qcow2"),
     ];
     expected.sort();
     assert_eq!(images_folder(&app), expected, "only accepted images remain");
@@ -469,6 +505,11 @@ async fn a_restart_during_a_download_resumes_it() {
         ..
     } = first;
     drop(app);
+    // A half-written file no import owns (an upload cut off by the stop) is there too.
+    let stray = data_dir
+        .join("images")
+        .join(format!(".{}.partial", uuid::Uuid::new_v4()));
+    std::fs::write(&stray, b"half an upload").unwrap();
     let kept = std::fs::metadata(&partial).unwrap().len();
     assert!(kept > 0 && kept < qcow2.len() as u64);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -494,6 +535,7 @@ async fn a_restart_during_a_download_resumes_it() {
         "no Range request: {resumed_at:?}"
     );
     assert!(!partial.exists());
+    assert!(!stray.exists(), "the stray file is removed at start");
     let _ = std::fs::remove_dir_all(&second.data_dir);
 }
 
@@ -502,7 +544,10 @@ struct Mounted(std::path::PathBuf);
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("--lazy")
+            .arg(&self.0)
+            .status();
     }
 }
 

@@ -49,9 +49,10 @@ impl ImageSource {
         })
     }
 
-    /// Whether the importer can fetch the bytes again by itself (after a failure or a restart).
+    /// Whether the importer can fetch the bytes again by itself (after a failure or a restart):
+    /// from the URL, or from the folder where the file lies.
     pub fn is_refetchable(&self) -> bool {
-        matches!(self, ImageSource::Url { .. })
+        matches!(self, ImageSource::Url { .. } | ImageSource::Folder { .. })
     }
 }
 

@@ -4,6 +4,10 @@
 //! external data file anywhere on the host (`/etc/shadow`, another VM's disk), a vmdk descriptor
 //! can name extents, and an encrypted image can't be used without its key. Only self-contained
 //! qcow2 and raw files are accepted as they are; vmdk, vhdx and vdi are converted to qcow2.
+//!
+//! Even `qemu-img info` opens what an image refers to, so the header is read here first
+//! ([`sniff`]) and anything referring elsewhere is refused before qemu-img sees it; qemu-img
+//! then reads the file as the format found (never probing), with its memory and CPU bounded.
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,15 +35,102 @@ impl Inspection {
     }
 }
 
-/// Runs `qemu-img info` on `path` and checks its answer against the rules above.
+/// Bytes of a file's start that [`sniff`] reads.
+pub const HEADER_BYTES: usize = 512;
+
+/// qemu-img's limits while it reads an untrusted header: a crafted one must not take the host's
+/// memory or a CPU for long.
+const QEMU_IMG_MEMORY: &str = "--as=1073741824";
+const QEMU_IMG_CPU_SECONDS: &str = "--cpu=30";
+
+fn be_u32(header: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(header[at..at + 4].try_into().expect("four bytes"))
+}
+
+fn be_u64(header: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(header[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// The format a file's first [`HEADER_BYTES`] tell, refusing images that refer to other files
+/// or are encrypted, and formats that are not accepted. Anything unrecognised is raw.
+pub fn sniff(header: &[u8]) -> Result<&'static str, String> {
+    let mut padded = header.to_vec();
+    padded.resize(HEADER_BYTES, 0);
+    let header = padded.as_slice();
+    let refer = |what: &str| {
+        Err(format!(
+            "the image refers to {what}; only self-contained images are accepted"
+        ))
+    };
+    if header.starts_with(b"QFI\xfb") {
+        if be_u64(header, 8) != 0 {
+            return refer("a backing file");
+        }
+        if be_u32(header, 32) != 0 {
+            return Err("the image is encrypted".to_owned());
+        }
+        // Version 3 headers have incompatible feature bits; bit 2 is an external data file.
+        if be_u32(header, 4) >= 3 && be_u64(header, 72) & 0b100 != 0 {
+            return refer("an external data file");
+        }
+        return Ok("qcow2");
+    }
+    if header.starts_with(b"KDMV") {
+        return Ok("vmdk");
+    }
+    if header.starts_with(b"# Disk DescriptorFile") {
+        return refer("extent files (a vmdk descriptor)");
+    }
+    if header.starts_with(b"vhdxfile") {
+        return Ok("vhdx");
+    }
+    if u32::from_le_bytes(header[0x40..0x44].try_into().expect("four bytes")) == 0xbeda_107f {
+        return Ok("vdi");
+    }
+    for (magic, format) in [
+        (&b"LUKS\xba\xbe"[..], "luks"),
+        (b"QED\0", "qed"),
+        (b"conectix", "vpc"),
+        (b"COWD", "vmdk (ESX COWD)"),
+    ] {
+        if header.starts_with(magic) {
+            return Err(format!(
+                "format `{format}` is not accepted (qcow2, raw, vmdk, vhdx or vdi)"
+            ));
+        }
+    }
+    Ok("raw")
+}
+
+/// Reads `path`'s header, then runs `qemu-img info` on it as the format found, and checks its
+/// answer against the rules above.
 pub async fn inspect(
     path: &Path,
     max_virtual_bytes: u64,
     timeout: Duration,
 ) -> Result<Inspection, ImportFailure> {
-    let mut command = tokio::process::Command::new("qemu-img");
+    let unreadable =
+        |e: std::io::Error| ImportFailure::Unavailable(format!("cannot read the image: {e}"));
+    let mut header = Vec::with_capacity(HEADER_BYTES);
+    {
+        use tokio::io::AsyncReadExt;
+        let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+        file.take(HEADER_BYTES as u64)
+            .read_to_end(&mut header)
+            .await
+            .map_err(unreadable)?;
+    }
+    let format = sniff(&header).map_err(ImportFailure::Failed)?;
+    let mut command = tokio::process::Command::new("prlimit");
     command
-        .args(["info", "--output=json", "--force-share"])
+        .args([
+            QEMU_IMG_MEMORY,
+            QEMU_IMG_CPU_SECONDS,
+            "--",
+            "qemu-img",
+            "info",
+        ])
+        .args(["-f", format, "--output=json", "--force-share"])
         .arg(path)
         .kill_on_drop(true);
     let output = tokio::time::timeout(timeout, command.output())
@@ -59,6 +150,11 @@ pub async fn inspect(
     }
     let info: Value = serde_json::from_slice(&output.stdout)
         .map_err(|e| ImportFailure::Unavailable(format!("cannot read qemu-img's answer: {e}")))?;
+    if info["format"].as_str() != Some(format) {
+        return Err(ImportFailure::Failed(format!(
+            "qemu-img does not read the file as {format}"
+        )));
+    }
     check(&info, path, max_virtual_bytes).map_err(ImportFailure::Failed)
 }
 
@@ -183,6 +279,45 @@ mod tests {
         assert!(refusal(json!({"format": "vmdk", "virtual-size": 1,
             "format-specific": {"type": "vmdk", "data": {"extents": [{"filename": "/etc/passwd"}]}}}))
         .contains("extents"));
+    }
+
+    /// A qcow2 header: magic, version, backing file offset, encryption, incompatible features.
+    fn qcow2_header(version: u32, backing: u64, crypt: u32, incompatible: u64) -> Vec<u8> {
+        let mut header = vec![0u8; HEADER_BYTES];
+        header[..4].copy_from_slice(b"QFI\xfb");
+        header[4..8].copy_from_slice(&version.to_be_bytes());
+        header[8..16].copy_from_slice(&backing.to_be_bytes());
+        header[32..36].copy_from_slice(&crypt.to_be_bytes());
+        header[72..80].copy_from_slice(&incompatible.to_be_bytes());
+        header
+    }
+
+    #[test]
+    fn headers_tell_the_format_and_refuse_references_before_qemu_img_runs() {
+        assert_eq!(sniff(&qcow2_header(3, 0, 0, 0)), Ok("qcow2"));
+        assert!(sniff(&qcow2_header(3, 512, 0, 0))
+            .unwrap_err()
+            .contains("backing file"));
+        assert_eq!(
+            sniff(&qcow2_header(2, 0, 1, 0)).unwrap_err(),
+            "the image is encrypted"
+        );
+        assert!(sniff(&qcow2_header(3, 0, 0, 0b100))
+            .unwrap_err()
+            .contains("external data file"));
+        // Version 2 has no feature bits: whatever lies there means nothing.
+        assert_eq!(sniff(&qcow2_header(2, 0, 0, 0b100)), Ok("qcow2"));
+        assert_eq!(sniff(b"KDMV\x01\0\0\0"), Ok("vmdk"));
+        assert!(sniff(b"# Disk DescriptorFile\nRW 8 SPARSE \"/etc/shadow\"")
+            .unwrap_err()
+            .contains("vmdk descriptor"));
+        assert_eq!(sniff(b"vhdxfile"), Ok("vhdx"));
+        let mut vdi = vec![0u8; 0x44];
+        vdi[0x40..0x44].copy_from_slice(&0xbeda_107fu32.to_le_bytes());
+        assert_eq!(sniff(&vdi), Ok("vdi"));
+        assert!(sniff(b"LUKS\xba\xbe").unwrap_err().contains("luks"));
+        assert_eq!(sniff(b"<html>"), Ok("raw"));
+        assert_eq!(sniff(b""), Ok("raw"));
     }
 
     #[test]

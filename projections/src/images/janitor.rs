@@ -70,7 +70,14 @@ impl Projection for ImageFileJanitor {
         if let Some(ImageSource::Folder { file }) = &image.source {
             // A file placed by hand may be described twice; another image may still use it.
             let shared: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM images WHERE file = $1 AND id <> $2)",
+                "SELECT EXISTS (SELECT 1 FROM events r
+                                 WHERE r.aggregate_type = 'Image' AND r.aggregate_id <> $2
+                                   AND r.event_type = 'ImageImportRequested'
+                                   AND r.payload->'ImageImportRequested'->'source'->'folder'->>'file' = $1
+                                   AND NOT EXISTS (SELECT 1 FROM events d
+                                                    WHERE d.aggregate_type = 'Image'
+                                                      AND d.aggregate_id = r.aggregate_id
+                                                      AND d.event_type = 'ImageDeleted'))",
             )
             .bind(file)
             .bind(id)

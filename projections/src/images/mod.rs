@@ -41,17 +41,23 @@ impl ImageFiles {
         }
     }
 
-    /// Image `id`'s file, if it was imported and not deleted. A retired image's file stays for
-    /// the VMs built on it.
+    /// Image `id`'s file, if it was imported. A retired image's file stays for the VMs built on
+    /// it, and so does a deleted one's that a VM created in the same instant still needed.
     pub async fn get(&self, id: &str) -> Result<Option<ImageFile>, ProjectionError> {
         let mut conn = self.pool.acquire().await?;
         let image = load(&mut conn, id, i64::MAX).await?;
-        if !matches!(image.status, ImageStatus::Ready | ImageStatus::Retired) {
-            return Ok(None);
-        }
         let Some(facts) = image.facts else {
             return Ok(None);
         };
+        let path = self.dir.join(&facts.file);
+        let usable = match image.status {
+            ImageStatus::Ready | ImageStatus::Retired => true,
+            ImageStatus::Deleted => tokio::fs::try_exists(&path).await.unwrap_or(false),
+            _ => false,
+        };
+        if !usable {
+            return Ok(None);
+        }
         let format = match facts.format.as_str() {
             "qcow2" => "qcow2",
             "raw" => "raw",
@@ -63,7 +69,7 @@ impl ImageFiles {
         };
         Ok(Some(ImageFile {
             id: id.to_owned(),
-            path: self.dir.join(&facts.file),
+            path,
             format,
             firmware: image.metadata.firmware,
         }))

@@ -117,6 +117,7 @@ pub async fn download(
                 request = request.header(IF_RANGE, v);
             }
         }
+        let before = sink.written();
         let outcome = match request.send().await {
             Ok(response) => receive(response, offset, sink, tracker, &mut validator_seen).await,
             Err(err) => Err(Stop::Interrupted(err.to_string())),
@@ -125,7 +126,13 @@ pub async fn download(
             Ok(()) => return Ok(()),
             Err(Stop::Failed(failure)) => return Err(failure),
             Err(Stop::Interrupted(cause)) if attempt < RETRIES => {
-                attempt += 1;
+                // Only attempts that got nowhere count: a long download over a link that drops
+                // now and then keeps going.
+                attempt = if sink.written() > before {
+                    1
+                } else {
+                    attempt + 1
+                };
                 sink.flush().await?;
                 tracing::info!(%url, attempt, received = sink.written(), %cause, "download interrupted; resuming");
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;

@@ -11,10 +11,10 @@ mod download;
 pub mod progress;
 mod sink;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -33,6 +33,11 @@ use super::inspect::{convert_to_qcow2, inspect};
 use crate::permissions::restrict_file;
 use crate::read_models::images::{importing, load};
 use crate::runner::{session_lock, Checkpoint};
+
+/// How long an upload may send nothing before it is given up.
+const RECEIVE_IDLE: Duration = Duration::from_secs(60);
+/// How often imports run elsewhere (or abandoned) are looked at.
+const RECHECK_ELSEWHERE: Duration = Duration::from_secs(10);
 
 /// First key of the advisory locks held by running imports.
 const IMPORT_LOCK_CLASS: i32 = 0x0d15_1a9e;
@@ -153,52 +158,54 @@ impl Importer {
     /// whose projection reports its `progress`) changes. Dropping the returned future stops the
     /// imports it runs, as a process that stops would.
     pub async fn run(self, mut progress: watch::Receiver<Checkpoint>) {
-        let mut jobs = JoinSet::new();
+        let mut jobs: JoinSet<(String, bool)> = JoinSet::new();
         let mut running = HashSet::new();
+        // Imports another process runs, and when that was last seen: asked again only now and
+        // then, not on every change of the catalogue (each asking takes a connection).
+        let mut elsewhere: HashMap<String, Instant> = HashMap::new();
         loop {
             while let Some(done) = jobs.try_join_next() {
-                if let Ok(id) = done {
+                if let Ok((id, taken)) = done {
                     running.remove(&id);
+                    if !taken {
+                        elsewhere.insert(id, Instant::now());
+                    }
                 }
             }
-            if let Err(err) = self.sweep(&mut jobs, &mut running).await {
-                tracing::warn!(error = %err, "cannot look for imports to run");
-            }
+            elsewhere.retain(|_, seen| seen.elapsed() < RECHECK_ELSEWHERE);
+            // Marked seen before the sweep: a change during it wakes the next one.
             progress.borrow_and_update();
-            // Also now and then: an import whose process died changes nothing in the log.
-            let _ = tokio::time::timeout(Duration::from_secs(10), progress.changed()).await;
-        }
-    }
-
-    /// Starts a job for each importing image this process doesn't run yet.
-    async fn sweep(
-        &self,
-        jobs: &mut JoinSet<String>,
-        running: &mut HashSet<String>,
-    ) -> Result<(), crate::ProjectionError> {
-        for id in importing(&self.pool).await? {
-            if !running.insert(id.clone()) {
-                continue;
-            }
-            let importer = self.clone();
-            jobs.spawn(async move {
-                if let Err(err) = importer.take_over(&id).await {
-                    tracing::warn!(image = %id, error = %err, "import not taken over");
+            match importing(&self.pool).await {
+                Ok(ids) => {
+                    for id in ids {
+                        if elsewhere.contains_key(&id) || !running.insert(id.clone()) {
+                            continue;
+                        }
+                        let importer = self.clone();
+                        jobs.spawn(async move {
+                            let taken = importer.take_over(&id).await.unwrap_or_else(|err| {
+                                tracing::warn!(image = %id, error = %err, "import not taken over");
+                                true
+                            });
+                            (id, taken)
+                        });
+                    }
                 }
-                id
-            });
+                Err(err) => tracing::warn!(error = %err, "cannot look for imports to run"),
+            }
+            // Also now and then: an import whose process died changes nothing in the log.
+            let _ = tokio::time::timeout(RECHECK_ELSEWHERE, progress.changed()).await;
         }
-        Ok(())
     }
 
-    /// Runs image `id`'s import unless another session does.
-    async fn take_over(&self, id: &str) -> Result<(), crate::ProjectionError> {
+    /// Runs image `id`'s import unless another session does (`false`).
+    async fn take_over(&self, id: &str) -> Result<bool, crate::ProjectionError> {
         let Some(_lock) = self.lock(id).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let image = self.load(id).await?;
         if image.status != ImageStatus::Importing {
-            return Ok(());
+            return Ok(true);
         }
         let outcome = match image.source {
             Some(ImageSource::Url {
@@ -215,7 +222,7 @@ impl Importer {
             )),
         };
         let _ = self.finish(id, outcome).await;
-        Ok(())
+        Ok(true)
     }
 
     /// Runs `import` until it ends or image `id` stops importing (deleted: the import is
@@ -292,7 +299,18 @@ impl Importer {
         if let Some(size) = size {
             sink.expect(size)?;
         }
-        while let Some(chunk) = body.next().await {
+        loop {
+            let next = tokio::time::timeout(RECEIVE_IDLE, body.next())
+                .await
+                .map_err(|_| {
+                    ImportFailure::Cancelled(format!(
+                        "the sender sent nothing for {}s",
+                        RECEIVE_IDLE.as_secs()
+                    ))
+                })?;
+            let Some(chunk) = next else {
+                break;
+            };
             let chunk = chunk.map_err(|e| {
                 ImportFailure::Cancelled(format!("the upload stopped before it finished: {e}"))
             })?;
@@ -345,6 +363,20 @@ impl Importer {
             )));
         }
         let (source, converted_from) = if found.needs_conversion() {
+            // A compressed image can grow to its virtual size: make sure that fits first.
+            let free = sink::free_bytes(&self.dir).map_err(|e| {
+                ImportFailure::Unavailable(format!("cannot check the free space: {e}"))
+            })?;
+            let needed = found
+                .virtual_size_bytes
+                .saturating_add(self.limits.disk.reserve_bytes);
+            if free < needed {
+                return Err(ImportFailure::Unavailable(format!(
+                    "not enough disk space to convert the {} image: its disk is {} GiB",
+                    found.format,
+                    found.virtual_size_bytes.div_ceil(1 << 30)
+                )));
+            }
             tracker.phase(Phase::Converting);
             let converting = self.converting(id);
             convert_to_qcow2(
@@ -438,52 +470,52 @@ impl Importer {
         outcome: Result<ImageFacts, ImportFailure>,
     ) -> Result<(), String> {
         let mut tracker = self.progress.tracker(id, Phase::Verifying);
-        let recorded = match outcome {
-            Ok(facts) => {
-                let file = facts.file.clone();
-                match self.reporter.imported(id, facts).await {
-                    Ok(()) => {
-                        tracker.phase(Phase::Ready);
-                        return Ok(());
-                    }
-                    Err(err) => {
-                        // Deleted meanwhile (or the log is unreachable): the file is nobody's.
-                        // An import still importing is retried by the next sweep.
-                        if self
-                            .load(id)
-                            .await
-                            .is_ok_and(|i| i.status != ImageStatus::Importing)
-                        {
-                            let _ = tokio::fs::remove_file(self.dir.join(&file)).await;
+        let recorded =
+            match outcome {
+                Ok(facts) => {
+                    let file = facts.file.clone();
+                    match self.reporter.imported(id, facts).await {
+                        Ok(()) => {
+                            tracker.phase(Phase::Ready);
+                            return Ok(());
                         }
-                        tracing::warn!(image = %id, error = %err, "cannot record the import");
-                        return Err(format!(
-                            "the image could not be recorded as imported: {err}"
-                        ));
+                        Err(err) => {
+                            // Deleted meanwhile (or the log is unreachable): the file is nobody's.
+                            // An import still importing is retried by the next sweep.
+                            // A folder image's file is the host's own: never removed here.
+                            if self.load(id).await.is_ok_and(|i| {
+                                i.status != ImageStatus::Importing && imported_here(&i)
+                            }) {
+                                let _ = tokio::fs::remove_file(self.dir.join(&file)).await;
+                            }
+                            tracing::warn!(image = %id, error = %err, "cannot record the import");
+                            return Err(format!(
+                                "the image could not be recorded as imported: {err}"
+                            ));
+                        }
                     }
                 }
-            }
-            Err(ImportFailure::Failed(reason) | ImportFailure::Unavailable(reason)) => {
-                tracing::warn!(image = %id, %reason, "import failed");
-                tracker.failed(&reason);
-                self.remove_temporary(id).await;
-                self.reporter.failed(id, reason).await
-            }
-            Err(ImportFailure::Cancelled(reason)) => {
-                tracing::info!(image = %id, %reason, "import cancelled");
-                tracker.failed(&reason);
-                self.remove_temporary(id).await;
-                if self
-                    .load(id)
-                    .await
-                    .is_ok_and(|i| i.status == ImageStatus::Importing)
-                {
+                Err(ImportFailure::Failed(reason) | ImportFailure::Unavailable(reason)) => {
+                    tracing::warn!(image = %id, %reason, "import failed");
+                    tracker.failed(&reason);
+                    self.remove_temporary(id).await;
                     self.reporter.failed(id, reason).await
-                } else {
-                    Ok(())
                 }
-            }
-        };
+                Err(ImportFailure::Cancelled(reason)) => {
+                    tracing::info!(image = %id, %reason, "import cancelled");
+                    tracker.failed(&reason);
+                    self.remove_temporary(id).await;
+                    if self
+                        .load(id)
+                        .await
+                        .is_ok_and(|i| i.status == ImageStatus::Importing)
+                    {
+                        self.reporter.failed(id, reason).await
+                    } else {
+                        Ok(())
+                    }
+                }
+            };
         if let Err(err) = recorded {
             tracing::warn!(image = %id, error = %err, "cannot record the import's outcome");
         }
@@ -491,14 +523,16 @@ impl Importer {
     }
 
     /// Removes an unfinished import's files: temporary ones, and one renamed in whose import
-    /// was never recorded (a crash between the two).
+    /// was never recorded (a crash between the two) — unless the image is one the host placed
+    /// in the folder, whose file may well be called `<id>.qcow2`.
     async fn remove_temporary(&self, id: &str) {
-        let accepted = ["qcow2", "raw"].map(|format| self.dir.join(format!("{id}.{format}")));
-        for path in [self.partial(id), self.converting(id)]
-            .iter()
-            .chain(&accepted)
-        {
+        for path in [self.partial(id), self.converting(id)] {
             let _ = tokio::fs::remove_file(path).await;
+        }
+        if self.load(id).await.is_ok_and(|image| imported_here(&image)) {
+            for format in ["qcow2", "raw"] {
+                let _ = tokio::fs::remove_file(self.dir.join(format!("{id}.{format}"))).await;
+            }
         }
     }
 
@@ -532,6 +566,14 @@ impl Importer {
         }
         Ok(())
     }
+}
+
+/// Whether the image's file was written by an import (not placed in the folder by the host).
+fn imported_here(image: &Image) -> bool {
+    image
+        .source
+        .as_ref()
+        .is_some_and(|source| !matches!(source, ImageSource::Folder { .. }))
 }
 
 /// SHA-256 and length of a whole file.

@@ -169,7 +169,7 @@ impl Sink {
         Ok(())
     }
 
-    /// Makes what was written durable; a crash after this finds the whole file.
+    /// Hands what is buffered to the file, so a resume continues after every byte received.
     pub async fn flush(&mut self) -> Result<(), ImportFailure> {
         self.file
             .flush()
