@@ -175,16 +175,19 @@ if ! getent passwd distribox >/dev/null; then
     useradd --system --gid distribox --home-dir "$DATA_DIR" --no-create-home \
         --shell /usr/sbin/nologin --comment "Distribox" distribox
 fi
-# libvirt: qemu:///system without polkit prompts; kvm: /dev/kvm, to detect hardware virtualisation.
-for group in libvirt kvm; do
+# libvirt: qemu:///system without polkit prompts; kvm: /dev/kvm, to detect hardware virtualisation;
+# libvirt-qemu: the group libvirt gives images and disks while VMs use them (they are not
+# readable by other users), so Distribox can still build new disks on a base image in use.
+for group in libvirt kvm libvirt-qemu; do
     if getent group "$group" >/dev/null; then
         usermod -aG "$group" distribox
     else
         warn "group $group does not exist; distribox may not reach libvirt or /dev/kvm"
     fi
 done
-# 0755: QEMU runs as libvirt-qemu and must traverse these to reach images and disks.
-install -d -o distribox -g distribox -m 0755 "$DATA_DIR" "$DATA_DIR/images" "$DATA_DIR/vms"
+# QEMU runs as libvirt-qemu and must traverse these to reach images and disks; others may
+# pass through but not list what is inside.
+install -d -o distribox -g distribox -m 0711 "$DATA_DIR" "$DATA_DIR/images" "$DATA_DIR/vms"
 
 # --- Database ---------------------------------------------------------------------------------
 step "Creating the PostgreSQL role and database"

@@ -85,7 +85,7 @@ pub struct App {
 
 async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
-        .max_connections(20)
+        .max_connections(config.database_pool_size)
         .acquire_timeout(Duration::from_secs(5))
         .connect(&config.database_url)
         .await

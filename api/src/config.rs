@@ -24,6 +24,11 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// Most connections the server keeps open to PostgreSQL for requests and projections
+    /// (each projection also holds one of its own for its lock).
+    #[arg(long, env = "DISTRIBOX_DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(4..), default_value_t = 20)]
+    pub database_pool_size: u32,
+
     /// libvirt connection URI.
     #[arg(long, env = "DISTRIBOX_LIBVIRT_URI", default_value = "qemu:///system")]
     pub libvirt_uri: String,

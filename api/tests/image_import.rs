@@ -362,8 +362,8 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         assert_eq!(mode(&images), 0o711, "others may pass, not list");
         assert_eq!(
             mode(&images.join(&expected[0])),
-            0o600,
-            "an image is its owner's alone"
+            0o640,
+            "no other user reads an image"
         );
     }
 

@@ -139,6 +139,8 @@ pub async fn spawn_app_with(libvirt: Libvirt, tweak: impl FnOnce(&mut Config)) -
         usage_raw_hours: 48,
         metrics_token: None,
         image_max_gib: 64,
+        // Tests run four servers at once on one PostgreSQL (100 connections by default).
+        database_pool_size: 8,
         image_max_virtual_gib: 2048,
         disk_reserve_gib: 0,
     };
