@@ -208,5 +208,17 @@ async fn rebuild_replaces_a_damaged_read_model_while_the_server_serves() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("acts outside the database"));
     let refused = rebuild(&app, "nonsense").await;
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("accounts, audit_log, usage"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("accounts, audit_log, images, usage"));
+
+    // The image catalogue is rebuilt the same way, and lists the same images afterwards.
+    let before = app
+        .data(&token, "{ images { id status } }", serde_json::json!({}))
+        .await;
+    let output = rebuild(&app, "images").await;
+    assert!(output.status.success(), "{output:?}");
+    let after = app
+        .data(&token, "{ images { id status } }", serde_json::json!({}))
+        .await;
+    assert_eq!(before, after);
+    assert_eq!(after["images"][0]["id"], "test-guest");
 }
