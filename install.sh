@@ -188,6 +188,9 @@ done
 # QEMU runs as libvirt-qemu and must traverse these to reach images and disks; others may
 # pass through but not list what is inside.
 install -d -o distribox -g distribox -m 0711 "$DATA_DIR" "$DATA_DIR/images" "$DATA_DIR/vms"
+# Images, disks and seeds from before they were kept from other users.
+find "$DATA_DIR/images" "$DATA_DIR/vms" -type f -perm /o+r -exec chmod o-rwx {} +
+find "$DATA_DIR/vms" -mindepth 1 -type d -exec chmod 0711 {} +
 
 # --- Database ---------------------------------------------------------------------------------
 step "Creating the PostgreSQL role and database"

@@ -3,9 +3,13 @@
 //! Every import holds an advisory lock on its image id for as long as it runs, in whichever
 //! process runs it (a server, or the CLI), so an import is never run twice at once. The server
 //! looks for importing images whenever the catalogue changes (and every few seconds): one whose
-//! lock nobody holds was left by a process that stopped, and is taken over — a download resumes where its temporary file ends;
-//! an upload can't be fetched again and is failed. Bytes go to `.<id>.partial` beside the
-//! catalogue and are renamed in only after `qemu-img info` accepted them.
+//! lock nobody holds was left by a process that stopped, and is taken over — a download resumes
+//! where its temporary file ends; an upload can't be fetched again and is failed.
+//!
+//! Bytes go to `.<id>.partial` beside the catalogue, hashed on the way. The digest is checked,
+//! then the header and `qemu-img info` ([`super::inspect`]); a vmdk, vhdx or vdi is converted
+//! into `.<id>.converting`. Only then is the file renamed to `<id>.<format>`, and only then is
+//! the import recorded as done.
 
 mod download;
 pub mod progress;
