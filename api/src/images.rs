@@ -3,7 +3,6 @@
 //! read model to show a change.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use distribox_commands::{CommandBus, RequestContext};
@@ -16,9 +15,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::error::ApiError;
-
-/// How long a mutation waits for the catalogue to show its change.
-const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::reads::wait_until;
 
 /// Import outcomes go into the log as the `system` actor.
 pub struct BusImportReporter(pub Arc<CommandBus>);
@@ -108,26 +105,11 @@ impl ImageReads {
         version: i64,
         gone: bool,
     ) -> Result<Option<ImageRow>, ApiError> {
-        let mut progress = self.progress.clone();
-        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
-        loop {
-            progress.borrow_and_update();
-            let row = self.get(id).await?;
-            let caught_up = match &row {
-                None => gone,
-                Some(row) => !gone && row.version >= version,
-            };
-            if caught_up {
-                return Ok(row);
-            }
-            match tokio::time::timeout_at(deadline, progress.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Ok(row),
-                Err(_) => {
-                    tracing::warn!(image = %id, version, "image read model did not catch up in time");
-                    return Ok(row);
-                }
-            }
-        }
+        let done = |row: &Option<ImageRow>| match row {
+            None => gone,
+            Some(row) => !gone && row.version >= version,
+        };
+        let subject = format!("image {id} version {version}");
+        wait_until(subject, self.progress.clone(), || self.get(id), done).await
     }
 }

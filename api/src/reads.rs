@@ -221,47 +221,49 @@ impl Reads {
         version: i64,
         deleted: bool,
     ) -> Result<Option<AccountRow>, ApiError> {
-        let mut progress = self.accounts_progress.clone();
-        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
-        loop {
-            progress.borrow_and_update();
-            let row = self.account(id).await?;
-            let done = match &row {
-                Some(row) => !deleted && row.version >= version,
-                None => deleted,
-            };
-            if done {
-                return Ok(row);
-            }
-            match tokio::time::timeout_at(deadline, progress.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Ok(row),
-                Err(_) => {
-                    tracing::warn!(account = %id, version, "read model did not catch up in time");
-                    return Ok(row);
-                }
-            }
-        }
+        let done = |row: &Option<AccountRow>| match row {
+            Some(row) => !deleted && row.version >= version,
+            None => deleted,
+        };
+        let read = || self.account(id);
+        let subject = format!("account {id} version {version}");
+        wait_until(subject, self.accounts_progress.clone(), read, done).await
     }
 
     /// Waits until the `vms` read model has applied VM `id`'s event `version` — so a mutation
     /// answers with its own effect — then returns the row (`None` once the VM is gone).
     pub async fn vm_at_least(&self, id: Uuid, version: i64) -> Result<Option<VmRow>, ApiError> {
-        let mut progress = self.vms_progress.clone();
-        let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
-        loop {
-            progress.borrow_and_update();
-            let row = self.vm(id).await?;
-            if row.as_ref().is_some_and(|r| r.version >= version) {
-                return Ok(row);
-            }
-            match tokio::time::timeout_at(deadline, progress.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Ok(row), // the projection has stopped
-                Err(_) => {
-                    tracing::warn!(vm = %id, version, "read model did not catch up in time");
-                    return Ok(row);
-                }
+        let done = |row: &Option<VmRow>| row.as_ref().is_some_and(|r| r.version >= version);
+        let subject = format!("VM {id} version {version}");
+        wait_until(subject, self.vms_progress.clone(), || self.vm(id), done).await
+    }
+}
+
+/// Reads a read model with `read` until `done` says it shows what a writer waits for, looking
+/// again whenever its projection (`progress`) applies a batch. After [`CATCH_UP_TIMEOUT`], or if
+/// the projection has stopped, answers with what it read last.
+pub(crate) async fn wait_until<T, Fut>(
+    subject: String,
+    mut progress: watch::Receiver<Checkpoint>,
+    mut read: impl FnMut() -> Fut,
+    done: impl Fn(&T) -> bool,
+) -> Result<T, ApiError>
+where
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+    loop {
+        progress.borrow_and_update();
+        let seen = read().await?;
+        if done(&seen) {
+            return Ok(seen);
+        }
+        match tokio::time::timeout_at(deadline, progress.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Ok(seen), // the projection has stopped
+            Err(_) => {
+                tracing::warn!(%subject, "read model did not catch up in time");
+                return Ok(seen);
             }
         }
     }

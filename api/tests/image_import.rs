@@ -346,6 +346,41 @@ async fn imports_are_verified_and_refusals_leave_nothing() {
         .await;
     assert_eq!(bad_input["errors"][0]["extensions"]["code"], "BAD_INPUT");
     assert_eq!(bad_input["errors"][0]["extensions"]["field"], "url");
+    for (input, field) in [
+        (
+            json!({ "url": format!("{base}/guest.qcow2"), "sha256": "abc", "name": "x" }),
+            "sha256",
+        ),
+        (
+            json!({ "url": format!("{base}/guest.qcow2"), "sha256": qcow2_sum,
+                    "checksumUrl": format!("{base}/SHA256SUMS"), "name": "x" }),
+            "checksumUrl",
+        ),
+        (
+            json!({ "url": format!("{base}/guest.qcow2"), "name": " " }),
+            "name",
+        ),
+        (
+            json!({ "url": format!("{base}/guest.qcow2"), "name": "x", "firmware": "coreboot" }),
+            "firmware",
+        ),
+    ] {
+        let refused = app
+            .gql(
+                Some(&token),
+                "mutation($input: ImportImageInput!) { importImage(input: $input) { id } }",
+                json!({ "input": input }),
+            )
+            .await;
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "BAD_INPUT",
+            "{refused}"
+        );
+        assert_eq!(
+            refused["errors"][0]["extensions"]["field"], field,
+            "{refused}"
+        );
+    }
 
     let mut expected = vec![
         format!("{}.qcow2", from_sums["id"].as_str().unwrap()),
@@ -744,5 +779,114 @@ async fn the_cli_imports_lists_and_deletes() {
         assert!(Instant::now() < deadline, "left {:?}", images_folder(&app));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = std::fs::remove_dir_all(&app.data_dir);
+}
+
+/// `POST /images/upload`: a streamed body becomes a ready image; a caller without the policy,
+/// bad parameters and a wrong checksum are refused with their code, and leave no file.
+#[tokio::test]
+async fn uploads_are_accepted_and_refusals_say_why() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let token = app.login().await;
+    app.create_account(&token, "viewer", &["images:get"]).await;
+    let viewer = app.login_account("viewer").await;
+    let qcow2 = std::fs::read(support::test_images_dir().join("test-guest.qcow2")).unwrap();
+    let sum = sha256(&qcow2);
+    let upload = |query: String, token: Option<&str>| {
+        let mut request = app
+            .http
+            .post(app.url(&format!("/images/upload?{query}")))
+            .body(qcow2.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+
+    let (status, body) = answer(
+        upload(
+            format!("name=Uploaded&fileName=guest.qcow2&sha256={sum}"),
+            Some(&token),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "READY");
+    let id = body["id"].as_str().unwrap();
+    let image = settled(&app, &token, id).await;
+    assert_eq!(image["sourceKind"], "upload");
+    assert_eq!(image["sha256"], sum.as_str());
+
+    for (query, token, status, code, field) in [
+        ("name=x".to_owned(), None, 401, "UNAUTHENTICATED", None),
+        (
+            "name=x".to_owned(),
+            Some(viewer.as_str()),
+            403,
+            "FORBIDDEN",
+            None,
+        ),
+        (
+            "fileName=x".to_owned(),
+            Some(token.as_str()),
+            400,
+            "BAD_INPUT",
+            Some("name"),
+        ),
+        (
+            "name=%20".to_owned(),
+            Some(token.as_str()),
+            400,
+            "BAD_INPUT",
+            Some("name"),
+        ),
+        (
+            "name=x&sha256=abc".to_owned(),
+            Some(token.as_str()),
+            400,
+            "BAD_INPUT",
+            Some("sha256"),
+        ),
+        (
+            "name=x&firmware=coreboot".to_owned(),
+            Some(token.as_str()),
+            400,
+            "BAD_INPUT",
+            Some("firmware"),
+        ),
+    ] {
+        let (got, body) = answer(upload(query.clone(), token).await.unwrap()).await;
+        assert_eq!(got, status, "{query}: {body}");
+        assert_eq!(body["code"], code, "{query}: {body}");
+        assert_eq!(body["field"].as_str(), field, "{query}: {body}");
+    }
+    let (got, body) = answer(
+        upload(
+            format!("name=Wrong&sha256={}", "0".repeat(64)),
+            Some(&token),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(got, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("checksum mismatch"),
+        "{body}"
+    );
+    assert_eq!(
+        images_folder(&app),
+        [format!("{id}.qcow2")],
+        "nothing else was kept"
+    );
     let _ = std::fs::remove_dir_all(&app.data_dir);
 }

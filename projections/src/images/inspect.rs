@@ -121,6 +121,13 @@ pub async fn inspect(
             .map_err(unreadable)?;
     }
     let format = sniff(&header).map_err(ImportFailure::Failed)?;
+    // qemu-img reads any bytes as raw: an error page or a truncated file would pass.
+    let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
+    if format == "raw" && !size.is_multiple_of(512) {
+        return Err(ImportFailure::Failed(format!(
+            "not a disk image: {size} bytes of no known format (a raw disk is whole 512-byte sectors)"
+        )));
+    }
     let mut command = tokio::process::Command::new("prlimit");
     command
         .args([

@@ -92,20 +92,13 @@ fn parse_content_range(value: &str) -> (Option<u64>, Option<u64>) {
     (start, total.parse().ok())
 }
 
-/// Downloads `url` into `sink`, continuing after whatever `sink` already holds. Bytes left by
-/// an earlier process are kept only when a digest will check the whole (`verified`): without
-/// one, nothing tells whether the file changed on the server since.
+/// Downloads `url` into `sink`, continuing after whatever `sink` already holds.
 pub async fn download(
     client: &reqwest::Client,
     url: &str,
     sink: &mut Sink,
     tracker: &mut Tracker,
-    verified: bool,
 ) -> Result<(), ImportFailure> {
-    if !verified && sink.written() > 0 {
-        sink.restart().await?;
-        tracker.reset_to(0);
-    }
     let mut validator_seen: Option<String> = None;
     let mut attempt = 0;
     loop {

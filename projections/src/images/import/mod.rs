@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 pub use download::file_name;
 use progress::{Phase, ProgressHub, Tracker};
 pub use sink::DiskLimits;
-use sink::{Received, Sink};
+use sink::{hash_file, Received, Sink};
 
 use super::inspect::{convert_to_qcow2, inspect};
 use crate::permissions::restrict_file;
@@ -270,11 +270,15 @@ impl Importer {
         };
         let want_sha512 = matches!(expected, Some(Digest::Sha512(_)));
         let partial = self.partial(id);
+        // Bytes an earlier process left are kept only when a digest will check the whole:
+        // without one, nothing tells whether the file changed on the server since.
+        if expected.is_none() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
         let mut sink = Sink::open(&partial, want_sha512, self.limits.disk).await?;
         tracker.reset_to(sink.written());
         tracker.phase(Phase::Downloading);
-        let verified = expected.is_some();
-        download::download(&self.client, url, &mut sink, &mut tracker, verified).await?;
+        download::download(&self.client, url, &mut sink, &mut tracker).await?;
         let received = sink.finish().await?;
         self.accept(id, &partial, received, expected, &mut tracker)
             .await
@@ -359,13 +363,6 @@ impl Importer {
             }
         }
         let found = self.inspect(partial).await?;
-        // qemu-img reads any bytes as raw: an error page or a truncated file would pass.
-        if found.format == "raw" && !received.size.is_multiple_of(512) {
-            return Err(ImportFailure::Failed(format!(
-                "not a disk image: {} bytes of no known format (a raw disk is whole 512-byte sectors)",
-                received.size
-            )));
-        }
         let (source, converted_from) = if found.needs_conversion() {
             // A compressed image can grow to its virtual size: make sure that fits first.
             let free = sink::free_bytes(&self.dir).map_err(|e| {
@@ -409,7 +406,7 @@ impl Importer {
         let file = format!("{id}.{format}");
         let target = self.dir.join(&file);
         let fail =
-            |e: std::io::Error| ImportFailure::Failed(format!("cannot store the image: {e}"));
+            |e: std::io::Error| ImportFailure::Unavailable(format!("cannot store the image: {e}"));
         restrict_file(&source).map_err(fail)?;
         let size_bytes = tokio::fs::metadata(&source).await.map_err(fail)?.len();
         tokio::fs::rename(&source, &target).await.map_err(fail)?;
@@ -436,26 +433,15 @@ impl Importer {
     pub async fn register_folder(&self, file: &str) -> Result<ImageFacts, ImportFailure> {
         let path = self.dir.join(file);
         let found = self.inspect(&path).await?;
-        let whole_sectors = tokio::fs::metadata(&path)
-            .await
-            .is_ok_and(|m| m.len().is_multiple_of(512));
-        if found.format == "raw" && !whole_sectors {
-            return Err(ImportFailure::Failed(format!(
-                "{file} is not a disk image (a raw disk is whole 512-byte sectors)"
-            )));
-        }
         if found.needs_conversion() {
             return Err(ImportFailure::Failed(format!(
                 "{file} is a {} image: convert it to qcow2, or import it",
                 found.format
             )));
         }
-        let mut sink_path = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| ImportFailure::Failed(format!("cannot read {file}: {e}")))?;
-        let (sha256, size_bytes) = hash_file(&mut sink_path)
-            .await
-            .map_err(|e| ImportFailure::Failed(format!("cannot read {file}: {e}")))?;
+        let unreadable = |e| ImportFailure::Unavailable(format!("cannot read {file}: {e}"));
+        let mut opened = tokio::fs::File::open(&path).await.map_err(unreadable)?;
+        let (sha256, size_bytes) = hash_file(&mut opened).await.map_err(unreadable)?;
         Ok(ImageFacts {
             file: file.to_owned(),
             format: found.format,
@@ -578,21 +564,4 @@ fn imported_here(image: &Image) -> bool {
         .source
         .as_ref()
         .is_some_and(|source| !matches!(source, ImageSource::Folder { .. }))
-}
-
-/// SHA-256 and length of a whole file.
-async fn hash_file(file: &mut tokio::fs::File) -> std::io::Result<(String, u64)> {
-    use sha2::{Digest as _, Sha256};
-    use tokio::io::AsyncReadExt;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let read = file.read(&mut buffer).await?;
-        if read == 0 {
-            return Ok((sink::hex(&hasher.finalize()), size));
-        }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-    }
 }

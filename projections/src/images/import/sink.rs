@@ -76,19 +76,9 @@ impl Sink {
         crate::permissions::restrict_file(path).map_err(fail)?;
         let mut sha256 = Sha256::new();
         let mut sha512 = want_sha512.then(Sha512::new);
-        let mut written = 0u64;
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let read = file.read(&mut buffer).await.map_err(fail)?;
-            if read == 0 {
-                break;
-            }
-            sha256.update(&buffer[..read]);
-            if let Some(sha512) = &mut sha512 {
-                sha512.update(&buffer[..read]);
-            }
-            written += read as u64;
-        }
+        let written = hash_from(&mut file, &mut sha256, sha512.as_mut())
+            .await
+            .map_err(fail)?;
         file.seek(std::io::SeekFrom::End(0)).await.map_err(fail)?;
         Ok(Self {
             path: path.to_owned(),
@@ -192,6 +182,34 @@ impl Sink {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Feeds what is left of `file` to the hashers; how many bytes that was.
+async fn hash_from(
+    file: &mut tokio::fs::File,
+    sha256: &mut Sha256,
+    mut sha512: Option<&mut Sha512>,
+) -> std::io::Result<u64> {
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut read_total = 0u64;
+    loop {
+        let read = file.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(read_total);
+        }
+        sha256.update(&buffer[..read]);
+        if let Some(sha512) = sha512.as_deref_mut() {
+            sha512.update(&buffer[..read]);
+        }
+        read_total += read as u64;
+    }
+}
+
+/// SHA-256 (as hex) and length of a whole file.
+pub async fn hash_file(file: &mut tokio::fs::File) -> std::io::Result<(String, u64)> {
+    let mut sha256 = Sha256::new();
+    let size = hash_from(file, &mut sha256, None).await?;
+    Ok((hex(&sha256.finalize()), size))
+}
+
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
