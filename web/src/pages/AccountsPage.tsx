@@ -13,6 +13,7 @@ import { formatTime } from '../format';
 import type { AccountsQuery as AccountsData } from '../gql/graphql';
 import { useVmList } from '../live/useVmList';
 import { rows } from '../live/vmList';
+import { vmLabel } from '../live/vmLabel';
 import { ADMIN_POLICY, useSession } from '../session';
 import { FormError } from '../components/FormError';
 
@@ -84,7 +85,7 @@ function CreateAccountForm({ policies, onCreated }: { policies: readonly string[
   );
 }
 
-function AccountEditor({ account, policies, vmPolicies, vms, self, onChanged }: { account: Account; policies: readonly string[]; vmPolicies: readonly string[]; vms: { id: string; name: string }[]; self: boolean; onChanged(): void }) {
+function AccountEditor({ account, policies, vmPolicies, vms, self, onChanged }: { account: Account; policies: readonly string[]; vmPolicies: readonly string[]; vms: { id: string; name: string; ownerName: string | null }[]; self: boolean; onChanged(): void }) {
   const notify = useNotify();
   const { can } = useSession();
   const [vmId, setVmId] = useState('');
@@ -153,7 +154,7 @@ function AccountEditor({ account, policies, vmPolicies, vms, self, onChanged }: 
               <option value="">Choose a VM…</option>
               {vms.map((vm) => (
                 <option key={vm.id} value={vm.id}>
-                  {vm.name}
+                  {vmLabel(vm)}
                 </option>
               ))}
             </select>
@@ -205,7 +206,7 @@ export function AccountsPage() {
   const [{ data: catalogue }] = useQuery({ query: PoliciesQuery, pause: !can('policies:get') });
   const [open, setOpen] = useState<string | null>(null);
   const live = useVmList();
-  const vms = useMemo(() => rows(live.list).map(({ id, name }) => ({ id, name })), [live.list]);
+  const vms = useMemo(() => rows(live.list).map(({ id, name, ownerName }) => ({ id, name, ownerName })), [live.list]);
   const reload = () => refetch({ requestPolicy: 'network-only' });
   if (error) {
     return (
