@@ -8,6 +8,7 @@ use distribox_commands::{Actor, CommandError, RequestContext};
 use distribox_domain::policy::Policy;
 use uuid::Uuid;
 
+use super::session_cookie;
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -27,6 +28,21 @@ pub fn bearer(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The session token: `authorization` (a bearer token, from the header or a websocket's
+/// `connection_init`) if given, else the browser's session cookie — unless the request comes
+/// from a page of a foreign origin, which a browser would otherwise let ride on the cookie.
+fn session_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    authorization: Option<&str>,
+) -> Option<String> {
+    match authorization.and_then(bearer) {
+        Some(token) => Some(token.to_owned()),
+        None if state.origins.permits(headers) => session_cookie::token(headers),
+        None => None,
+    }
+}
+
 /// Builds the request's context. A missing, unknown or expired token makes the caller
 /// anonymous (guarded fields then answer `UNAUTHENTICATED`); a token that can't be checked
 /// because the database is down is an error, so a blip doesn't log anybody out.
@@ -37,8 +53,8 @@ pub async fn context(
     authorization: Option<&str>,
 ) -> Result<RequestContext, CommandError> {
     let authenticated_at = std::time::Instant::now();
-    let (actor, session) = match authorization.and_then(bearer) {
-        Some(token) => match state.bus.authenticate(token).await {
+    let (actor, session) = match session_token(state, headers, authorization) {
+        Some(token) => match state.bus.authenticate(&token).await {
             Ok((actor, session)) => (actor, Some(session)),
             Err(CommandError::Refused { .. }) => (Actor::Anonymous, None),
             Err(err) => return Err(err),
@@ -56,7 +72,7 @@ pub async fn context(
 }
 
 /// The caller of a plain HTTP endpoint (an export, `/metrics`), who must hold `policy`: 401
-/// without a valid bearer token, 403 without the policy. A refusal is recorded in the audit
+/// without a valid bearer token or session cookie, 403 without the policy. A refusal is recorded in the audit
 /// log under `operation`, as refused GraphQL requests are.
 pub async fn require(
     state: &AppState,

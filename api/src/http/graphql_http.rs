@@ -1,6 +1,10 @@
 //! `/graphql` per the GraphQL-over-HTTP specification: `application/graphql-response+json` when
 //! the client accepts it (with 4xx for requests that fail to parse or validate), legacy
 //! `application/json` (always 200) otherwise, 406 for neither; no mutations over GET.
+//!
+//! A POST must say its body is JSON (415 otherwise). Browsers send the session cookie with
+//! whatever a page submits, and a form on another site can post `text/plain` or form data
+//! without asking first; only JSON needs the CORS preflight such a page can't pass.
 
 use std::net::SocketAddr;
 
@@ -13,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use distribox_commands::{Actor, ErrorCode};
 
 use super::caller;
+use super::session_cookie::Transport;
 use super::HttpState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -62,6 +67,16 @@ fn request_error(format: Format, status: StatusCode, code: ErrorCode, message: &
     body(format, status, json.to_string().into_bytes())
 }
 
+/// Whether a POST body is declared as JSON, the only encoding `/graphql` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+        .is_some_and(|media| media == JSON || media == GRAPHQL_RESPONSE)
+}
+
 fn is_mutation(query: &str) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
@@ -88,6 +103,18 @@ pub async fn handle(
         )
             .into_response();
     };
+    if method == Method::POST && !is_json(&headers) {
+        let mut response = request_error(
+            format,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::BadInput,
+            &format!("send the request as {JSON}"),
+        );
+        response
+            .headers_mut()
+            .insert("accept-post", HeaderValue::from_static(JSON));
+        return response;
+    }
     let request = match request {
         Ok(request) => request.into_inner(),
         Err(rejection) => {
@@ -128,7 +155,8 @@ pub async fn handle(
         }
     };
     let anonymous = matches!(ctx.actor, Actor::Anonymous);
-    let mut request = request.data(ctx);
+    let transport = Transport::of(&headers, addr.ip(), &state.app.trusted_proxies);
+    let mut request = request.data(ctx).data(transport);
     if anonymous {
         // The schema is no secret, but strangers have no need to map it.
         request = request.disable_introspection();
@@ -144,7 +172,12 @@ pub async fn handle(
         StatusCode::OK
     };
     match serde_json::to_vec(&response) {
-        Ok(json) => body(format, status, json),
+        Ok(json) => {
+            let mut reply = body(format, status, json);
+            // Resolvers set headers of their own: login and logout set the session cookie.
+            reply.headers_mut().extend(response.http_headers);
+            reply
+        }
         Err(err) => {
             tracing::error!(error = %err, "cannot serialise a GraphQL response");
             request_error(
@@ -179,6 +212,23 @@ mod tests {
         assert_eq!(negotiate(&accept("application/json")), Some(Format::Json));
         assert_eq!(negotiate(&accept("*/*")), Some(Format::Json));
         assert_eq!(negotiate(&accept("text/html")), None);
+    }
+
+    #[test]
+    fn only_json_bodies_are_accepted() {
+        let content_type = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert!(is_json(&content_type("application/json")));
+        assert!(is_json(&content_type("Application/JSON; charset=utf-8")));
+        assert!(is_json(&content_type("application/graphql-response+json")));
+        assert!(!is_json(&content_type("text/plain")));
+        assert!(!is_json(&content_type("application/x-www-form-urlencoded")));
+        assert!(!is_json(&content_type("multipart/form-data; boundary=x")));
+        assert!(!is_json(&content_type("application/graphql")));
+        assert!(!is_json(&HeaderMap::new()));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod graphql_http;
 mod graphql_ws;
 mod image_upload;
 mod metrics;
+pub(crate) mod session_cookie;
 mod usage_export;
 mod web;
 
