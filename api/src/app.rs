@@ -10,7 +10,7 @@ use distribox_commands::CommandBus;
 use distribox_console_relay::{ConsoleRelay, OriginPolicy, Revocations, SerialHub, TicketStore};
 use distribox_migrations::MIGRATOR;
 use distribox_projections::hypervisor::{
-    lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
+    kvm_probe, lifecycle, HypervisorProjector, LibvirtHypervisor, Reconciler,
 };
 use distribox_projections::images::import::Importer;
 use distribox_projections::images::janitor::ImageFileJanitor;
@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use crate::graphql;
 use crate::http::HttpState;
 use crate::images::{register_folder_images, BusImportReporter, ImageReads};
+use crate::installation;
 use crate::metrics::Metrics;
 use crate::reads::Reads;
 use crate::recordings::PgRecorder;
@@ -57,6 +58,8 @@ pub struct AppState {
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     pub hypervisor: LibvirtHypervisor,
+    /// Why VMs run under software emulation although `/dev/kvm` is there, for the host panel.
+    pub kvm_warning: Option<String>,
     /// Live consoles and subscriptions, to be closed when the access behind them ends.
     pub revocations: Arc<Revocations>,
     /// Where images and VM disks live: `host` reports the space left on its filesystem.
@@ -174,13 +177,26 @@ impl App {
         let image_files = ImageFiles::new(pool.clone(), config.images_dir());
         let metrics = Metrics::default();
         let observed = metrics.clone();
+        let host_cpus = distribox_projections::usage::host::read(&config.data_dir)
+            .context("cannot read the host's resources")?
+            .cpus;
         let bus = Arc::new(
             CommandBus::new(pool.clone(), config.session_lifetimes())
+                .with_host_cpus(host_cpus)
                 .with_observer(Arc::new(move |outcome| observed.observe_command(outcome))),
         );
-        let domain_type = config.domain_type();
-        tracing::info!(domain_type = domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");
-        let hypervisor = LibvirtHypervisor::new(&config.libvirt_uri, domain_type, config.vms_dir());
+        let kvm = match config.domain_type {
+            Some(domain_type) => kvm_probe::Choice {
+                domain_type,
+                warning: None,
+            },
+            None => kvm_probe::choose().await,
+        };
+        tracing::info!(domain_type = kvm.domain_type.as_str(), uri = %config.libvirt_uri, "hypervisor");
+        let installation = installation::load_or_create(&config.data_dir)?;
+        let hypervisor =
+            LibvirtHypervisor::new(&config.libvirt_uri, kvm.domain_type, config.vms_dir())
+                .with_installation(installation);
 
         let shutdown_grace = Duration::from_secs(config.shutdown_grace);
         let signal = EventSignal::listen(&pool)
@@ -248,7 +264,7 @@ impl App {
             tokio::spawn(lifecycle::report_changes(
                 watcher.changes,
                 BusReporter(bus.clone()),
-                hypervisor.starts(),
+                hypervisor.clone(),
             )),
             tokio::spawn(
                 Reconciler::new(
@@ -305,6 +321,7 @@ impl App {
             origins,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             hypervisor,
+            kvm_warning: kvm.warning,
             revocations,
             data_dir: config.data_dir.clone(),
             usage,

@@ -42,8 +42,9 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
-    /// libvirt domain type: `kvm`, or `qemu` for software emulation. Default: `kvm` when
-    /// /dev/kvm is usable.
+    /// libvirt domain type: `kvm`, or `qemu` for software emulation. Default: `kvm` when a
+    /// test guest runs under KVM at start, `qemu` otherwise (with a warning when /dev/kvm is
+    /// there but does not work).
     #[arg(long, env = "DISTRIBOX_DOMAIN_TYPE")]
     pub domain_type: Option<DomainType>,
 
@@ -165,10 +166,6 @@ impl Config {
 
     pub fn vms_dir(&self) -> PathBuf {
         self.data_dir.join("vms")
-    }
-
-    pub fn domain_type(&self) -> DomainType {
-        self.domain_type.unwrap_or_else(DomainType::detect)
     }
 }
 

@@ -98,6 +98,16 @@ fn summary(event: &VmEvent) -> String {
         }
         .to_owned(),
         VmEvent::VmRenamed { name } => format!("to {}", name.as_str()),
+        VmEvent::VmPausedOutside { reason } => reason.describe().to_owned(),
+        VmEvent::VmLabelsSet { labels } => {
+            let tags = labels.tags.join(", ");
+            match (&labels.note, tags.is_empty()) {
+                (Some(note), true) => format!("note: {note}"),
+                (Some(note), false) => format!("tags: {tags}; note: {note}"),
+                (None, false) => format!("tags: {tags}"),
+                (None, true) => "labels cleared".to_owned(),
+            }
+        }
         VmEvent::VmResized {
             vcpus,
             memory_mib,

@@ -11,6 +11,7 @@ mod host;
 mod http;
 mod images;
 pub mod images_cli;
+mod installation;
 mod metrics;
 mod reads;
 mod recordings;

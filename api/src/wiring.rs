@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use distribox_commands::{CommandBus, RequestContext};
+use distribox_commands::{CommandBus, CommandError, ErrorCode, RequestContext};
 use distribox_console_relay::{ConsoleBackend, ConsoleLog, ConsoleStream};
 use distribox_domain::console::ConsoleKind;
 use distribox_domain::vm::VmCommand;
-use distribox_projections::hypervisor::{LibvirtHypervisor, OutcomeReporter};
+use distribox_projections::hypervisor::{LibvirtHypervisor, OutcomeReporter, ReportError};
 use uuid::Uuid;
 
 /// The hypervisor projector reports what it observed as commands from the `system` actor.
@@ -15,12 +15,27 @@ pub struct BusReporter(pub Arc<CommandBus>);
 
 #[async_trait]
 impl OutcomeReporter for BusReporter {
-    async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), String> {
-        self.0
+    async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), ReportError> {
+        match self
+            .0
             .vm_command(&RequestContext::system(), vm, command)
             .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        {
+            Ok(_) => Ok(()),
+            Err(CommandError::Refused {
+                code: ErrorCode::NotFound,
+                ..
+            }) => Err(ReportError::UnknownVm),
+            // Lost a race for the VM's stream too often: another try may win it.
+            Err(
+                err @ CommandError::Refused {
+                    code: ErrorCode::Conflict,
+                    ..
+                },
+            ) => Err(ReportError::Unavailable(err.to_string())),
+            Err(err @ CommandError::Refused { .. }) => Err(ReportError::Refused(err.to_string())),
+            Err(err) => Err(ReportError::Unavailable(err.to_string())),
+        }
     }
 }
 

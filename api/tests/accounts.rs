@@ -121,7 +121,7 @@ async fn create_accounts_with_generated_or_given_passwords_and_refuse_bad_ones()
     .await;
     assert_eq!(
         code(&refused),
-        ("FORBIDDEN", "this needs the `distribox:admin` policy")
+        ("FORBIDDEN", "this needs the distribox:admin policy")
     );
     account(&app, &hr, "dave", &["vms:get"]).await;
 
@@ -187,7 +187,7 @@ async fn policies_can_be_replaced_but_admin_stays_admin() {
             .await;
         assert_eq!(
             code(&response),
-            ("FORBIDDEN", "this needs the `distribox:admin` policy"),
+            ("FORBIDDEN", "this needs the distribox:admin policy"),
             "{policies}"
         );
     }
@@ -301,7 +301,7 @@ async fn logout_password_change_disable_and_delete_end_sessions() {
     let hr = login(&app, "hr").await;
     assert_eq!(
         code(&app.gql(Some(&hr), disable, json!({ "id": root2_id })).await),
-        ("FORBIDDEN", "this needs the `distribox:admin` policy")
+        ("FORBIDDEN", "this needs the distribox:admin policy")
     );
 
     // Deletion is for good: the username is not reused.
@@ -514,7 +514,7 @@ async fn policies_granted_for_one_vm_and_owner_rights() {
     let rename = "mutation($vm: ID!) { renameVm(id: $vm, name: \"n\") { name } }";
     assert_eq!(
         code(&app.gql(Some(&token), rename, json!({ "vm": x })).await),
-        ("FORBIDDEN", "this needs the `vms:rename` policy")
+        ("FORBIDDEN", "this needs the vms:rename policy")
     );
     app.data(
         &admin,
@@ -562,7 +562,7 @@ async fn policies_granted_for_one_vm_and_owner_rights() {
     let delete = "mutation($vm: ID!) { deleteVm(id: $vm) }";
     assert_eq!(
         code(&app.gql(Some(&bob_token), delete, json!({ "vm": z })).await),
-        ("FORBIDDEN", "this needs the `vms:delete` policy")
+        ("FORBIDDEN", "this needs the vms:delete policy")
     );
     assert!(app
         .gql(Some(&bob_token), start, json!({ "vm": z }))
@@ -579,7 +579,7 @@ async fn policies_granted_for_one_vm_and_owner_rights() {
     let issue = "mutation($vm: ID!) { issueVmCredential(vmId: $vm, name: \"c\") { secret } }";
     assert_eq!(
         code(&app.gql(Some(&bob_token), issue, json!({ "vm": z })).await),
-        ("FORBIDDEN", "this needs the `vms:connect` policy")
+        ("FORBIDDEN", "this needs the vms:connect policy")
     );
 }
 

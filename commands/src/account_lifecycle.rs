@@ -127,6 +127,25 @@ impl CommandBus {
         self.execute_account(ctx, &id.to_string(), command).await
     }
 
+    /// `users:updatePolicies`: grants every one of `policies` to account `id`, globally or
+    /// (`vm`) on one VM, in one change: all of them or, if one is refused, none.
+    pub async fn grant_policies(
+        &self,
+        ctx: &RequestContext,
+        id: Uuid,
+        policies: Vec<String>,
+        vm: Option<Uuid>,
+    ) -> Result<Committed, CommandError> {
+        ctx.authorize(Policy::UsersUpdatePolicies)?;
+        check_grantable(ctx, "policies", &policies)?;
+        if self.holds_admin(id).await? {
+            ctx.authorize(Policy::DistriboxAdmin)?;
+        }
+        self.require_vm(vm).await?;
+        let command = AccountCommand::GrantAll { policies, vm };
+        self.execute_account(ctx, &id.to_string(), command).await
+    }
+
     async fn require_vm(&self, vm: Option<Uuid>) -> Result<(), CommandError> {
         match vm {
             Some(vm) if self.vm_owner(vm).await?.is_none() => {
@@ -156,6 +175,21 @@ impl CommandBus {
         };
         self.require_not_self(ctx, id, verb)?;
         self.execute_account(ctx, &id.to_string(), command).await
+    }
+
+    /// `users:delete`, which takes access away, also gives it back: enables disabled account
+    /// `id`. Enabling an administrator needs `distribox:admin`, as disabling one does.
+    pub async fn enable_account(
+        &self,
+        ctx: &RequestContext,
+        id: Uuid,
+    ) -> Result<Committed, CommandError> {
+        ctx.authorize(Policy::UsersDelete)?;
+        if self.holds_admin(id).await? {
+            ctx.authorize(Policy::DistriboxAdmin)?;
+        }
+        self.execute_account(ctx, &id.to_string(), AccountCommand::Enable)
+            .await
     }
 
     /// `auth:changePassword`, for the caller's own account, after checking `current`. Every

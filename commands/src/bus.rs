@@ -54,6 +54,8 @@ pub struct CommandBus {
     /// logins queues instead of exhausting memory and the blocking thread pool.
     pub(crate) password_work: tokio::sync::Semaphore,
     observer: Option<CommandObserver>,
+    /// The host's CPUs: no VM gets more vCPUs (QEMU would start it, and it would crawl).
+    pub(crate) host_cpus: Option<u32>,
 }
 
 impl CommandBus {
@@ -72,10 +74,17 @@ impl CommandBus {
                     .unwrap_or(2),
             ),
             observer: None,
+            host_cpus: None,
         }
     }
 
     /// Tells `observer` about every command executed.
+    /// Refuses VMs with more vCPUs than the host has `cpus`.
+    pub fn with_host_cpus(mut self, cpus: u32) -> Self {
+        self.host_cpus = Some(cpus);
+        self
+    }
+
     pub fn with_observer(mut self, observer: CommandObserver) -> Self {
         self.observer = Some(observer);
         self

@@ -197,10 +197,7 @@ mod tests {
             .authorize(Policy::VmsStart)
             .unwrap_err();
         assert_eq!(refused.code(), ErrorCode::Forbidden);
-        assert_eq!(
-            refused.public_message(),
-            "this needs the `vms:start` policy"
-        );
+        assert_eq!(refused.public_message(), "this needs the vms:start policy");
         let anonymous = RequestContext {
             session: None,
             authenticated_at: std::time::Instant::now(),

@@ -72,7 +72,7 @@ impl CommandError {
     pub fn forbidden(policy: Policy) -> Self {
         CommandError::Refused {
             code: ErrorCode::Forbidden,
-            message: format!("this needs the `{policy}` policy"),
+            message: format!("this needs the {policy} policy"),
             policy: Some(policy),
             field: None,
         }

@@ -50,7 +50,7 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         VmCommand::ForceStop | VmCommand::Shutdown => Some(Policy::VmsStop),
         VmCommand::Reboot => Some(Policy::VmsReboot),
         VmCommand::Pause | VmCommand::Resume => Some(Policy::VmsPause),
-        VmCommand::Rename { .. } => Some(Policy::VmsRename),
+        VmCommand::Rename { .. } | VmCommand::SetLabels { .. } => Some(Policy::VmsRename),
         VmCommand::Resize { .. } => Some(Policy::VmsResize),
         VmCommand::Clone(_) => Some(Policy::VmsDuplicate),
         VmCommand::Adopt(_) => Some(Policy::VmsRecover),
@@ -78,6 +78,7 @@ fn policy_for(command: &VmCommand) -> Option<Policy> {
         | VmCommand::ReportShutdownTimedOut { .. }
         | VmCommand::ReportRebooted
         | VmCommand::ReportPaused
+        | VmCommand::ReportPausedOutside { .. }
         | VmCommand::ReportResumed
         | VmCommand::ReportDeleted => None,
     }
@@ -224,7 +225,24 @@ impl CommandBus {
             Some(policy) => ctx.authorize(policy)?,
             None => ctx.require_system()?,
         }
+        self.check_host_fits(&command)?;
         self.execute_vm(ctx, &id.to_string(), command).await
+    }
+
+    /// A VM with more vCPUs than the host has CPUs starts and then crawls: refused up front.
+    fn check_host_fits(&self, command: &VmCommand) -> Result<(), CommandError> {
+        let vcpus = match command {
+            VmCommand::Create(create) => create.vcpus,
+            VmCommand::Resize { vcpus, .. } => *vcpus,
+            _ => return Ok(()),
+        };
+        match self.host_cpus {
+            Some(cpus) if vcpus > cpus => Err(CommandError::bad_field(
+                "vcpus",
+                format!("this host has {cpus} CPUs: a VM can have at most {cpus} vCPUs"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// VM `id`'s owner, as the read model knows it (`None`: no such VM). Owners never change,

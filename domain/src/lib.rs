@@ -9,6 +9,7 @@ pub mod console;
 pub mod error;
 pub mod image;
 pub mod policy;
+pub mod role;
 pub mod vm;
 
 pub use error::{DomainError, ErrorKind};

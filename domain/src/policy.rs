@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::DomainError;
 
 macro_rules! policies {
-    ($($variant:ident => $name:literal,)*) => {
+    ($($variant:ident => $name:literal, $description:literal;)*) => {
         /// A permission an account can hold. `DistriboxAdmin` implies every other one.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(into = "String", try_from = "String")]
@@ -23,6 +23,11 @@ macro_rules! policies {
 
             pub fn as_str(self) -> &'static str {
                 match self { $(Policy::$variant => $name,)* }
+            }
+
+            /// What holding the policy lets an account do, in one line for people granting it.
+            pub fn description(self) -> &'static str {
+                match self { $(Policy::$variant => $description,)* }
             }
         }
 
@@ -40,40 +45,40 @@ macro_rules! policies {
 }
 
 policies! {
-    AuthMeGet => "auth:me:get",
-    AuthChangePassword => "auth:changePassword",
-    HostGet => "host:get",
-    ImagesGet => "images:get",
-    ImagesImport => "images:import",
-    ImagesDelete => "images:delete",
-    PoliciesGet => "policies:get",
-    UsersGet => "users:get",
-    UsersCreate => "users:create",
-    UsersUpdatePolicies => "users:updatePolicies",
-    UsersDelete => "users:delete",
-    VmsGet => "vms:get",
-    VmsGetById => "vms:getById",
-    VmsCreate => "vms:create",
-    VmsStart => "vms:start",
-    VmsStop => "vms:stop",
-    VmsReboot => "vms:reboot",
-    VmsPause => "vms:pause",
-    VmsRename => "vms:rename",
-    VmsResize => "vms:resize",
-    VmsSnapshotsCreate => "vms:snapshots:create",
-    VmsSnapshotsRevert => "vms:snapshots:revert",
-    VmsSnapshotsDelete => "vms:snapshots:delete",
-    VmsRecover => "vms:recover",
-    VmsConnect => "vms:connect",
-    VmsDelete => "vms:delete",
-    VmsScreenshot => "vms:screenshot",
-    VmsDuplicate => "vms:duplicate",
-    VmsCredentialsCreate => "vms:credentials:create",
-    VmsCredentialsRevoke => "vms:credentials:revoke",
-    VmsCredentialsList => "vms:credentials:list",
-    AuditGet => "audit:get",
-    UsageGet => "usage:get",
-    DistriboxAdmin => "distribox:admin",
+    AuthMeGet => "auth:me:get", "See your own account and the policies it holds";
+    AuthChangePassword => "auth:changePassword", "Change your own password";
+    HostGet => "host:get", "See the host's CPUs, memory, disk and hypervisor health";
+    ImagesGet => "images:get", "List the OS images VMs can be built from";
+    ImagesImport => "images:import", "Import OS images: download, upload, retry, describe";
+    ImagesDelete => "images:delete", "Retire, reinstate and delete OS images";
+    PoliciesGet => "policies:get", "List the policy catalogue";
+    UsersGet => "users:get", "List accounts and what they may do";
+    UsersCreate => "users:create", "Create accounts";
+    UsersUpdatePolicies => "users:updatePolicies", "Grant and take away policies, globally or per VM";
+    UsersDelete => "users:delete", "Disable, enable and delete accounts";
+    VmsGet => "vms:get", "List every VM (without it, only your own and those granted to you)";
+    VmsGetById => "vms:getById", "Open a VM's page: its details and history";
+    VmsCreate => "vms:create", "Create VMs (you own what you create)";
+    VmsStart => "vms:start", "Start and resume a VM";
+    VmsStop => "vms:stop", "Shut down and force stop a VM";
+    VmsReboot => "vms:reboot", "Reboot a VM";
+    VmsPause => "vms:pause", "Pause and resume a VM";
+    VmsRename => "vms:rename", "Rename a VM and edit its note and tags";
+    VmsResize => "vms:resize", "Change a VM's vCPUs, memory and disk size";
+    VmsSnapshotsCreate => "vms:snapshots:create", "Take snapshots of a VM";
+    VmsSnapshotsRevert => "vms:snapshots:revert", "Revert a VM to one of its snapshots";
+    VmsSnapshotsDelete => "vms:snapshots:delete", "Delete a VM's snapshots";
+    VmsRecover => "vms:recover", "Adopt or discard VMs found in libvirt without a history";
+    VmsConnect => "vms:connect", "Open a VM's graphical and serial consoles";
+    VmsDelete => "vms:delete", "Delete a VM and its disk";
+    VmsScreenshot => "vms:screenshot", "See a running VM's screen as a picture (monitor wall)";
+    VmsDuplicate => "vms:duplicate", "Clone a VM";
+    VmsCredentialsCreate => "vms:credentials:create", "Issue console credentials for a VM to people without an account";
+    VmsCredentialsRevoke => "vms:credentials:revoke", "Revoke a VM's console credentials";
+    VmsCredentialsList => "vms:credentials:list", "List a VM's console credentials";
+    AuditGet => "audit:get", "Read and export the full audit log, console sessions and recordings";
+    UsageGet => "usage:get", "See and export usage reports and charts";
+    DistriboxAdmin => "distribox:admin", "Everything, including granting distribox:admin";
 }
 
 impl Policy {

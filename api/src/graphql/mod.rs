@@ -6,6 +6,7 @@ mod audit;
 mod audit_log;
 mod images;
 mod mutation;
+mod policies;
 mod query;
 mod recording;
 mod subscription;

@@ -1,4 +1,5 @@
 use async_graphql::{Context, Object, Result, ID};
+use axum::http::header;
 use distribox_commands::{Committed, CreateVmInput as CreateVmCommand, ErrorCode, FoundVm};
 use distribox_console_relay::Ticket;
 use distribox_domain::console::ConsoleKind as DomainConsoleKind;
@@ -20,6 +21,7 @@ use super::types::{
 };
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::http::session_cookie::Transport;
 
 pub struct MutationRoot;
 
@@ -121,7 +123,8 @@ impl MutationRoot {
 
 #[Object]
 impl MutationRoot {
-    /// Exchanges a username and password for a bearer token.
+    /// Exchanges a username and password for a bearer token. Over HTTP it also starts the
+    /// browser's session cookie, so a web page never needs to hold the token.
     #[graphql(guard = "Access::Public")]
     async fn login(
         &self,
@@ -140,13 +143,17 @@ impl MutationRoot {
             .account(success.account_id)
             .await?
             .ok_or_else(|| ApiError::not_found("account"))?;
+        if let Some(transport) = ctx.data_opt::<Transport>() {
+            ctx.append_http_header(header::SET_COOKIE, transport.start(&success.token));
+        }
         Ok(LoginResult {
             token: success.token,
             account: account.into(),
         })
     }
 
-    /// Ends the caller's session (its token stops working at once).
+    /// Ends the caller's session (its token stops working at once) and clears the browser's
+    /// session cookie, which every tab shares.
     #[graphql(guard = "Access::LoggedIn")]
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         let state = ctx.data::<AppState>()?;
@@ -155,6 +162,9 @@ impl MutationRoot {
             .logout(request(ctx)?)
             .await
             .map_err(ApiError::from)?;
+        if let Some(transport) = ctx.data_opt::<Transport>() {
+            ctx.append_http_header(header::SET_COOKIE, transport.end());
+        }
         Ok(true)
     }
 
@@ -247,6 +257,32 @@ impl MutationRoot {
             .await
     }
 
+    /// Grants several policies to an account in one change (all or none): globally, or with
+    /// `vmId` on that VM only.
+    #[graphql(guard = "Access::policy(Policy::UsersUpdatePolicies)")]
+    async fn grant_policies(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        policies: Vec<String>,
+        vm_id: Option<ID>,
+    ) -> Result<Account> {
+        let account = parse_id(&account_id, "account")?;
+        let vm = vm_id.as_ref().map(|vm| parse_id(vm, "VM")).transpose()?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state
+            .bus
+            .grant_policies(request(ctx)?, account, policies, vm)
+            .await
+            .map_err(ApiError::from)?;
+        let found = state
+            .reads
+            .account_at_least(account, committed.version, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(found.into())
+    }
+
     /// Takes a policy away from an account: globally, or with `vmId` on that VM only (which
     /// also takes it from a VM's owner).
     #[graphql(guard = "Access::policy(Policy::UsersUpdatePolicies)")]
@@ -265,6 +301,24 @@ impl MutationRoot {
     #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
     async fn disable_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         self.end_account_access(ctx, &id, false).await
+    }
+
+    /// Lets a disabled account log in again. Sessions the disable ended stay ended.
+    #[graphql(guard = "Access::policy(Policy::UsersDelete)")]
+    async fn enable_account(&self, ctx: &Context<'_>, id: ID) -> Result<Account> {
+        let id = parse_id(&id, "account")?;
+        let state = ctx.data::<AppState>()?;
+        let committed = state
+            .bus
+            .enable_account(request(ctx)?, id)
+            .await
+            .map_err(ApiError::from)?;
+        let account = state
+            .reads
+            .account_at_least(id, committed.version, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(account.into())
     }
 
     /// Deletes an account for good; its username is never reused.
@@ -342,6 +396,19 @@ impl MutationRoot {
     #[graphql(guard = "Access::vm(Policy::VmsRename)")]
     async fn rename_vm(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Vm> {
         self.vm_command(ctx, &id, VmCommand::Rename { name }).await
+    }
+
+    /// Sets the VM's note (null or blank: none) and tags (replacing them all).
+    #[graphql(guard = "Access::vm(Policy::VmsRename)")]
+    async fn set_vm_labels(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: Option<String>,
+        tags: Vec<String>,
+    ) -> Result<Vm> {
+        self.vm_command(ctx, &id, VmCommand::SetLabels { note, tags })
+            .await
     }
 
     /// Downloads an image into the catalogue. Answers at once with the image `IMPORTING`;

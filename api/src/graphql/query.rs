@@ -5,6 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use distribox_commands::{Actor, ErrorCode, RequestContext};
 use distribox_domain::policy::Policy;
+use distribox_domain::role::ROLES;
 use distribox_domain::vm::KeyboardLayout;
 use distribox_projections::hypervisor::{recoverable, TILE_MAX_WIDTH};
 use distribox_projections::usage::series;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::access::{authorize_vm, request, Access};
 use super::audit_log::{self, AuditArgs, AuditEntry};
 use super::images::{self, CatalogueImage, Image};
+use super::policies::{PolicyInfo, RolePreset};
 use super::recording::ConsoleRecording;
 use super::types::{Account, Host, Hypervisor, RecoverableVm, Vm, VmState};
 use super::usage::{
@@ -117,6 +119,18 @@ impl QueryRoot {
         Policy::ALL.iter().map(|p| p.as_str().to_owned()).collect()
     }
 
+    /// The policy catalogue with what each policy lets an account do.
+    #[graphql(guard = "Access::policy(Policy::PoliciesGet)")]
+    async fn policy_catalogue(&self) -> Vec<PolicyInfo> {
+        Policy::ALL.iter().copied().map(PolicyInfo::from).collect()
+    }
+
+    /// Role presets (viewer, VM owner, operator, auditor, admin) that expand into policies.
+    #[graphql(guard = "Access::policy(Policy::PoliciesGet)")]
+    async fn role_presets(&self) -> Vec<RolePreset> {
+        ROLES.iter().map(RolePreset::from).collect()
+    }
+
     /// The policies that can be granted for one VM (`grantPolicy` with a `vmId`); a VM's owner
     /// holds them on it unless they were taken away.
     #[graphql(guard = "Access::policy(Policy::PoliciesGet)")]
@@ -184,6 +198,8 @@ impl QueryRoot {
             available: unavailable.is_none(),
             unavailable_since: unavailable.as_ref().map(|u| u.since),
             error: unavailable.map(|u| u.error),
+            domain_type: state.hypervisor.domain_type().as_str().to_owned(),
+            warning: state.kvm_warning.clone(),
         };
         let (resources, allocated) = tokio::try_join!(
             host::resources(state.data_dir.clone()),

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::history::{self, HistoryRow};
 use crate::host::Resources;
 use crate::reads::{AccountRow, Allocated, CredentialRow, ScopedVm, VmRow};
+use distribox_projections::usage::series;
 
 /// Most history entries one request returns.
 const MAX_HISTORY: i32 = 500;
@@ -58,6 +59,13 @@ pub struct Vm {
     pub disk_gib: i64,
     /// Why the last start or provisioning failed, as libvirt said it.
     pub failure: Option<String>,
+    /// Why the VM is in its state when that isn't self-evident: what paused it (a disk error,
+    /// a KVM internal error, `virsh suspend`), why it crashed or failed.
+    pub state_reason: Option<String>,
+    /// Free text people wrote on the VM.
+    pub note: Option<String>,
+    /// Lower-case labels to find and group VMs by, sorted.
+    pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
     /// The keyboard layout of the graphical console and the guest (a QEMU keymap name).
     pub keyboard_layout: String,
@@ -140,6 +148,26 @@ impl Vm {
         }
     }
 
+    /// CPU and memory use at the latest usage sample, while the VM runs.
+    async fn live_usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VmLiveUsage>> {
+        if self.state != VmState::Running {
+            return Ok(None);
+        }
+        let state = ctx.data::<AppState>()?;
+        // Two missed ticks and the sample no longer describes the VM as it is.
+        let max_age =
+            chrono::Duration::from_std(state.usage.interval * 3).unwrap_or(chrono::Duration::MAX);
+        let vcpus = u32::try_from(self.vcpus).unwrap_or(1);
+        let found = series::vm_live_use(&state.pool, self.uuid()?, vcpus, max_age)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(found.map(|live| VmLiveUsage {
+            cpu_percent: live.cpu_percent,
+            memory_used_mib: i32::try_from(live.memory_kib / 1024).unwrap_or(i32::MAX),
+            sampled_at: live.at,
+        }))
+    }
+
     /// The VM this one was cloned from.
     async fn cloned_from_id(&self) -> Option<ID> {
         self.cloned_from.map(|id| ID(id.to_string()))
@@ -159,6 +187,16 @@ impl Vm {
             .map(VmCredential::from)
             .collect())
     }
+}
+
+/// A running VM's use of the host at the latest usage sample.
+#[derive(SimpleObject)]
+pub struct VmLiveUsage {
+    /// Of all its vCPUs together: 100 means every vCPU busy.
+    pub cpu_percent: f64,
+    /// What its QEMU process holds of the host's memory.
+    pub memory_used_mib: i32,
+    pub sampled_at: DateTime<Utc>,
 }
 
 /// One event of a VM's history.
@@ -274,6 +312,9 @@ impl Vm {
             memory_mib: input.memory_mib as i64,
             disk_gib: input.disk_gib as i64,
             failure: None,
+            state_reason: None,
+            note: None,
+            tags: Vec::new(),
             created_at: Utc::now(),
             keyboard_layout: input
                 .keyboard_layout
@@ -300,6 +341,9 @@ impl From<VmRow> for Vm {
             memory_mib: row.memory_mib,
             disk_gib: row.disk_gib,
             failure: row.failure,
+            state_reason: row.aggregate.state_reason(),
+            note: row.aggregate.labels.note.clone(),
+            tags: row.aggregate.labels.tags.clone(),
             created_at: row.created_at,
             keyboard_layout: row
                 .aggregate
@@ -539,6 +583,11 @@ pub struct Hypervisor {
     pub available: bool,
     pub unavailable_since: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// `kvm` (hardware virtualisation) or `qemu` (software emulation, much slower).
+    pub domain_type: String,
+    /// Set when KVM was passed over although `/dev/kvm` is there: it could not run a test
+    /// guest, so VMs run under software emulation.
+    pub warning: Option<String>,
 }
 
 #[derive(SimpleObject)]

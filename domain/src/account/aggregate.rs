@@ -30,6 +30,12 @@ pub enum AccountCommand {
         policy: String,
         vm: Option<Uuid>,
     },
+    /// Grants several policies at once, globally or on one VM: all of them, or none if one
+    /// can't be granted.
+    GrantAll {
+        policies: Vec<String>,
+        vm: Option<Uuid>,
+    },
     /// Takes one policy away, globally or on one VM (also an owner's right on their VM).
     Revoke {
         policy: String,
@@ -40,6 +46,8 @@ pub enum AccountCommand {
         password_hash: String,
     },
     Disable,
+    /// Lets a disabled account log in again. Its old sessions stay dead.
+    Enable,
     Delete,
     /// The command side verified the password and opened session `session_id`.
     RecordLogin {
@@ -85,6 +93,8 @@ pub enum AccountEvent {
     },
     /// Every session is dead and no login succeeds.
     AccountDisabled,
+    /// Logins succeed again; sessions ended by the disable stay ended.
+    AccountEnabled,
     /// Gone for good; the username is never reused.
     AccountDeleted,
     LoggedIn {
@@ -107,6 +117,7 @@ impl DomainEvent for AccountEvent {
             AccountEvent::PolicyRevoked { .. } => "PolicyRevoked",
             AccountEvent::PasswordChanged { .. } => "PasswordChanged",
             AccountEvent::AccountDisabled => "AccountDisabled",
+            AccountEvent::AccountEnabled => "AccountEnabled",
             AccountEvent::AccountDeleted => "AccountDeleted",
             AccountEvent::LoggedIn { .. } => "LoggedIn",
             AccountEvent::LoginFailed { .. } => "LoginFailed",
@@ -182,18 +193,13 @@ impl Aggregate for Account {
             AccountCommand::Grant { policy, vm } => {
                 self.require_exists()?;
                 let policy = scopable(&policy, vm)?;
-                let held = match vm {
-                    Some(vm) => self
-                        .scoped
-                        .grants
-                        .get(&vm)
-                        .is_some_and(|s| s.contains(policy)),
-                    None => self.policies.contains(policy),
-                };
-                if held {
+                if self.granted(policy, vm) {
                     return Ok(());
                 }
                 AccountEvent::PolicyGranted { policy, vm }
+            }
+            AccountCommand::GrantAll { policies, vm } => {
+                return self.grant_all(&policies, vm, sink).await
             }
             AccountCommand::Revoke { policy, vm } => {
                 self.require_exists()?;
@@ -233,6 +239,13 @@ impl Aggregate for Account {
                     return Err(DomainError::conflict("the account is already disabled"));
                 }
                 AccountEvent::AccountDisabled
+            }
+            AccountCommand::Enable => {
+                self.require_exists()?;
+                if !self.disabled {
+                    return Err(DomainError::conflict("the account is not disabled"));
+                }
+                AccountEvent::AccountEnabled
             }
             AccountCommand::Delete => {
                 self.require_exists()?;
@@ -287,6 +300,7 @@ impl Aggregate for Account {
             },
             AccountEvent::PasswordChanged { password_hash } => self.password_hash = password_hash,
             AccountEvent::AccountDisabled => self.disabled = true,
+            AccountEvent::AccountEnabled => self.disabled = false,
             AccountEvent::AccountDeleted => self.deleted = true,
             AccountEvent::LoggedIn { .. }
             | AccountEvent::LoginFailed { .. }
@@ -309,6 +323,43 @@ fn scopable(policy: &str, vm: Option<Uuid>) -> Result<Policy, DomainError> {
 }
 
 impl Account {
+    /// Whether `policy` is already held globally (`vm` None) or granted on `vm`.
+    fn granted(&self, policy: Policy, vm: Option<Uuid>) -> bool {
+        match vm {
+            Some(vm) => self
+                .scoped
+                .grants
+                .get(&vm)
+                .is_some_and(|s| s.contains(policy)),
+            None => self.policies.contains(policy),
+        }
+    }
+
+    /// One `PolicyGranted` per policy not held yet; nothing if any of them is refused.
+    async fn grant_all(
+        &mut self,
+        policies: &[String],
+        vm: Option<Uuid>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        self.require_exists()?;
+        if policies.is_empty() {
+            return Err(DomainError::bad_input("name at least one policy").in_field("policies"));
+        }
+        let mut fresh = Vec::new();
+        for policy in policies {
+            let policy = scopable(policy, vm).map_err(|e| e.in_field("policies"))?;
+            if !self.granted(policy, vm) && !fresh.contains(&policy) {
+                fresh.push(policy);
+            }
+        }
+        for policy in fresh {
+            sink.write(AccountEvent::PolicyGranted { policy, vm }, self)
+                .await;
+        }
+        Ok(())
+    }
+
     /// A deleted account answers like one that never existed.
     fn require_exists(&self) -> Result<(), DomainError> {
         match self.username {

@@ -174,6 +174,28 @@ fn disable_delete_and_what_follows() {
             session_id: "s".to_owned(),
         })
         .then_expect_error(DomainError::conflict("the account is disabled"));
+    // Enabled again, it logs in; enabling twice is refused.
+    account()
+        .given(disabled.clone())
+        .when(AccountCommand::Enable)
+        .then_expect_events(vec![AccountEvent::AccountEnabled]);
+    let enabled = vec![
+        alice(),
+        AccountEvent::AccountDisabled,
+        AccountEvent::AccountEnabled,
+    ];
+    account()
+        .given(enabled.clone())
+        .when(AccountCommand::RecordLogin {
+            session_id: "s".to_owned(),
+        })
+        .then_expect_events(vec![AccountEvent::LoggedIn {
+            session_id: "s".to_owned(),
+        }]);
+    account()
+        .given(enabled)
+        .when(AccountCommand::Enable)
+        .then_expect_error(DomainError::conflict("the account is not disabled"));
     account()
         .given(disabled)
         .when(AccountCommand::Delete)
@@ -181,6 +203,7 @@ fn disable_delete_and_what_follows() {
     let deleted = vec![alice(), AccountEvent::AccountDeleted];
     for command in [
         AccountCommand::Disable,
+        AccountCommand::Enable,
         AccountCommand::Delete,
         AccountCommand::ChangePassword {
             password_hash: "h".to_owned(),
@@ -283,4 +306,38 @@ fn policies_are_granted_and_revoked_globally_or_per_vm() {
     }
     assert!(state.scoped.allows(Policy::VmsConnect, vm, false));
     assert!(!state.policies.contains(Policy::VmsGet));
+}
+
+#[test]
+fn several_policies_are_granted_on_a_vm_at_once_or_not_at_all() {
+    let vm = uuid::Uuid::from_u128(7);
+    let grant_all = |policies: &[&str]| AccountCommand::GrantAll {
+        policies: policies.iter().map(|p| p.to_string()).collect(),
+        vm: Some(vm),
+    };
+    let granted = |policy| AccountEvent::PolicyGranted {
+        policy,
+        vm: Some(vm),
+    };
+    account()
+        .given(vec![alice()])
+        .when(grant_all(&["vms:start", "vms:connect", "vms:start"]))
+        .then_expect_events(vec![granted(Policy::VmsStart), granted(Policy::VmsConnect)]);
+    // Already held: only what is new is recorded.
+    account()
+        .given(vec![alice(), granted(Policy::VmsStart)])
+        .when(grant_all(&["vms:start", "vms:stop"]))
+        .then_expect_events(vec![granted(Policy::VmsStop)]);
+    // One global-only policy refuses the whole grant.
+    account()
+        .given(vec![alice()])
+        .when(grant_all(&["vms:start", "users:create"]))
+        .then_expect_error(
+            DomainError::bad_input("`users:create` can't be granted for a single VM")
+                .in_field("policies"),
+        );
+    account()
+        .given(vec![alice()])
+        .when(grant_all(&[]))
+        .then_expect_error(DomainError::bad_input("name at least one policy").in_field("policies"));
 }

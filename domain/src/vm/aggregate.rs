@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::commands::{AdoptVm, CloneVm, CreateVm, VmCommand};
 use super::credential::{check_expiry, parse_credential_name, Credential, MAX_LIVE_CREDENTIALS};
-use super::events::{StopReason, VmEvent};
+use super::events::{PauseReason, StopReason, VmEvent};
+use super::labels::Labels;
 use super::seed::SeedSpec;
 use super::snapshot::{parse_snapshot_name, Snapshot, SnapshotStatus, MAX_SNAPSHOTS};
 use super::spec::{KeyboardLayout, VmName, VmSpec};
@@ -37,11 +38,35 @@ pub struct Vm {
     pub reverting_to: Option<Uuid>,
     #[serde(default)]
     pub credentials: Vec<Credential>,
+    /// Why libvirt paused the guest on its own, while it stays paused.
+    #[serde(default)]
+    pub paused_by: Option<PauseReason>,
+    /// The guest crashed the last time it stopped.
+    #[serde(default)]
+    pub crashed: bool,
+    #[serde(default)]
+    pub labels: Labels,
 }
 
 impl Vm {
     pub fn state(&self) -> VmState {
-        VmState::derive(self.desired, self.observed, self.failure.is_some())
+        match VmState::derive(self.desired, self.observed, self.failure.is_some()) {
+            VmState::Failed | VmState::Stopped if self.crashed => VmState::Crashed,
+            state => state,
+        }
+    }
+
+    /// Why the VM is in its state, when that is not self-evident: what paused it, why it
+    /// crashed or failed.
+    pub fn state_reason(&self) -> Option<String> {
+        match self.state() {
+            VmState::Paused => self
+                .paused_by
+                .map(|reason| reason.describe().to_owned())
+                .or_else(|| self.failure.clone()),
+            VmState::Starting | VmState::Stopping | VmState::Deleted => None,
+            _ => self.failure.clone(),
+        }
     }
 
     pub fn exists(&self) -> bool {
@@ -278,6 +303,16 @@ impl Vm {
             }
             _ => Err(DomainError::conflict("VM is not paused")),
         }
+    }
+
+    /// Setting the labels the VM already has records nothing.
+    fn set_labels(&self, note: Option<&str>, tags: &[String]) -> Result<Vec<VmEvent>, DomainError> {
+        self.require_exists()?;
+        let labels = Labels::parse(note, tags)?;
+        if labels == self.labels {
+            return Ok(vec![]);
+        }
+        Ok(vec![VmEvent::VmLabelsSet { labels }])
     }
 
     /// Renaming to the current name records nothing.
@@ -526,6 +561,15 @@ impl Vm {
             VmCommand::ReportPaused if self.observed == Observed::Running => {
                 vec![VmEvent::VmPaused]
             }
+            // libvirt tells every pause, Distribox's own too: that one was asked for.
+            VmCommand::ReportPausedOutside { .. }
+                if self.observed == Observed::Running && self.desired == Desired::Paused =>
+            {
+                vec![VmEvent::VmPaused]
+            }
+            VmCommand::ReportPausedOutside { reason } if self.observed == Observed::Running => {
+                vec![VmEvent::VmPausedOutside { reason }]
+            }
             VmCommand::ReportResumed if self.observed == Observed::Paused => {
                 vec![VmEvent::VmResumed]
             }
@@ -565,6 +609,13 @@ impl Vm {
 impl Vm {
     /// The hypervisor put the VM in this state without being asked for it, and that is now
     /// what is wanted too.
+    /// The guest runs again: what paused it no longer holds, nor does a fault it caused.
+    fn clear_pause(&mut self) {
+        if self.paused_by.take().is_some_and(PauseReason::is_fault) {
+            self.failure = None;
+        }
+    }
+
     fn settle(&mut self, running: bool) {
         (self.desired, self.observed) = if running {
             (Desired::Running, Observed::Running)
@@ -612,6 +663,7 @@ impl Aggregate for Vm {
             VmCommand::Pause => self.pause()?,
             VmCommand::Resume => self.resume()?,
             VmCommand::Rename { name } => self.rename(&name)?,
+            VmCommand::SetLabels { note, tags } => self.set_labels(note.as_deref(), &tags)?,
             VmCommand::Resize {
                 vcpus,
                 memory_mib,
@@ -671,6 +723,7 @@ impl Aggregate for Vm {
             VmEvent::VmStarted => {
                 self.observed = Observed::Running;
                 self.failure = None;
+                self.crashed = false;
             }
             VmEvent::VmStartFailed { reason } => {
                 self.desired = Desired::Stopped;
@@ -697,15 +750,34 @@ impl Aggregate for Vm {
                     self.desired = Desired::Stopped;
                 }
                 // A clean stop clears an older failure (say, a shutdown that timed out).
-                self.failure =
-                    (reason == StopReason::Crashed).then(|| "the guest crashed".to_owned());
+                self.crashed = reason == StopReason::Crashed;
+                self.failure = self.crashed.then(|| "the guest crashed".to_owned());
+                self.paused_by = None;
             }
             VmEvent::VmRebootRequested => self.reboot_pending = true,
             VmEvent::VmRebooted => self.reboot_pending = false,
             VmEvent::VmPauseRequested => self.desired = Desired::Paused,
             VmEvent::VmPaused => self.observed = Observed::Paused,
+            // Wanted paused now, so nothing resumes it behind the back of whoever looks.
+            VmEvent::VmPausedOutside { reason } => {
+                self.observed = Observed::Paused;
+                self.desired = Desired::Paused;
+                self.paused_by = Some(reason);
+                if reason.is_fault() {
+                    self.failure = Some(reason.describe().to_owned());
+                }
+            }
+            VmEvent::VmLabelsSet { labels } => self.labels = labels,
             VmEvent::VmResumeRequested => self.desired = Desired::Running,
-            VmEvent::VmResumed => self.observed = Observed::Running,
+            VmEvent::VmResumed => {
+                self.observed = Observed::Running;
+                // A pause libvirt made is over once anything resumes the guest, so nothing
+                // pauses it again; a pause someone asked Distribox for is theirs to end.
+                if self.paused_by.is_some() {
+                    self.desired = Desired::Running;
+                }
+                self.clear_pause();
+            }
             VmEvent::VmRenamed { name } => {
                 if let Some(spec) = &mut self.spec {
                     spec.name = name;
@@ -743,6 +815,7 @@ impl Aggregate for Vm {
                 self.observed = Observed::Running;
                 self.desired = Desired::Running;
                 self.failure = None;
+                self.crashed = false;
             }
             VmEvent::VmSnapshotRequested {
                 id,

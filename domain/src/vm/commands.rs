@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::aggregate::Vm;
-use super::events::StopReason;
+use super::events::{PauseReason, StopReason};
 use super::seed::SeedInput;
 use crate::console::ConsoleKind;
 use crate::image::ImageSummary;
@@ -21,6 +21,10 @@ pub enum VmCommand {
     Resume,
     Rename {
         name: String,
+    },
+    SetLabels {
+        note: Option<String>,
+        tags: Vec<String>,
     },
     /// New vCPUs and memory, and a disk at least as large; only while stopped.
     Resize {
@@ -92,6 +96,10 @@ pub enum VmCommand {
     },
     ReportRebooted,
     ReportPaused,
+    /// libvirt paused the guest and says why; Distribox may or may not have asked.
+    ReportPausedOutside {
+        reason: PauseReason,
+    },
     ReportResumed,
     ReportDeleted,
     /// libvirt refused what the VM was waiting for (a stop, a pause, a removal, …).

@@ -3,6 +3,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::labels::Labels;
 use super::seed::SeedSpec;
 use super::spec::{VmName, VmSpec};
 use crate::console::ConsoleKind;
@@ -19,6 +20,56 @@ pub enum StopReason {
     Crashed,
     /// It stopped outside Distribox (for example `virsh destroy`).
     External,
+}
+
+/// Why libvirt paused a guest that Distribox did not ask to pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// Someone paused it outside Distribox (`virsh suspend`).
+    Outside,
+    /// A disk read or write failed (a full or failing host disk, usually).
+    IoError,
+    /// The guest's watchdog fired.
+    Watchdog,
+    /// The guest panicked.
+    Crashed,
+    /// QEMU stopped the guest for no reason it gives: on a host whose KVM can't run guests
+    /// this is the "KVM internal error … emulation failure".
+    HypervisorError,
+    /// A reason newer than this version of Distribox.
+    Other,
+}
+
+impl PauseReason {
+    /// Paused by a fault, not by a person or a task that resumes it.
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            PauseReason::IoError
+                | PauseReason::Watchdog
+                | PauseReason::Crashed
+                | PauseReason::HypervisorError
+        )
+    }
+
+    /// Why, for people: shown as the VM's state reason.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PauseReason::Outside => "paused outside Distribox (for example with virsh suspend)",
+            PauseReason::IoError => {
+                "paused by libvirt after a disk I/O error: check the host's free disk space"
+            }
+            PauseReason::Watchdog => "paused by libvirt: the guest's watchdog fired",
+            PauseReason::Crashed => "paused by libvirt: the guest crashed (kernel panic)",
+            PauseReason::HypervisorError => {
+                "stopped by the hypervisor with an internal error (for example KVM failing to \
+                 emulate an instruction): force stop and start it, or run Distribox with \
+                 DISTRIBOX_DOMAIN_TYPE=qemu"
+            }
+            PauseReason::Other => "paused by libvirt",
+        }
+    }
 }
 
 /// Everything that can happen to a VM. Request events record intent; the others record what the
@@ -73,6 +124,14 @@ pub enum VmEvent {
     },
     /// The domain started without Distribox asking; the VM is now wanted running.
     VmStartedOutside,
+    /// libvirt paused the guest without Distribox asking; it stays paused until resumed.
+    VmPausedOutside {
+        reason: PauseReason,
+    },
+    /// The note and tags people gave the VM.
+    VmLabelsSet {
+        labels: Labels,
+    },
     /// Follows `VmCreated` for a domain that existed before its history: the VM is as libvirt
     /// found it.
     VmAdopted {
@@ -186,6 +245,8 @@ impl DomainEvent for VmEvent {
             VmEvent::VmResized { .. } => "VmResized",
             VmEvent::VmCloned { .. } => "VmCloned",
             VmEvent::VmStartedOutside => "VmStartedOutside",
+            VmEvent::VmPausedOutside { .. } => "VmPausedOutside",
+            VmEvent::VmLabelsSet { .. } => "VmLabelsSet",
             VmEvent::VmAdopted { .. } => "VmAdopted",
             VmEvent::VmActionFailed { .. } => "VmActionFailed",
             VmEvent::VmSnapshotRequested { .. } => "VmSnapshotRequested",

@@ -5,6 +5,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use quick_xml::escape::escape;
+use quick_xml::events::Event;
+use quick_xml::Reader;
 use uuid::Uuid;
 
 use super::libvirt::DomainType;
@@ -25,6 +27,21 @@ pub const DEFAULT_NETWORK: &str = "<network>
 
 /// The namespace of the metadata element that marks a domain as Distribox's.
 pub const METADATA_NS: &str = "https://distribox.dev/xmlns/vm/1";
+
+/// The text of element `name` (`id`, `installation`, `image`) in a domain's Distribox metadata.
+pub fn metadata_field(metadata: &str, name: &str) -> Option<String> {
+    let mut reader = Reader::from_str(metadata);
+    let mut inside = false;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => inside = start.local_name().as_ref() == name.as_bytes(),
+            Event::Text(text) if inside => return text.decode().ok().map(|t| t.trim().to_owned()),
+            Event::End(_) => inside = false,
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
 
 pub fn domain_name(id: Uuid) -> String {
     format!("distribox-{id}")
@@ -59,12 +76,21 @@ fn os(machine: &Machine) -> &'static str {
     }
 }
 
-pub fn build(
-    machine: &Machine,
-    domain_type: DomainType,
-    disk: &Path,
-    seed: Option<&Path>,
-) -> String {
+/// What the domain needs beyond the VM's own description: the kind of virtualisation, which
+/// Distribox made it, and where its files are.
+pub struct Placement<'a> {
+    pub domain_type: DomainType,
+    /// The Distribox installation defining the domain, so another installation on the same
+    /// libvirt can tell the domain is not its own.
+    pub installation: Option<Uuid>,
+    pub disk: &'a Path,
+    pub seed: Option<&'a Path>,
+    /// virtlogd writes everything the serial console prints here, watched or not, so a
+    /// console opened later can show what scrolled by.
+    pub serial_log: &'a Path,
+}
+
+pub fn build(machine: &Machine, placement: &Placement<'_>) -> String {
     let mut xml = String::new();
     let id = machine.id;
     // `write!` into a String cannot fail.
@@ -76,7 +102,7 @@ pub fn build(
   <title>{title}</title>
   <metadata>
     <distribox:vm xmlns:distribox='{METADATA_NS}'>
-      <distribox:id>{id}</distribox:id>{image}
+      <distribox:id>{id}</distribox:id>{installation}{image}
     </distribox:vm>
   </metadata>
   <memory unit='MiB'>{memory}</memory>
@@ -102,7 +128,10 @@ pub fn build(
     <channel type='unix'>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
     </channel>
-    <serial type='pty'><target port='0'/></serial>
+    <serial type='pty'>
+      <log file='{serial_log}' append='on'/>
+      <target port='0'/>
+    </serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <graphics type='vnc' keymap='{keymap}' sharePolicy='ignore'>
       <listen type='socket'/>
@@ -112,7 +141,12 @@ pub fn build(
   </devices>
 </domain>
 ",
-        domain_type = domain_type.as_str(),
+        domain_type = placement.domain_type.as_str(),
+        installation = placement
+            .installation
+            .map(|id| format!("\n      <distribox:installation>{id}</distribox:installation>"))
+            .unwrap_or_default(),
+        serial_log = path_text(placement.serial_log),
         os = os(machine),
         image = machine
             .image
@@ -127,8 +161,8 @@ pub fn build(
         title = escape(machine.name.as_str()),
         memory = machine.memory_mib,
         vcpus = machine.vcpus,
-        disk = path_text(disk),
-        seed = seed.map(seed_cdrom).unwrap_or_default(),
+        disk = path_text(placement.disk),
+        seed = placement.seed.map(seed_cdrom).unwrap_or_default(),
     );
     xml
 }
@@ -141,6 +175,22 @@ mod tests {
 
     use super::*;
     use crate::hypervisor::BaseImage;
+
+    #[test]
+    fn metadata_fields_are_read_back() {
+        let metadata = "<distribox:vm xmlns:distribox='https://distribox.dev/xmlns/vm/1'>\
+            <distribox:id>x</distribox:id><distribox:installation>abc</distribox:installation>\
+            <distribox:image>debian-12</distribox:image></distribox:vm>";
+        assert_eq!(
+            metadata_field(metadata, "image").as_deref(),
+            Some("debian-12")
+        );
+        assert_eq!(
+            metadata_field(metadata, "installation").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(metadata_field("<vm><id>x</id></vm>", "image"), None);
+    }
 
     #[test]
     fn user_text_is_escaped_and_never_names_the_domain() {
@@ -161,18 +211,26 @@ mod tests {
             uefi: false,
             cloned_from: None,
         };
-        let xml = build(
-            &machine,
-            DomainType::Qemu,
-            Path::new("/data/vms/x/disk.qcow2"),
-            None,
-        );
+        let installation = Uuid::from_u128(42);
+        let placement = Placement {
+            domain_type: DomainType::Qemu,
+            installation: Some(installation),
+            disk: Path::new("/data/vms/x/disk.qcow2"),
+            seed: None,
+            serial_log: Path::new("/data/vms/x/serial.log"),
+        };
+        let xml = build(&machine, &placement);
         assert!(!xml.contains("cdrom"));
+        assert!(xml.contains(&format!(
+            "<distribox:installation>{installation}</distribox:installation>"
+        )));
+        assert!(xml.contains("<log file='/data/vms/x/serial.log' append='on'/>"));
         let with_seed = build(
             &machine,
-            DomainType::Qemu,
-            Path::new("/d/disk.qcow2"),
-            Some(Path::new("/d/seed.iso")),
+            &Placement {
+                seed: Some(Path::new("/d/seed.iso")),
+                ..placement
+            },
         );
         assert!(
             with_seed.contains("<source file='/d/seed.iso'/>") && with_seed.contains("virtio-scsi")
@@ -196,10 +254,13 @@ mod tests {
                 uefi: true,
                 ..machine
             },
-            DomainType::Kvm,
-            Path::new("/d/disk.qcow2"),
-            None,
+            &Placement {
+                domain_type: DomainType::Kvm,
+                installation: None,
+                ..placement
+            },
         );
+        assert!(!uefi.contains("distribox:installation"));
         assert!(uefi.contains("<os firmware='efi'>") && uefi.starts_with("<domain type='kvm'>"));
     }
 }

@@ -20,9 +20,13 @@ use virt::error::ErrorNumber;
 use virt::stream::Stream;
 
 use super::disk::{self, DiskSource};
-use super::domain_xml::{self, domain_name};
+use super::domain_xml::{self, domain_name, Placement};
+use super::pause::pause_reason;
 use super::seed_iso;
 use super::{Hypervisor, HypervisorError, Machine};
+use distribox_domain::vm::PauseReason;
+use virt::domain::{DomainState, DomainStateEnum, DomainStateReason, DomainStateReasonEnum};
+use virt::enumutil::Enum;
 
 /// libvirt's `<domain type=…>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,20 +44,6 @@ impl DomainType {
             DomainType::Qemu => "qemu",
         }
     }
-
-    /// `kvm` when `/dev/kvm` can be opened, `qemu` otherwise.
-    pub fn detect() -> Self {
-        let usable = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-            .is_ok();
-        if usable {
-            DomainType::Kvm
-        } else {
-            DomainType::Qemu
-        }
-    }
 }
 
 impl std::str::FromStr for DomainType {
@@ -66,6 +56,32 @@ impl std::str::FromStr for DomainType {
             other => Err(format!(
                 "unknown domain type `{other}` (expected `kvm` or `qemu`)"
             )),
+        }
+    }
+}
+
+/// What libvirt says a domain is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainStatus {
+    /// Defined, not running (shut off, or crashed and kept).
+    Off,
+    Running,
+    /// Paused, and why; `None` for a pause libvirt undoes itself (a snapshot, a migration).
+    Paused(Option<PauseReason>),
+}
+
+impl DomainStatus {
+    fn of(state: DomainStateEnum, reason: DomainStateReasonEnum) -> Self {
+        match (state, reason) {
+            (Enum::Known(DomainState::Paused), Enum::Known(DomainStateReason::Paused(why))) => {
+                DomainStatus::Paused(pause_reason(why.to_raw() as i32))
+            }
+            (Enum::Known(DomainState::Paused), _) => {
+                DomainStatus::Paused(pause_reason(virt::sys::VIR_DOMAIN_PAUSED_UNKNOWN as i32))
+            }
+            (Enum::Known(DomainState::Shutoff | DomainState::Crashed), _) => DomainStatus::Off,
+            // Running, blocked on I/O, shutting down, suspended by the guest (S3): all up.
+            _ => DomainStatus::Running,
         }
     }
 }
@@ -86,6 +102,7 @@ pub struct LibvirtHypervisor {
     conn: Arc<Mutex<Option<Connect>>>,
     starts: StartLedger,
     health: HypervisorHealth,
+    installation: Option<Uuid>,
 }
 
 /// Starts Distribox itself made whose libvirt start event has not arrived yet. libvirt's start
@@ -182,7 +199,7 @@ impl From<virt::error::Error> for CallError {
 }
 
 /// VM `name`'s domain if it exists. A domain of that name without Distribox's metadata element
-/// is someone else's: refused, never modified (DESIGN.md §6).
+/// is someone else's: refused, never modified.
 pub(super) fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>, CallError> {
     let dom = match conn.lookup_domain_by_name(name) {
         Ok(dom) => dom,
@@ -229,6 +246,48 @@ impl LibvirtHypervisor {
             conn: Arc::new(Mutex::new(None)),
             starts: StartLedger::default(),
             health: HypervisorHealth::default(),
+            installation: None,
+        }
+    }
+
+    /// Marks the domains it defines as made by `installation`, and leaves domains marked by
+    /// another installation alone.
+    pub fn with_installation(mut self, installation: Uuid) -> Self {
+        self.installation = Some(installation);
+        self
+    }
+
+    /// The installation this hypervisor marks its domains with.
+    pub fn installation(&self) -> Option<Uuid> {
+        self.installation
+    }
+
+    /// Whether VM `id`'s domain says another Distribox installation made it. Domains made
+    /// before installations were marked, and domains that are gone, are not.
+    pub async fn made_elsewhere(&self, id: Uuid) -> bool {
+        let Some(ours) = self.installation else {
+            return false;
+        };
+        let name = domain_name(id);
+        let marked = self
+            .with_conn(move |conn| {
+                let dom = match conn.lookup_domain_by_name(&name) {
+                    Ok(dom) => dom,
+                    Err(err) if is_missing(&err) => return Ok(None),
+                    Err(err) => return Err(err.into()),
+                };
+                let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
+                Ok(dom
+                    .metadata(kind, Some(domain_xml::METADATA_NS), 0)
+                    .ok()
+                    .and_then(|metadata| domain_xml::metadata_field(&metadata, "installation")))
+            })
+            .await;
+        match marked {
+            Ok(Some(theirs)) => theirs.parse::<Uuid>().map_or(true, |theirs| theirs != ours),
+            Ok(None) => false,
+            // Can't tell: let the log decide whether it knows the VM.
+            Err(_) => false,
         }
     }
 
@@ -242,6 +301,11 @@ impl LibvirtHypervisor {
 
     pub fn domain_type(&self) -> DomainType {
         self.domain_type
+    }
+
+    /// Everything VM `id`'s serial console printed, kept by virtlogd.
+    pub fn serial_log_path(&self, id: Uuid) -> PathBuf {
+        self.vm_dir(id).join("serial.log")
     }
 
     /// Where VM `id` keeps its disks.
@@ -312,15 +376,15 @@ impl LibvirtHypervisor {
         .await
     }
 
-    /// Every domain libvirt has, by name, with whether it is active: one call for a whole
-    /// reconciliation pass.
-    pub async fn domain_activity(&self) -> Result<HashMap<String, bool>, HypervisorError> {
+    /// Every domain libvirt has, by name, with its state: one call for a whole reconciliation
+    /// pass.
+    pub async fn domain_states(&self) -> Result<HashMap<String, DomainStatus>, HypervisorError> {
         self.with_conn(|conn| {
             let mut domains = HashMap::new();
             for dom in conn.list_all_domains(0)? {
-                match dom.is_active() {
-                    Ok(active) => {
-                        domains.insert(dom.name()?, active);
+                match dom.state() {
+                    Ok((state, reason)) => {
+                        domains.insert(dom.name()?, DomainStatus::of(state, reason));
                     }
                     // Undefined between the listing and the question.
                     Err(err) if is_missing(&err) => {}
@@ -396,7 +460,17 @@ impl LibvirtHypervisor {
         if !self.is_running(machine.id).await? {
             disk::grow(&disk_path, machine.disk_gib).await?;
         }
-        let xml = domain_xml::build(machine, self.domain_type, &disk_path, seed.as_deref());
+        let serial_log = self.serial_log_path(machine.id);
+        let xml = domain_xml::build(
+            machine,
+            &Placement {
+                domain_type: self.domain_type,
+                installation: self.installation,
+                disk: &disk_path,
+                seed: seed.as_deref(),
+                serial_log: &serial_log,
+            },
+        );
         let (name, autostart) = (domain_name(machine.id), machine.autostart);
         self.with_conn(move |conn| {
             owned_domain(conn, &name)?;

@@ -1,6 +1,6 @@
 //! libvirt lifecycle events, so what happens to a domain outside Distribox's own actions — the
-//! guest powering itself off, a crash, `virsh destroy`, `virsh start` — reaches the log within a
-//! second.
+//! guest powering itself off, a crash, `virsh destroy`, `virsh start`, `virsh suspend`, a guest
+//! paused by an I/O error or a KVM internal error — reaches the log within a second.
 //!
 //! The `virt` crate has no safe wrapper for domain events, so the FFI lives here and only here:
 //! libvirt's default event loop runs on a dedicated thread, one dedicated connection registers a
@@ -11,16 +11,17 @@ use std::ffi::{c_int, c_void, CStr};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use distribox_domain::vm::{StopReason, VmCommand};
+use distribox_domain::vm::{PauseReason, StopReason, VmCommand};
 use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 use virt::connect::Connect;
 use virt::sys;
 
-use super::libvirt::{HypervisorHealth, StartLedger};
-use super::projector::OutcomeReporter;
+use super::libvirt::{HypervisorHealth, LibvirtHypervisor};
+use super::pause::pause_reason;
+use super::projector::{OutcomeReporter, ReportError};
 
-/// A domain started or stopped.
+/// A domain started, stopped, paused or resumed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainChange {
     pub domain: String,
@@ -32,6 +33,9 @@ pub enum Change {
     Started,
     /// With the reason libvirt gave.
     Stopped(StopReason),
+    /// Paused, with why, as the domain's state says when the event arrives.
+    Paused(PauseReason),
+    Resumed,
 }
 
 /// Maps a `VIR_DOMAIN_EVENT_STOPPED` detail to why the VM stopped. A destroy is reported as
@@ -79,6 +83,14 @@ unsafe extern "C" fn on_lifecycle(
     let change = match event as sys::virDomainEventType {
         sys::VIR_DOMAIN_EVENT_STOPPED => Change::Stopped(stop_reason(detail)),
         sys::VIR_DOMAIN_EVENT_STARTED => Change::Started,
+        sys::VIR_DOMAIN_EVENT_RESUMED => Change::Resumed,
+        // The event's detail can't tell a `virsh suspend` from a KVM internal error; the
+        // domain's paused reason can.
+        // SAFETY: the domain is valid during the callback.
+        sys::VIR_DOMAIN_EVENT_SUSPENDED => match unsafe { paused_reason(dom) } {
+            Some(reason) => Change::Paused(reason),
+            None => return 0,
+        },
         _ => return 0,
     };
     // SAFETY: libvirt passes back the pointer registered in `watch_connection`, which stays
@@ -93,6 +105,22 @@ unsafe extern "C" fn on_lifecycle(
         .into_owned();
     let _ = sender.send(DomainChange { domain, change });
     0
+}
+
+/// Why `dom` is paused now; `None` when it no longer is, or libvirt will resume it itself.
+///
+/// # Safety
+/// `dom` must be a valid domain pointer (as during a callback).
+unsafe fn paused_reason(dom: sys::virDomainPtr) -> Option<PauseReason> {
+    let (mut state, mut reason): (c_int, c_int) = (0, 0);
+    // SAFETY: `dom` is valid (the caller's promise) and both out-pointers are live locals.
+    if unsafe { sys::virDomainGetState(dom, &mut state, &mut reason, 0) } < 0 {
+        return None;
+    }
+    if state as sys::virDomainState != sys::VIR_DOMAIN_PAUSED {
+        return None;
+    }
+    pause_reason(reason)
 }
 
 unsafe extern "C" fn free_sender(opaque: *mut c_void) {
@@ -199,16 +227,16 @@ pub fn watch(uri: String, health: HypervisorHealth) -> Watcher {
     }
 }
 
-const REPORT_ATTEMPTS: u32 = 6;
-
-/// Reports every start and stop of a Distribox domain (`distribox-<uuid>`) as an observation,
-/// except starts Distribox made itself (the projector reports those); other domains are none of
-/// Distribox's business.
+/// Reports every start, stop, pause and resume of a Distribox domain (`distribox-<uuid>`) as an
+/// observation, except starts Distribox made itself (the projector reports those). Other
+/// domains are none of Distribox's business: those of other installations on the same libvirt
+/// are skipped, and a VM this installation has no history of is dropped quietly.
 pub async fn report_changes(
     mut changes: mpsc::UnboundedReceiver<DomainChange>,
     reporter: impl OutcomeReporter,
-    starts: StartLedger,
+    hypervisor: LibvirtHypervisor,
 ) {
+    let starts = hypervisor.starts();
     while let Some(DomainChange { domain, change }) = changes.recv().await {
         let Some(id) = domain
             .strip_prefix("distribox-")
@@ -220,20 +248,46 @@ pub async fn report_changes(
             Change::Started if starts.take(id) => continue,
             Change::Started => VmCommand::ReportStartedOutside,
             Change::Stopped(reason) => VmCommand::ReportStopped { reason },
+            Change::Paused(reason) => VmCommand::ReportPausedOutside { reason },
+            Change::Resumed => VmCommand::ReportResumed,
         };
-        tracing::info!(vm = %id, ?change, "domain changed");
-        // A short database hiccup must not lose the observation.
-        let mut delay = Duration::from_millis(100);
-        for attempt in 1..=REPORT_ATTEMPTS {
-            match reporter.report(id, command.clone()).await {
-                Ok(()) => break,
-                Err(err) if attempt == REPORT_ATTEMPTS => {
-                    tracing::error!(vm = %id, error = %err, ?change, "cannot record a domain change")
-                }
-                Err(_) => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
+        if hypervisor.made_elsewhere(id).await {
+            tracing::trace!(domain, "another installation's domain changed");
+            continue;
+        }
+        match change {
+            Change::Paused(reason) if reason.is_fault() => {
+                tracing::warn!(vm = %id, reason = reason.describe(), "libvirt paused a guest")
+            }
+            _ => tracing::info!(vm = %id, ?change, "domain changed"),
+        }
+        report(&reporter, id, command).await;
+    }
+}
+
+const REPORT_ATTEMPTS: u32 = 6;
+
+/// Records one observation, retrying while the log is unavailable: a short database hiccup
+/// must not lose it.
+async fn report(reporter: &impl OutcomeReporter, id: Uuid, command: VmCommand) {
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=REPORT_ATTEMPTS {
+        match reporter.report(id, command.clone()).await {
+            Ok(()) => return,
+            Err(ReportError::UnknownVm) => {
+                tracing::debug!(vm = %id, "a domain of a VM this installation does not know changed");
+                return;
+            }
+            Err(ReportError::Refused(reason)) => {
+                tracing::warn!(vm = %id, %reason, ?command, "a domain change was refused");
+                return;
+            }
+            Err(err) if attempt == REPORT_ATTEMPTS => {
+                tracing::error!(vm = %id, error = %err, ?command, "cannot record a domain change");
+            }
+            Err(ReportError::Unavailable(_)) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
             }
         }
     }

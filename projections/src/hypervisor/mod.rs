@@ -4,8 +4,10 @@
 mod addresses;
 mod disk;
 mod domain_xml;
+pub mod kvm_probe;
 mod libvirt;
 pub mod lifecycle;
+mod pause;
 mod projector;
 mod reconciler;
 mod recoverable;
@@ -21,10 +23,11 @@ use distribox_domain::vm::{KeyboardLayout, SeedSpec};
 use uuid::Uuid;
 
 pub use self::libvirt::{
-    DomainType, HypervisorHealth, LibvirtHypervisor, SerialStream, StartLedger, Unavailable,
+    DomainStatus, DomainType, HypervisorHealth, LibvirtHypervisor, SerialStream, StartLedger,
+    Unavailable,
 };
 pub use domain_xml::domain_name;
-pub use projector::{HypervisorProjector, OutcomeReporter};
+pub use projector::{HypervisorProjector, OutcomeReporter, ReportError};
 pub use reconciler::{Reconciled, Reconciler};
 pub use recoverable::{recoverable, FoundDomain};
 pub use screenshot::TILE_MAX_WIDTH;

@@ -20,10 +20,24 @@ use crate::images::ImageFiles;
 use crate::runner::Projection;
 use crate::{ProjectionError, StoredEvent};
 
+/// Why an observation did not make it into the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    /// This installation has no VM with that id (another installation's domain, say).
+    #[error("no such VM")]
+    UnknownVm,
+    /// The VM's rules refused it; retrying won't help.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The log could not be reached; retrying may help.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// Sends what the hypervisor observed back into the log (as the `system` actor).
 #[async_trait]
 pub trait OutcomeReporter: Send + Sync + 'static {
-    async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), String>;
+    async fn report(&self, vm: Uuid, command: VmCommand) -> Result<(), ReportError>;
 }
 
 pub struct HypervisorProjector<H, R> {
@@ -155,7 +169,7 @@ impl<H: Hypervisor, R: OutcomeReporter> HypervisorProjector<H, R> {
         self.reporter
             .report(id, command)
             .await
-            .map_err(ProjectionError::Other)
+            .map_err(|err| ProjectionError::Other(err.to_string()))
     }
 
     /// Reports the outcome of provisioning or starting. libvirt's refusal is an outcome like a

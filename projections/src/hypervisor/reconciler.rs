@@ -1,19 +1,19 @@
 //! Periodic reconciliation of libvirt with the read model, for drift that no lifecycle event
-//! reports: a domain undefined behind Distribox's back, or a stop missed while Distribox was
-//! down or disconnected. The projector acts on events; this catches what happened without one.
+//! reports: a domain undefined behind Distribox's back, or a stop or pause missed while
+//! Distribox was down or disconnected. The projector acts on events; this catches what happened without one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::Aggregate;
-use distribox_domain::vm::{Desired, Observed, StopReason, Vm, VmCommand};
+use distribox_domain::vm::{Desired, Observed, PauseReason, StopReason, Vm, VmCommand};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::projector::{load_vm, machine_of, OutcomeReporter};
 use super::recoverable::recoverable;
-use super::{domain_name, Hypervisor, HypervisorError, LibvirtHypervisor};
+use super::{domain_name, DomainStatus, Hypervisor, HypervisorError, LibvirtHypervisor};
 use crate::images::ImageFiles;
 use crate::ProjectionError;
 
@@ -26,6 +26,10 @@ pub struct Reconciled {
     pub found_stopped: Vec<Uuid>,
     /// VMs recorded as stopped whose domain was running: started outside Distribox.
     pub found_running: Vec<Uuid>,
+    /// VMs recorded as running whose domain libvirt had paused.
+    pub found_paused: Vec<Uuid>,
+    /// VMs recorded as paused whose domain was running again.
+    pub found_resumed: Vec<Uuid>,
     /// VMs whose ACPI shutdown outlived its grace period without its timer reporting it (the
     /// timer lives in memory and dies with a restart).
     pub shutdowns_overdue: Vec<Uuid>,
@@ -90,11 +94,7 @@ impl<R: OutcomeReporter> Reconciler<R> {
         let rows: Vec<(Uuid, serde_json::Value)> = sqlx::query_as("SELECT id, aggregate FROM vms")
             .fetch_all(&self.pool)
             .await?;
-        let domains = self
-            .hypervisor
-            .domain_activity()
-            .await
-            .map_err(unavailable)?;
+        let domains = self.hypervisor.domain_states().await.map_err(unavailable)?;
         let mut done = Reconciled::default();
         let mut conn = self.pool.acquire().await?;
         for (id, aggregate) in rows {
@@ -120,7 +120,7 @@ impl<R: OutcomeReporter> Reconciler<R> {
         &self,
         id: Uuid,
         seen: &Vm,
-        domain: Option<bool>,
+        domain: Option<DomainStatus>,
         conn: &mut sqlx::PgConnection,
         done: &mut Reconciled,
     ) -> Result<(), ProjectionError> {
@@ -151,6 +151,15 @@ impl<R: OutcomeReporter> Reconciler<R> {
             Some(Drift::Running) => {
                 self.report(id, VmCommand::ReportStartedOutside).await?;
                 done.found_running.push(id);
+            }
+            Some(Drift::Paused(reason)) => {
+                self.report(id, VmCommand::ReportPausedOutside { reason })
+                    .await?;
+                done.found_paused.push(id);
+            }
+            Some(Drift::Resumed) => {
+                self.report(id, VmCommand::ReportResumed).await?;
+                done.found_resumed.push(id);
             }
             None => {}
         }
@@ -202,11 +211,11 @@ impl<R: OutcomeReporter> Reconciler<R> {
         self.reporter
             .report(id, command)
             .await
-            .map_err(ProjectionError::Other)
+            .map_err(|err| ProjectionError::Other(err.to_string()))
     }
 }
 
-/// How a VM and its domain (`Some(active)`, or `None` if libvirt has none) disagree.
+/// How a VM and its domain (or `None` if libvirt has none) disagree.
 #[derive(Debug, PartialEq, Eq)]
 enum Drift {
     Missing {
@@ -215,19 +224,29 @@ enum Drift {
     NotRunning,
     /// Recorded as stopped, but the domain runs.
     Running,
+    /// Recorded as running, but libvirt paused the domain.
+    Paused(PauseReason),
+    /// Recorded as paused, but the domain runs.
+    Resumed,
 }
 
-fn drift(vm: &Vm, domain: Option<bool>) -> Option<Drift> {
+fn drift(vm: &Vm, domain: Option<DomainStatus>) -> Option<Drift> {
     // Not provisioned yet, or on its way out: the projector owns those.
     if matches!(vm.observed, Observed::Pending | Observed::Gone) || vm.desired == Desired::Deleted {
         return None;
     }
     let up = matches!(vm.observed, Observed::Running | Observed::Paused);
-    match domain {
-        None => Some(Drift::Missing { was_up: up }),
-        Some(false) if up => Some(Drift::NotRunning),
-        Some(true) if vm.observed == Observed::Stopped => Some(Drift::Running),
-        Some(_) => None,
+    let Some(domain) = domain else {
+        return Some(Drift::Missing { was_up: up });
+    };
+    match (domain, vm.observed) {
+        (DomainStatus::Off, _) if up => Some(Drift::NotRunning),
+        (DomainStatus::Running | DomainStatus::Paused(_), Observed::Stopped) => {
+            Some(Drift::Running)
+        }
+        (DomainStatus::Paused(Some(reason)), Observed::Running) => Some(Drift::Paused(reason)),
+        (DomainStatus::Running, Observed::Paused) => Some(Drift::Resumed),
+        _ => None,
     }
 }
 
@@ -253,6 +272,7 @@ mod tests {
     #[test]
     fn drift_is_a_missing_domain_or_a_running_vm_whose_domain_is_off() {
         use Desired as D;
+        use DomainStatus as S;
         use Observed as O;
         assert_eq!(
             drift(&vm(D::Stopped, O::Stopped), None),
@@ -263,22 +283,47 @@ mod tests {
             Some(Drift::Missing { was_up: true })
         );
         assert_eq!(
-            drift(&vm(D::Running, O::Running), Some(false)),
+            drift(&vm(D::Running, O::Running), Some(S::Off)),
             Some(Drift::NotRunning)
         );
         assert_eq!(
-            drift(&vm(D::Paused, O::Paused), Some(false)),
+            drift(&vm(D::Paused, O::Paused), Some(S::Off)),
             Some(Drift::NotRunning)
         );
-        assert_eq!(drift(&vm(D::Running, O::Running), Some(true)), None);
-        assert_eq!(drift(&vm(D::Stopped, O::Stopped), Some(false)), None);
+        assert_eq!(drift(&vm(D::Running, O::Running), Some(S::Running)), None);
+        assert_eq!(drift(&vm(D::Stopped, O::Stopped), Some(S::Off)), None);
         assert_eq!(
-            drift(&vm(D::Stopped, O::Stopped), Some(true)),
+            drift(&vm(D::Stopped, O::Stopped), Some(S::Running)),
             Some(Drift::Running)
         );
         // The projector's business: not provisioned yet, being deleted, gone.
         assert_eq!(drift(&vm(D::Running, O::Pending), None), None);
         assert_eq!(drift(&vm(D::Deleted, O::Stopped), None), None);
         assert_eq!(drift(&vm(D::Stopped, O::Gone), None), None);
+    }
+
+    #[test]
+    fn pauses_libvirt_made_and_resumes_behind_distribox_s_back_are_drift() {
+        use Desired as D;
+        use DomainStatus as S;
+        use Observed as O;
+        let fault = PauseReason::HypervisorError;
+        assert_eq!(
+            drift(&vm(D::Running, O::Running), Some(S::Paused(Some(fault)))),
+            Some(Drift::Paused(fault))
+        );
+        // A pause libvirt undoes itself (a snapshot being taken) is not.
+        assert_eq!(
+            drift(&vm(D::Running, O::Running), Some(S::Paused(None))),
+            None
+        );
+        assert_eq!(
+            drift(&vm(D::Paused, O::Paused), Some(S::Paused(Some(fault)))),
+            None
+        );
+        assert_eq!(
+            drift(&vm(D::Paused, O::Paused), Some(S::Running)),
+            Some(Drift::Resumed)
+        );
     }
 }

@@ -6,12 +6,11 @@ use std::collections::HashSet;
 
 use cqrs_es::Aggregate;
 use distribox_domain::vm::Vm;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::disk;
+use super::domain_xml::metadata_field;
 use super::libvirt::{is_missing, owned_domain, CallError};
 use super::{HypervisorError, LibvirtHypervisor};
 use crate::ProjectionError;
@@ -39,6 +38,8 @@ struct DomainFacts {
     vcpus: u32,
     memory_mib: u64,
     image: Option<String>,
+    /// Which installation made it, for domains made since installations were marked.
+    installation: Option<String>,
     running: bool,
 }
 
@@ -68,7 +69,12 @@ impl LibvirtHypervisor {
                 Ok(found)
             })
             .await?;
+        let ours = self.installation().map(|id| id.to_string());
         let mut domains = Vec::new();
+        // Another installation's domains are for it to recover, not this one.
+        let facts = facts.into_iter().filter(|facts| {
+            ours.is_none() || facts.installation.is_none() || facts.installation == ours
+        });
         for facts in facts {
             match disk::virtual_size(&self.disk_path(facts.id)).await {
                 Ok(size) => domains.push(FoundDomain {
@@ -110,7 +116,8 @@ fn domain_facts(
         domain: name,
         vcpus: info.nr_virt_cpu,
         memory_mib: info.max_mem / 1024,
-        image: metadata_image(&metadata),
+        image: metadata_field(&metadata, "image"),
+        installation: metadata_field(&metadata, "installation"),
         running: dom.is_active()?,
     }))
 }
@@ -141,32 +148,7 @@ pub async fn recoverable(
 }
 
 /// The text of the `image` element in Distribox's metadata element, if any.
-fn metadata_image(metadata: &str) -> Option<String> {
-    let mut reader = Reader::from_str(metadata);
-    let mut in_image = false;
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(start) => in_image = start.local_name().as_ref() == b"image",
-            Event::Text(text) if in_image => {
-                return text.decode().ok().map(|t| t.trim().to_owned())
-            }
-            Event::End(_) => in_image = false,
-            Event::Eof => return None,
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_image_comes_from_the_metadata_element() {
-        let metadata = "<distribox:vm xmlns:distribox='https://distribox.dev/xmlns/vm/1'>\
-            <distribox:id>x</distribox:id><distribox:image>debian-12</distribox:image>\
-            </distribox:vm>";
-        assert_eq!(metadata_image(metadata).as_deref(), Some("debian-12"));
-        assert_eq!(metadata_image("<vm><id>x</id></vm>"), None);
-    }
 }

@@ -129,6 +129,14 @@ impl Projection for AccountsProjection {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Sessions ended by the disable stay ended: `sessions_valid_after` is kept.
+            AccountEvent::AccountEnabled => {
+                sqlx::query("UPDATE accounts SET disabled = false, version = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(event.sequence)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             // Its sessions die with the row: authentication joins on it.
             AccountEvent::AccountDeleted => {
                 sqlx::query("DELETE FROM accounts WHERE id = $1")

@@ -198,3 +198,38 @@ mod tests {
         );
     }
 }
+
+/// A running VM's use at its latest sample: CPU across all its vCPUs (100 = every vCPU busy)
+/// and the memory its QEMU process holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveUse {
+    pub at: DateTime<Utc>,
+    pub cpu_percent: f64,
+    pub memory_kib: i64,
+}
+
+/// VM `vm`'s latest raw sample if it is younger than `max_age`; older ones describe a VM that
+/// has since stopped or a sampler that has.
+pub async fn vm_live_use(
+    pool: &PgPool,
+    vm: Uuid,
+    vcpus: u32,
+    max_age: Duration,
+) -> Result<Option<LiveUse>, sqlx::Error> {
+    let row: Option<(DateTime<Utc>, f64, f64, i64)> = sqlx::query_as(
+        "SELECT at, span_seconds, cpu_seconds, memory_avg_kib FROM usage_samples
+          WHERE vm_id = $1 AND resolution = 'raw' AND at > now() - make_interval(secs => $2)
+          ORDER BY at DESC LIMIT 1",
+    )
+    .bind(vm)
+    .bind(max_age.num_milliseconds() as f64 / 1000.0)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .filter(|(_, span, _, _)| *span > 0.0)
+        .map(|(at, span, cpu, memory_kib)| LiveUse {
+            at,
+            cpu_percent: (cpu / span / f64::from(vcpus.max(1)) * 100.0).clamp(0.0, 100.0),
+            memory_kib,
+        }))
+}

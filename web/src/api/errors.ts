@@ -45,7 +45,8 @@ export function problemOf(error: CombinedError): ApiProblem {
 
 /** A problem as one line for a notice. */
 export function describe(problem: ApiProblem): string {
-  if (problem.code === 'FORBIDDEN' && problem.policy) {
+  // The server's message usually names the policy already; say it once.
+  if (problem.code === 'FORBIDDEN' && problem.policy && !problem.message.includes(problem.policy)) {
     return `${problem.message} (needs ${problem.policy})`;
   }
   return problem.message;

@@ -8,6 +8,7 @@ use crate::DomainError;
 
 mod consoles;
 mod credentials;
+mod observed;
 mod reshaping;
 
 /// The base image most tests build on: ready, 3 GiB.
