@@ -1,7 +1,7 @@
 // The dashboard's frame: navigation (only to screens the account may use), the live link's
-// status, and the account menu.
+// status, and the account menu. On a narrow screen the navigation folds behind a Menu button.
 import { useEffect, useRef, useState } from 'react';
-import { NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { onLinkStatus, type LinkStatus } from '../api/client';
 import { useSession } from '../session';
 import { ChangePasswordDialog } from './ChangePasswordDialog';
@@ -84,6 +84,10 @@ function AccountMenu() {
 
 export function Layout() {
   const { can } = useSession();
+  const { pathname } = useLocation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  // Choosing a screen folds the menu again.
+  useEffect(() => setMenuOpen(false), [pathname]);
   return (
     <>
       <a className="skip-link" href="#main">
@@ -94,7 +98,16 @@ export function Layout() {
           <img src="/favicon.svg" alt="" width="22" height="22" />
           <span>Distribox</span>
         </NavLink>
-        <nav aria-label="Main">
+        <button
+          type="button"
+          className="button small nav-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
+          <span aria-hidden="true">☰</span> Menu
+        </button>
+        <nav id="main-nav" aria-label="Main" data-open={menuOpen || undefined}>
           <NavLink to="/" end>
             Overview
           </NavLink>

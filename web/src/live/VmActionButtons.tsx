@@ -1,8 +1,10 @@
-// The lifecycle buttons a VM offers in its state, greyed where the caller lacks the policy.
+// The lifecycle buttons a VM offers in its state, greyed where the caller lacks the policy or
+// while snapshot work makes the VM wait.
 import { GatedButton } from '../components/Gate';
-import { actionsFor, type VmAction } from './vmActions';
+import type { VmState } from '../gql/graphql';
+import { actionsFor, SNAPSHOT_BUSY, type VmAction } from './vmActions';
 
-export function VmActionButtons({ vm, onAction }: { vm: { state: Parameters<typeof actionsFor>[0]['state']; allowed: readonly string[]; busy: boolean }; onAction(action: VmAction): void }) {
+export function VmActionButtons({ vm, onAction }: { vm: { state: VmState; allowed: readonly string[]; busy: boolean }; onAction(action: VmAction): void }) {
   return (
     <>
       {actionsFor(vm).map((spec) => (
@@ -11,7 +13,7 @@ export function VmActionButtons({ vm, onAction }: { vm: { state: Parameters<type
           allowed={spec.allowed}
           policy={spec.policy}
           className={`button small${spec.danger ? ' danger-outline' : ''}`}
-          disabled={vm.busy}
+          blocked={vm.busy ? SNAPSHOT_BUSY : null}
           onClick={() => onAction(spec.action)}
         >
           {spec.label}

@@ -36,3 +36,52 @@ export function actionsFor(vm: { state: VmState; allowed: readonly string[] }): 
     allowed: vm.allowed.includes(spec.policy),
   }));
 }
+
+/** Why nothing can be done to a VM while snapshot work is under way on it (`Vm.busy`). */
+export const SNAPSHOT_BUSY = 'Wait until the snapshot work under way is done';
+
+export type SnapshotAction = 'take' | 'revert' | 'delete';
+
+interface SnapshotRule {
+  policy: string;
+  /** Why the VM's state refuses the action, or null when it allows it. */
+  refusal(state: VmState): string | null;
+}
+
+// As the server rules: taking needs the VM running (a snapshot with memory) or at rest stopped
+// (disk only); reverting needs it stopped — a failed VM is stopped too; deleting any time.
+// Whatever the state, snapshot work under way (`busy`) makes every other wait.
+const SNAPSHOT_RULES: Record<SnapshotAction, SnapshotRule> = {
+  take: {
+    policy: 'vms:snapshots:create',
+    refusal: (state) =>
+      state === 'RUNNING' || state === 'STOPPED'
+        ? null
+        : state === 'PAUSED'
+          ? 'Resume the VM to take a snapshot'
+          : 'Wait until the VM is running or stopped to take a snapshot',
+  },
+  revert: {
+    policy: 'vms:snapshots:revert',
+    refusal: (state) => (state === 'STOPPED' || state === 'FAILED' ? null : 'Stop the VM to revert it to a snapshot'),
+  },
+  delete: { policy: 'vms:snapshots:delete', refusal: () => null },
+};
+
+export interface SnapshotActionState {
+  policy: string;
+  /** The caller holds the policy. */
+  allowed: boolean;
+  /** Why the action cannot be done now, or null when it can. */
+  blocked: string | null;
+}
+
+/** Whether `action` may be offered on the VM's snapshots now, and if not, why. */
+export function snapshotAction(vm: { state: VmState; allowed: readonly string[]; busy: boolean }, action: SnapshotAction): SnapshotActionState {
+  const rule = SNAPSHOT_RULES[action];
+  return {
+    policy: rule.policy,
+    allowed: vm.allowed.includes(rule.policy),
+    blocked: vm.busy ? SNAPSHOT_BUSY : rule.refusal(vm.state),
+  };
+}

@@ -1,15 +1,19 @@
 // The audit log: who did what to which VM, with what outcome — filtered, paged (newest first),
-// followed live, exported as CSV or JSON lines, and a console session's replay from its entry.
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+// followed live, exported as CSV or JSON lines, each entry's details as labelled fields, and a
+// console session's replay from its entry, in a dialog over the page where the click was.
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { client, subscribeLive } from '../api/client';
 import { download } from '../api/download';
 import { describe, problemOf, type ApiProblem } from '../api/errors';
 import { AuditPageQuery, AuditTailSubscription, RecordingQuery } from '../api/operations';
 import { FormError } from '../components/FormError';
+import { useNotify } from '../components/Notices';
 import { formatTime, utcFromLocalInput } from '../format';
 import type { AuditEntryFieldsFragment } from '../gql/graphql';
 import { useVmList } from '../live/useVmList';
+import { vmLabel } from '../live/vmLabel';
+import { detailFields, textParts, type ValuePart } from './auditDetails';
 
 type Entry = AuditEntryFieldsFragment;
 
@@ -45,50 +49,132 @@ export function exportUrl(format: 'csv' | 'jsonl', filters: AuditFilters): strin
   return `/audit/export?${params}`;
 }
 
-function Replay({ session, onClose }: { session: string; onClose(): void }) {
-  const [text, setText] = useState<string | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+/** A shortened id: the full one on hover, and copied on a click. */
+function ShortId({ text, id }: { text: string; id: string }) {
+  const notify = useNotify();
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(id);
+      notify(`Copied ${id}`);
+    } catch {
+      // No clipboard outside a secure context: the id is at least shown whole.
+      notify(id);
+    }
+  };
+  return (
+    <button type="button" className="short-id" title={`${id} — click to copy`} onClick={() => void copy()}>
+      {text}
+    </button>
+  );
+}
+
+function Value({ parts }: { parts: readonly ValuePart[] }) {
+  return (
+    <>
+      {parts.map((part, i) => (part.id ? <ShortId key={i} text={part.text} id={part.id} /> : <span key={i}>{part.text}</span>))}
+    </>
+  );
+}
+
+function Details({ details }: { details: unknown }) {
+  const fields = detailFields(details);
+  if (!fields.length) return null;
+  return (
+    <dl className="audit-details">
+      {fields.map((field) => (
+        <div key={field.label}>
+          <dt>{field.label}</dt>
+          <dd>
+            <Value parts={field.value} />
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+interface Recording {
+  text: string;
+  startedAt: string;
+  finishedAt: string | null;
+  lostBytes: number;
+}
+
+/** Every frame of a recorded session, as text without the terminal's control sequences. */
+async function loadRecording(session: string): Promise<Recording | { problem: string }> {
+  let from = 0;
+  let text = '';
+  for (;;) {
+    const result = await client.query(RecordingQuery, { session, from }).toPromise();
+    const recording = result.data?.consoleRecording;
+    if (!recording) return { problem: result.error ? describe(problemOf(result.error)) : 'This session was not recorded.' };
+    text += recording.frames.map((frame) => frame.text).join('');
+    if (recording.frames.length < 5000) {
+      // Colours and cursor moves make no sense on a page.
+      const readable = text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r\n?/g, '\n');
+      return { text: readable, startedAt: recording.startedAt, finishedAt: recording.finishedAt ?? null, lostBytes: recording.lostBytes };
+    }
+    from = recording.frames[recording.frames.length - 1].seq + 1;
+  }
+}
+
+/** A console session's transcript in a modal dialog: over the page, wherever the list was scrolled to. */
+function ReplayDialog({ session, vmName, onClose }: { session: string; vmName: string | null; onClose(): void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [loaded, setLoaded] = useState<Recording | { problem: string } | null>(null);
+  useEffect(() => {
+    const element = dialog.current;
+    if (element && !element.open) element.showModal();
+    return () => element?.close();
+  }, []);
   useEffect(() => {
     let cancelled = false;
-    (async () => {
-      let from = 0;
-      let all = '';
-      for (;;) {
-        const result = await client.query(RecordingQuery, { session, from }).toPromise();
-        if (cancelled) return;
-        const recording = result.data?.consoleRecording;
-        if (!recording) {
-          setProblem(result.error ? describe(problemOf(result.error)) : 'This session was not recorded.');
-          return;
-        }
-        all += recording.frames.map((frame) => frame.text).join('');
-        if (recording.frames.length < 5000) break;
-        from = recording.frames[recording.frames.length - 1].seq + 1;
-      }
-      // Terminal control sequences make no sense on a page: colours and cursor moves go.
-      setText(all.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r\n?/g, '\n'));
-    })();
+    void loadRecording(session).then((result) => {
+      if (!cancelled) setLoaded(result);
+    });
     return () => {
       cancelled = true;
     };
   }, [session]);
   return (
-    <section className="panel" aria-labelledby="replay-title">
+    <dialog ref={dialog} className="replay" aria-labelledby="replay-title" data-testid="replay" onCancel={onClose}>
       <div className="page-head">
-        <h2 id="replay-title">Console session {session.slice(0, 8)}</h2>
-        <button type="button" className="button small" onClick={onClose}>
+        <h2 id="replay-title">
+          Console session {session.slice(0, 8)}
+          {vmName ? ` on ${vmName}` : ''}
+        </h2>
+        <button type="button" className="button small" onClick={onClose} autoFocus>
           Close
         </button>
       </div>
-      <FormError message={problem} />
-      {text === null && !problem ? <p className="muted">Loading…</p> : null}
-      {text !== null ? (
-        <pre className="transcript" data-testid="transcript">
-          {text}
-        </pre>
+      {loaded === null ? <p className="muted">Loading…</p> : null}
+      {loaded && 'problem' in loaded ? <FormError message={loaded.problem} /> : null}
+      {loaded && 'text' in loaded ? (
+        <>
+          <p className="muted">
+            {formatTime(loaded.startedAt)} to {loaded.finishedAt ? formatTime(loaded.finishedAt) : 'now (still open)'}
+            {loaded.lostBytes ? ` · ${loaded.lostBytes.toLocaleString()} bytes were not recorded` : ''}
+          </p>
+          <pre className="transcript" data-testid="transcript">
+            {loaded.text}
+          </pre>
+        </>
       ) : null}
-    </section>
+    </dialog>
   );
+}
+
+/** What the entry concerns: a VM (by name while it exists), an account, or nothing. */
+function Target({ entry, vmName }: { entry: Entry; vmName: string | undefined }) {
+  if (entry.vmId) {
+    return (
+      <Link to={`/vms/${entry.vmId}`} title={entry.vmId}>
+        {vmName ?? entry.vmId.slice(0, 8)}
+      </Link>
+    );
+  }
+  if (entry.accountId) return <Value parts={textParts(`account:${entry.accountId}`)} />;
+  return <>—</>;
 }
 
 export function AuditPage() {
@@ -100,10 +186,12 @@ export function AuditPage() {
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [loading, setLoading] = useState(false);
   const [live, setLive] = useState(true);
-  const [replay, setReplay] = useState<string | null>(null);
+  const [replay, setReplay] = useState<{ session: string; vmId: string | null } | null>(null);
   const [exportProblem, setExportProblem] = useState<string | null>(null);
   const vms = useVmList();
   const vmName = useMemo(() => new Map([...vms.list.byId.values()].map((vm) => [vm.id, vm.name])), [vms.list]);
+  // VMs may share a name: the filter tells them apart by owner and id.
+  const vmChoices = useMemo(() => [...vms.list.byId.values()].map((vm) => ({ id: vm.id, label: vmLabel(vm) })), [vms.list]);
 
   const load = async (after: string | null) => {
     setLoading(true);
@@ -166,9 +254,9 @@ export function AuditPage() {
             VM{' '}
             <select name="vmId" value={draft.vmId} onChange={set('vmId')}>
               <option value="">Any</option>
-              {[...vmName].map(([id, name]) => (
-                <option key={id} value={id}>
-                  {name}
+              {vmChoices.map((vm) => (
+                <option key={vm.id} value={vm.id}>
+                  {vm.label}
                 </option>
               ))}
             </select>
@@ -215,23 +303,27 @@ export function AuditPage() {
             <tbody>
               {entries.map((entry) => (
                 <tr key={entry.chainIndex} data-action={entry.action} data-outcome={entry.outcome}>
-                  <td>{formatTime(entry.at)}</td>
-                  <td title={entry.actor}>{entry.actorName ?? entry.actor}</td>
-                  <td>{entry.clientAddress ?? '—'}</td>
-                  <td>{entry.action}</td>
-                  <td>{entry.vmId ? <Link to={`/vms/${entry.vmId}`}>{vmName.get(entry.vmId) ?? entry.vmId.slice(0, 8)}</Link> : entry.accountId ? `account ${entry.accountId.slice(0, 8)}` : '—'}</td>
-                  <td>
+                  <td data-label="When">{formatTime(entry.at)}</td>
+                  <td data-label="Who" title={entry.actor}>
+                    {entry.actorName ?? <Value parts={textParts(entry.actor)} />}
+                  </td>
+                  <td data-label="From">{entry.clientAddress ?? '—'}</td>
+                  <td data-label="Action">{entry.action}</td>
+                  <td data-label="Target">
+                    <Target entry={entry} vmName={entry.vmId ? vmName.get(entry.vmId) : undefined} />
+                  </td>
+                  <td data-label="Outcome">
                     <span className="badge" data-state={entry.outcome === 'ok' ? 'RUNNING' : 'FAILED'}>
                       {entry.outcome}
                     </span>
                   </td>
-                  <td className="details">
+                  <td className="details" data-label="Details">
                     {entry.sessionId && entry.action === 'ConsoleOpened' && entry.details?.kind === 'SERIAL' ? (
-                      <button type="button" className="button small" onClick={() => setReplay(entry.sessionId!)}>
+                      <button type="button" className="button small" onClick={() => setReplay({ session: entry.sessionId!, vmId: entry.vmId ?? null })}>
                         Replay
                       </button>
-                    ) : null}{' '}
-                    {entry.details ? <code>{JSON.stringify(entry.details)}</code> : null}
+                    ) : null}
+                    <Details details={entry.details} />
                   </td>
                 </tr>
               ))}
@@ -245,7 +337,7 @@ export function AuditPage() {
           </button>
         ) : null}
       </section>
-      {replay ? <Replay session={replay} onClose={() => setReplay(null)} /> : null}
+      {replay ? <ReplayDialog session={replay.session} vmName={replay.vmId ? (vmName.get(replay.vmId) ?? null) : null} onClose={() => setReplay(null)} /> : null}
     </>
   );
 }

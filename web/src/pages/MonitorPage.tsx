@@ -1,6 +1,7 @@
 // Live screenshot tiles of the running VMs. Which VMs run comes from `vmEvents`; a screen has
 // no events, so each visible tile asks for a fresh picture every few seconds (only while the
-// page is shown, one request per tile at a time).
+// page is shown, one request per tile at a time). Running VMs whose screens the account may not
+// see are listed by name, with the policy it lacks.
 import { memo, useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { client } from '../api/client';
@@ -57,22 +58,56 @@ const Tile = memo(function Tile({ vm }: { vm: Vm }) {
   );
 });
 
+/** Running VMs whose screens this account may not see: named, so it knows they run and what it lacks. */
+function Unwatchable({ vms, alone }: { vms: readonly Vm[]; alone: boolean }) {
+  const which = vms.length === 1 ? 'this running VM, so its screen' : `these ${vms.length} running VMs, so their screens`;
+  return (
+    <div className="unwatchable" data-missing-policy="vms:screenshot">
+      <p className="notice-inline">
+        {alone
+          ? 'Your account lacks the vms:screenshot policy, so no screens can be shown. Running now:'
+          : `Your account lacks the vms:screenshot policy for ${which} can’t be shown:`}
+      </p>
+      <ul className="list">
+        {vms.map((vm) => (
+          <li key={vm.id} data-vm-id={vm.id}>
+            {vm.allowed.includes('vms:getById') ? <Link to={`/vms/${vm.id}`}>{vm.name}</Link> : <span>{vm.name}</span>}
+            <StateBadge state={vm.state} busy={vm.busy} />
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 export function MonitorPage() {
   const live = useVmList();
-  const running = useMemo(() => rows(live.list).filter((vm) => vm.state === 'RUNNING' && vm.allowed.includes('vms:screenshot')), [live.list]);
+  const running = useMemo(() => rows(live.list).filter((vm) => vm.state === 'RUNNING'), [live.list]);
+  const watchable = running.filter((vm) => vm.allowed.includes('vms:screenshot'));
+  const unwatchable = running.filter((vm) => !vm.allowed.includes('vms:screenshot'));
   return (
-    <section className="panel">
+    <section className="panel monitor">
       <h1>Monitor</h1>
+      {live.problem ? (
+        <p className="form-error" role="alert">
+          {describe(live.problem)} Trying again…
+        </p>
+      ) : null}
       {live.loading ? (
         <p className="muted">Loading…</p>
       ) : running.length === 0 ? (
-        <p className="empty">No running VMs to show.</p>
+        live.problem ? null : <p className="empty">No VMs are running.</p>
       ) : (
-        <ul className="tiles">
-          {running.map((vm) => (
-            <Tile key={vm.id} vm={vm} />
-          ))}
-        </ul>
+        <>
+          {watchable.length ? (
+            <ul className="tiles">
+              {watchable.map((vm) => (
+                <Tile key={vm.id} vm={vm} />
+              ))}
+            </ul>
+          ) : null}
+          {unwatchable.length ? <Unwatchable vms={unwatchable} alone={!watchable.length} /> : null}
+        </>
       )}
     </section>
   );

@@ -1,39 +1,44 @@
-// A VM's snapshots: take, revert to, delete.
+// A VM's snapshots: take, revert to, delete. Each action is offered as the VM's state allows
+// (a revert needs the VM stopped): greyed otherwise, its title saying what would allow it, so
+// nothing fails only after its confirmation.
 import { useState, type FormEvent } from 'react';
 import { client } from '../api/client';
 import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
 import { DeleteSnapshotMutation, RevertSnapshotMutation, TakeSnapshotMutation } from '../api/operations';
 import { Confirm } from '../components/Confirm';
 import { Field } from '../components/Field';
+import { FormError } from '../components/FormError';
+import { GatedButton } from '../components/Gate';
 import { useNotify } from '../components/Notices';
 import { formatTime } from '../format';
 import type { VmDetailQuery } from '../gql/graphql';
-import { FormError } from '../components/FormError';
+import { snapshotAction } from '../live/vmActions';
 
-type Snapshot = NonNullable<VmDetailQuery['vm']>['snapshots'][number];
+type Vm = NonNullable<VmDetailQuery['vm']>;
+type Snapshot = Vm['snapshots'][number];
 
-export function SnapshotsPanel({ vmId, snapshots, allowed, busy }: { vmId: string; snapshots: readonly Snapshot[]; allowed: readonly string[]; busy: boolean }) {
+export function SnapshotsPanel({ vm }: { vm: Pick<Vm, 'id' | 'state' | 'allowed' | 'busy' | 'snapshots'> }) {
   const notify = useNotify();
   const [name, setName] = useState('');
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [asking, setAsking] = useState<{ kind: 'revert' | 'delete'; snapshot: Snapshot } | null>(null);
   const [taking, setTaking] = useState(false);
-  const canTake = allowed.includes('vms:snapshots:create');
-  const canRevert = allowed.includes('vms:snapshots:revert');
-  const canDelete = allowed.includes('vms:snapshots:delete');
+  const take = snapshotAction(vm, 'take');
+  const revert = snapshotAction(vm, 'revert');
+  const remove = snapshotAction(vm, 'delete');
 
-  const take = async (event: FormEvent) => {
+  const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (taking) return;
     setProblem(null);
     setTaking(true);
-    const result = await client.mutation(TakeSnapshotMutation, { vmId, name }).toPromise();
+    const result = await client.mutation(TakeSnapshotMutation, { vmId: vm.id, name }).toPromise();
     setTaking(false);
     if (result.error) setProblem(problemOf(result.error));
     else setName('');
   };
   const act = async (kind: 'revert' | 'delete', snapshot: Snapshot) => {
-    const variables = { vmId, snapshotId: snapshot.id };
+    const variables = { vmId: vm.id, snapshotId: snapshot.id };
     const result =
       kind === 'revert'
         ? await client.mutation(RevertSnapshotMutation, variables).toPromise()
@@ -45,22 +50,22 @@ export function SnapshotsPanel({ vmId, snapshots, allowed, busy }: { vmId: strin
   return (
     <section className="panel" aria-labelledby="snapshots-title">
       <h2 id="snapshots-title">Snapshots</h2>
-      {snapshots.length ? (
-        <ul className="list">
-          {snapshots.map((snapshot) => (
-            <li key={snapshot.id}>
+      {vm.snapshots.length ? (
+        <ul className="list snapshots">
+          {vm.snapshots.map((snapshot) => (
+            <li key={snapshot.id} data-snapshot={snapshot.name}>
               <span>
                 <strong>{snapshot.name}</strong> <span className="muted">{formatTime(snapshot.createdAt)}</span>{' '}
                 {snapshot.withMemory ? <span className="badge">with memory</span> : null}{' '}
                 {snapshot.status !== 'READY' ? <span className="badge">{snapshot.status.toLowerCase()}</span> : null}
               </span>
               <span className="actions">
-                <button type="button" className="button small" disabled={!canRevert || busy} title={canRevert ? undefined : 'Needs the vms:snapshots:revert policy'} onClick={() => setAsking({ kind: 'revert', snapshot })}>
+                <GatedButton {...revert} onClick={() => setAsking({ kind: 'revert', snapshot })}>
                   Revert
-                </button>
-                <button type="button" className="button small danger-outline" disabled={!canDelete || busy} title={canDelete ? undefined : 'Needs the vms:snapshots:delete policy'} onClick={() => setAsking({ kind: 'delete', snapshot })}>
+                </GatedButton>
+                <GatedButton {...remove} className="button small danger-outline" onClick={() => setAsking({ kind: 'delete', snapshot })}>
                   Delete
-                </button>
+                </GatedButton>
               </span>
             </li>
           ))}
@@ -68,14 +73,15 @@ export function SnapshotsPanel({ vmId, snapshots, allowed, busy }: { vmId: strin
       ) : (
         <p className="empty">No snapshots.</p>
       )}
-      {canTake ? (
-        <form className="inline-form" onSubmit={take}>
+      {take.allowed ? (
+        <form className="inline-form" onSubmit={submit}>
           <Field label="Snapshot name" error={fields.name}>
             {(props) => <input {...props} required value={name} onChange={(e) => setName(e.target.value)} />}
           </Field>
-          <button type="submit" className="button" disabled={busy || taking}>
+          <button type="submit" className="button" disabled={Boolean(take.blocked) || taking} title={take.blocked ?? undefined}>
             Take snapshot
           </button>
+          {take.blocked ? <p className="help">{take.blocked}.</p> : null}
           <FormError message={general} />
         </form>
       ) : null}

@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { tickLabel, valueAxis, type AxisScale } from './axis';
 
 export interface ChartSeries {
   label: string;
@@ -18,8 +19,8 @@ export interface UsageChartProps {
   /** The buckets' starts, RFC 3339. */
   times: readonly string[];
   series: readonly ChartSeries[];
-  /** How a value reads on the axis and in the legend. */
-  format(value: number): string;
+  /** How values read, on the axis and in the legend. */
+  scale: AxisScale;
   height?: number;
 }
 
@@ -34,8 +35,17 @@ function lonely(plot: uPlot, seriesIdx: number): number[] {
   return found;
 }
 
+/** The largest value drawn, or null with nothing sampled. */
+function largest(plot: uPlot): number | null {
+  let found: number | null = null;
+  for (const values of plot.data.slice(1)) {
+    for (const value of values) if (value != null && (found === null || value > found)) found = value;
+  }
+  return found;
+}
+
 /** Colours come from the stylesheet (`--chart-1`, `--chart-2`), so charts follow dark mode. */
-function options(box: HTMLElement, { series, format, height = 200 }: UsageChartProps): uPlot.Options {
+function options(box: HTMLElement, { series, scale, height = 200 }: UsageChartProps): uPlot.Options {
   const style = getComputedStyle(box);
   const colour = (name: string) => style.getPropertyValue(name).trim();
   const lines = [colour('--chart-1'), colour('--chart-2')];
@@ -44,8 +54,17 @@ function options(box: HTMLElement, { series, format, height = 200 }: UsageChartP
     width: box.clientWidth,
     height,
     // Usage starts at zero: an axis from the lowest sample would make small changes look large.
-    scales: { y: { range: (_plot, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-    axes: [axis, { ...axis, size: 80, values: (_plot, splits) => splits.map(format) }],
+    // uPlot's own ticks are decimal, so sizes would read "1 MiB, 1 MiB, 0 MiB": the ticks are ours.
+    scales: { y: { range: (plot) => [0, valueAxis(largest(plot), scale).top] } },
+    axes: [
+      axis,
+      {
+        ...axis,
+        size: 80,
+        splits: (plot) => valueAxis(largest(plot), scale).ticks,
+        values: (_plot, ticks) => ticks.map((tick) => tickLabel(tick, scale)),
+      },
+    ],
     series: [
       {},
       ...series.map((line, i) => ({
@@ -53,14 +72,14 @@ function options(box: HTMLElement, { series, format, height = 200 }: UsageChartP
         stroke: lines[i % lines.length],
         width: 2,
         points: { show: true, size: 6, filter: lonely },
-        value: (_plot: uPlot, value: number | null) => (value == null ? '—' : format(value)),
+        value: (_plot: uPlot, value: number | null) => (value == null ? '—' : scale.format(value)),
       })),
     ],
   };
 }
 
 export function UsageChart(props: UsageChartProps) {
-  const { name, title, times, series, format } = props;
+  const { name, title, times, series, scale } = props;
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const data = useMemo<uPlot.AlignedData>(
@@ -93,7 +112,7 @@ export function UsageChart(props: UsageChartProps) {
   const peaks = series
     .map((line) => {
       const values = line.values.filter((value): value is number => value != null);
-      return values.length ? `${line.label} peaked at ${format(Math.max(...values))}` : `no ${line.label} samples`;
+      return values.length ? `${line.label} peaked at ${scale.format(Math.max(...values))}` : `no ${line.label} samples`;
     })
     .join('; ');
 

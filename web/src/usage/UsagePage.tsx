@@ -10,7 +10,8 @@ import { describe, problemOf, splitByField } from '../api/errors';
 import { HostUsageQuery, UsageReportQuery } from '../api/operations';
 import { Field } from '../components/Field';
 import { FormError } from '../components/FormError';
-import { formatMib, formatPercent, formatTime } from '../format';
+import { formatTime } from '../format';
+import { MIB_SCALE, PERCENT_SCALE } from './axis';
 import {
   draftOf,
   GROUPS,
@@ -110,8 +111,8 @@ function HostCharts({ from, to }: { from: string; to: string }) {
       <FormError message={error ? describe(problemOf(error)) : null} />
       {data ? (
         <div className="usage-charts">
-          <UsageChart name="host-cpu" title="CPU (100 % = all host CPUs)" times={charts.times} series={charts.cpu} format={formatPercent} />
-          <UsageChart name="host-memory" title="Memory" times={charts.times} series={charts.memory} format={formatMib} />
+          <UsageChart name="host-cpu" title="CPU (100 % = all host CPUs)" times={charts.times} series={charts.cpu} scale={PERCENT_SCALE} />
+          <UsageChart name="host-memory" title="Memory" times={charts.times} series={charts.memory} scale={MIB_SCALE} />
         </div>
       ) : null}
     </section>

@@ -1,5 +1,7 @@
 // A usage report as a table: one row per VM, account or credential, the totals below, ordered
-// by the column header last clicked.
+// by the column header last clicked. Paired measures (memory average and peak, disk read and
+// write, network in and out) share a column, one above the other, so every column fits a
+// dashboard's width; a narrower one scrolls the table in its box, the names staying in view.
 import { useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { formatBytes, formatHours, formatMib, formatMinutes, formatSeconds } from '../format';
@@ -8,8 +10,17 @@ import { MEASURES, nextSort, sortRows, type Sort, type SortKey, type UsageRow } 
 
 const NAME_HEADER: Record<UsageGroup, string> = { VM: 'VM', ACCOUNT: 'Account', CREDENTIAL: 'Credential' };
 
-const pair = (a: string, b: string) => `${a} / ${b}`;
 const memory = (mib: number | null | undefined) => (mib == null ? '—' : formatMib(mib));
+
+function Pair({ first, second }: { first: string; second: string }) {
+  return (
+    <span className="pair">
+      <span>{first}</span>
+      <span className="visually-hidden"> / </span>
+      <span>{second}</span>
+    </span>
+  );
+}
 
 function Cells({ row }: { row: UsageRow }) {
   return (
@@ -18,9 +29,15 @@ function Cells({ row }: { row: UsageRow }) {
       <td className="num" data-label="vCPU-hours">{MEASURES.vcpuHours.format(row.vcpuHours)}</td>
       <td className="num" data-label="GiB-hours">{MEASURES.memoryGibHours.format(row.memoryGibHours)}</td>
       <td className="num" data-label="CPU time">{formatSeconds(row.cpuSeconds)}</td>
-      <td className="num" data-label="Memory avg / peak">{pair(memory(row.memoryAvgMib), memory(row.memoryPeakMib))}</td>
-      <td className="num" data-label="Disk read / write">{pair(formatBytes(row.diskReadBytes), formatBytes(row.diskWriteBytes))}</td>
-      <td className="num" data-label="Network in / out">{pair(formatBytes(row.netRxBytes), formatBytes(row.netTxBytes))}</td>
+      <td className="num" data-label="Memory avg / peak">
+        <Pair first={memory(row.memoryAvgMib)} second={memory(row.memoryPeakMib)} />
+      </td>
+      <td className="num" data-label="Disk read / write">
+        <Pair first={formatBytes(row.diskReadBytes)} second={formatBytes(row.diskWriteBytes)} />
+      </td>
+      <td className="num" data-label="Network in / out">
+        <Pair first={formatBytes(row.netRxBytes)} second={formatBytes(row.netTxBytes)} />
+      </td>
       <td className="num" data-label="Console sessions">{row.consoleSessions}</td>
       <td className="num" data-label="Console time">{formatMinutes(row.consoleMinutes)}</td>
     </>

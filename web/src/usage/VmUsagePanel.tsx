@@ -5,8 +5,8 @@ import { useQuery } from 'urql';
 import { describe, problemOf } from '../api/errors';
 import { VmUsageQuery } from '../api/operations';
 import { FormError } from '../components/FormError';
-import { formatBytes, formatMib, formatPercent } from '../format';
 import { useVisibleInterval } from '../live/useVisibleInterval';
+import { MIB_SCALE, PERCENT_SCALE, RATE_SCALE } from './axis';
 import { isoPeriod } from './period';
 import { UsageChart } from './UsageChart';
 
@@ -19,8 +19,6 @@ const WINDOWS = [
 
 /** How often the window moves on: samples are not events, so nothing pushes them. */
 const REFRESH_MS = 10_000;
-
-const rate = (value: number) => `${formatBytes(value)}/s`;
 
 function windowEnding(hours: number, now: number) {
   return isoPeriod({ from: new Date(now - hours * 3_600_000), to: new Date(now) });
@@ -66,10 +64,10 @@ export default function VmUsagePanel({ vmId }: { vmId: string }) {
       <FormError message={error ? describe(problemOf(error)) : null} />
       {data ? (
         <div className="usage-charts">
-          <UsageChart name="cpu" title="CPU (100 % = one host CPU)" times={charts.times} series={charts.cpu} format={formatPercent} />
-          <UsageChart name="memory" title="Memory" times={charts.times} series={charts.memory} format={formatMib} />
-          <UsageChart name="disk" title="Disk" times={charts.times} series={charts.disk} format={rate} />
-          <UsageChart name="network" title="Network" times={charts.times} series={charts.network} format={rate} />
+          <UsageChart name="cpu" title="CPU (100 % = one host CPU)" times={charts.times} series={charts.cpu} scale={PERCENT_SCALE} />
+          <UsageChart name="memory" title="Memory" times={charts.times} series={charts.memory} scale={MIB_SCALE} />
+          <UsageChart name="disk" title="Disk" times={charts.times} series={charts.disk} scale={RATE_SCALE} />
+          <UsageChart name="network" title="Network" times={charts.times} series={charts.network} scale={RATE_SCALE} />
         </div>
       ) : error ? null : (
         <p className="muted">Loading…</p>
