@@ -161,7 +161,7 @@ export function VmDetailPage() {
           ) : null}
         </dl>
       </section>
-      <SnapshotsPanel vmId={vm.id} snapshots={vm.snapshots} allowed={vm.allowed} busy={vm.busy} />
+      <SnapshotsPanel vm={vm} />
       {vm.allowed.includes('vms:credentials:list') ? (
         <CredentialsPanel
           vmId={vm.id}
