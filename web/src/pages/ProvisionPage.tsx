@@ -10,6 +10,7 @@ import { CreateVmMutation, ImagesQuery } from '../api/operations';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
 import { FormError } from '../components/FormError';
+import { untilVmSettles } from '../live/vmProgress';
 import { useSession } from '../session';
 
 type Login = 'password' | 'sshKey';
@@ -70,7 +71,7 @@ export function ProvisionPage() {
       setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
       return;
     }
-    notify(`${result.data.createVm.name} is being created.`);
+    notify(`${result.data.createVm.name} is being created.`, 'info', { key: `vm:${result.data.createVm.id}`, until: untilVmSettles(result.data.createVm.id) });
     navigate(`/vms/${result.data.createVm.id}`);
   };
 
