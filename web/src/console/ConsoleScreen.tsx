@@ -1,8 +1,12 @@
 // The full-screen console both kinds of visitor get: the VM's screen or terminal, the toolbar,
-// the connection's state, and plain words when it ends (revoked, expired, the VM stopped).
+// the clipboard, the connection's state, and plain words when it ends (revoked, expired, the VM
+// stopped).
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { relativeTime } from '../format';
+import { ClipboardPanel } from './ClipboardPanel';
+import type { Ending } from './closing';
 import { functionKeysym, functionSequence, KEYSYM, keysymsForText } from './keys';
+import { savedScaling, saveScaling, type Scaling } from './scaling';
 import { SerialView, type SerialHandle } from './SerialView';
 import { Toolbar, type Modifier } from './Toolbar';
 import { useConsoleConnection, type Ticket, type TicketResult } from './useConsoleConnection';
@@ -21,8 +25,12 @@ const NO_MODIFIERS: Record<Modifier, boolean> = { ctrl: false, alt: false, shift
 export interface ConsoleScreenProps {
   kind: ConsoleKind;
   requestTicket(): Promise<TicketResult>;
-  /** Shown at the top left: a way back (the dashboard, or another access code). */
+  /** Shown at the top left: a way back (the dashboard, or forgetting the access code). */
   back: ReactNode;
+  /** Opens the other kind of console of the same VM. */
+  onSwitchKind(kind: ConsoleKind): void;
+  /** Told when the console ended and will not reconnect by itself. */
+  onEnded?(ending: Ending): void;
 }
 
 function Countdown({ until }: { until: string }) {
@@ -44,11 +52,17 @@ function RetryIn({ at }: { at: number }) {
   return <span className="muted">Trying again in {Math.max(0, Math.ceil((at - now) / 1000))} s.</span>;
 }
 
-export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps) {
+export function ConsoleScreen({ kind, requestTicket, back, onSwitchKind, onEnded }: ConsoleScreenProps) {
   const root = useRef<HTMLDivElement>(null);
   const serial = useRef<SerialHandle>(null);
   const vnc = useRef<VncHandle>(null);
   const [modifiers, setModifiers] = useState(NO_MODIFIERS);
+  const [clipboard, setClipboard] = useState<{ open: boolean; received: string | null; unread: boolean }>({
+    open: false,
+    received: null,
+    unread: false,
+  });
+  const [scaling, setScaling] = useState<Scaling>(() => savedScaling());
 
   const attach = useCallback(
     (socket: WebSocket, ticket: Ticket) =>
@@ -70,6 +84,13 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
   useEffect(() => {
     if (state.phase !== 'connected') setModifiers(NO_MODIFIERS);
   }, [state.phase]);
+  // The page hears of each ending once (the access code page forgets a revoked code).
+  const ended = state.phase === 'ended' ? state.ending : null;
+  const endedRef = useRef(onEnded);
+  endedRef.current = onEnded;
+  useEffect(() => {
+    if (ended) endedRef.current?.(ended);
+  }, [ended]);
 
   const tapVnc = (keysym: number) => {
     const rfb = vnc.current?.rfb();
@@ -91,9 +112,15 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
     if (kind === 'serial') serial.current?.focus();
     else vnc.current?.rfb()?.focus();
   };
-  const onPaste = (text: string) => {
+  const onType = (text: string) => {
     if (kind === 'serial') serial.current?.send(text.replace(/\r?\n/g, '\r'));
     else for (const keysym of keysymsForText(text)) tapVnc(keysym);
+  };
+  const onVmClipboard = (text: string) => setClipboard((c) => ({ ...c, received: text, unread: !c.open }));
+  const toggleClipboard = () => setClipboard((c) => ({ ...c, open: !c.open, unread: false }));
+  const onScaling = (next: Scaling) => {
+    setScaling(next);
+    saveScaling(next);
   };
   const onFullscreen = () => {
     if (document.fullscreenElement) void document.exitFullscreen();
@@ -112,6 +139,9 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
             View only
           </span>
         ) : null}
+        <button type="button" className="link switch-kind" data-testid="switch-kind" onClick={() => onSwitchKind(kind === 'vnc' ? 'serial' : 'vnc')}>
+          {kind === 'vnc' ? 'Switch to serial' : 'Switch to graphical'}
+        </button>
         <span className="conn-status" role="status" data-testid="console-status">
           <span className="conn-dot" data-kind={connected ? 'ok' : state.phase === 'ended' ? 'error' : 'busy'} aria-hidden="true" />
           {connected ? 'Connected' : state.phase === 'ended' ? 'Disconnected' : state.phase === 'waiting' ? 'Reconnecting…' : 'Connecting…'}
@@ -126,7 +156,11 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
           onToggle={onToggle}
           onCtrlAltDel={() => vnc.current?.rfb()?.sendCtrlAltDel()}
           onKey={onKey}
-          onPaste={onPaste}
+          clipboardOpen={clipboard.open}
+          clipboardUnread={clipboard.unread}
+          onClipboard={toggleClipboard}
+          scaling={scaling}
+          onScaling={onScaling}
           onFullscreen={onFullscreen}
         />
       ) : null}
@@ -149,6 +183,16 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
         </div>
       ) : null}
       <div className="console-body">
+        {clipboard.open && !viewOnly ? (
+          <ClipboardPanel
+            kind={kind}
+            disabled={!connected}
+            received={clipboard.received}
+            onType={onType}
+            onSendClipboard={(text) => vnc.current?.rfb()?.clipboardPasteFrom(text)}
+            onClose={() => setClipboard((c) => ({ ...c, open: false }))}
+          />
+        ) : null}
         {kind === 'serial' ? (
           <SerialView
             ref={serial}
@@ -156,7 +200,7 @@ export function ConsoleScreen({ kind, requestTicket, back }: ConsoleScreenProps)
             onModifiersUsed={() => setModifiers((m) => ({ ...m, ctrl: false, alt: false }))}
           />
         ) : (
-          <VncView ref={vnc} />
+          <VncView ref={vnc} scaling={scaling} onClipboard={onVmClipboard} />
         )}
       </div>
     </div>

@@ -1,12 +1,17 @@
-// The user console: no account, just the access code the host gave. The code stays in this
-// page's memory only (never in the URL or storage), to get a new ticket on each reconnection.
+// The visitor's console: no account, only the access code the host gave, typed in or carried by
+// the link `/connect#code=…` (accessCode.ts says how it is kept out of the address bar and the
+// server's logs). The code is kept for this tab, to get a new ticket on each reconnection and
+// for either kind of console; a refused, revoked or expired code is forgotten.
 import { useCallback, useRef, useState, type FormEvent } from 'react';
+import { useSearchParams } from 'react-router-dom';
 import { publicClient } from '../api/client';
-import { problemOf } from '../api/errors';
+import { problemOf, type ApiProblem } from '../api/errors';
 import { OpenConsoleWithCredentialMutation } from '../api/operations';
+import { FormError } from '../components/FormError';
+import { forgetCode, rememberCode, takeAccessCode } from './accessCode';
+import type { Ending } from './closing';
 import { ConsoleScreen, type ConsoleKind } from './ConsoleScreen';
 import type { Ticket, TicketResult } from './useConsoleConnection';
-import { FormError } from '../components/FormError';
 
 async function ticketFor(secret: string, kind: ConsoleKind): Promise<TicketResult> {
   const result = await publicClient.mutation(OpenConsoleWithCredentialMutation, { secret, kind: kind === 'vnc' ? 'VNC' : 'SERIAL' }).toPromise();
@@ -14,55 +19,115 @@ async function ticketFor(secret: string, kind: ConsoleKind): Promise<TicketResul
   return { ticket: result.data.openConsoleWithCredential };
 }
 
+/** What the form says about a code the server would not take. */
+function refusalOf(problem: ApiProblem): string {
+  return problem.code === 'UNAUTHENTICATED' ? `The access code was refused: ${problem.message}.` : problem.message;
+}
+
 export default function CredentialConsolePage() {
-  const [secret, setSecret] = useState('');
-  const [kind, setKind] = useState<ConsoleKind>('vnc');
-  const [open, setOpen] = useState<{ secret: string; kind: ConsoleKind } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [params, setParams] = useSearchParams();
+  const kind: ConsoleKind = params.get('kind') === 'serial' ? 'serial' : 'vnc';
+  // Taken while rendering, so the code leaves the address bar before anything else happens.
+  const [code, setCode] = useState(() => takeAccessCode());
+  const [refusal, setRefusal] = useState<string | null>(null);
+  // Revoked or expired while open: the console stays to say so, the code is already forgotten.
+  const [spent, setSpent] = useState(false);
   // The ticket the form got is used for the first connection; reconnections ask again.
   const first = useRef<Ticket | null>(null);
+
+  const forget = useCallback((why: string | null) => {
+    forgetCode(sessionStorage);
+    setCode(null);
+    setSpent(false);
+    setRefusal(why);
+  }, []);
+
   const requestTicket = useCallback(async (): Promise<TicketResult> => {
     const ticket = first.current;
     first.current = null;
-    return ticket ? { ticket } : ticketFor(open!.secret, open!.kind);
-  }, [open]);
+    if (ticket) return { ticket };
+    const result = await ticketFor(code!, kind);
+    // A code from a link, or revoked since: back to the form, which says why.
+    if ('problem' in result && result.problem.code === 'UNAUTHENTICATED') forget(refusalOf(result.problem));
+    return result;
+  }, [code, kind, forget]);
 
-  if (open) {
+  const onEnded = useCallback((ending: Ending) => {
+    if (!ending.accessOver) return;
+    forgetCode(sessionStorage);
+    setSpent(true);
+  }, []);
+
+  const switchKind = (next: ConsoleKind) => setParams({ kind: next }, { replace: true });
+
+  if (code) {
     return (
       <ConsoleScreen
-        kind={open.kind}
+        key={kind}
+        kind={kind}
         requestTicket={requestTicket}
+        onSwitchKind={switchKind}
+        onEnded={onEnded}
         back={
-          <button type="button" className="back link" onClick={() => setOpen(null)}>
-            ← Another code
+          <button type="button" className="back link" title="Disconnect, and forget the code in this tab" onClick={() => forget(null)}>
+            {spent ? '← Another code' : 'Forget this code'}
           </button>
         }
       />
     );
   }
 
-  // The first ticket is asked for here, so a wrong code is told on the form.
+  return (
+    <CodeForm
+      initialKind={kind}
+      initialError={refusal}
+      onOpen={(secret, ticket, chosen) => {
+        first.current = ticket;
+        rememberCode(sessionStorage, secret);
+        setRefusal(null);
+        setSpent(false);
+        setCode(secret);
+        switchKind(chosen);
+      }}
+    />
+  );
+}
+
+/** Asks for the code; the first ticket is asked for here, so a wrong code is told on the form. */
+function CodeForm({
+  initialKind,
+  initialError,
+  onOpen,
+}: {
+  initialKind: ConsoleKind;
+  /** Why the last code stopped working, if it was refused. */
+  initialError: string | null;
+  onOpen(secret: string, ticket: Ticket, kind: ConsoleKind): void;
+}) {
+  const [secret, setSecret] = useState('');
+  const [kind, setKind] = useState(initialKind);
+  const [error, setError] = useState(initialError);
+  const [busy, setBusy] = useState(false);
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    const typed = secret.trim();
     setBusy(true);
     setError(null);
-    const result = await ticketFor(secret.trim(), kind);
+    const result = await ticketFor(typed, kind);
     setBusy(false);
     if ('problem' in result) {
-      setError(result.problem.message);
+      setError(refusalOf(result.problem));
       return;
     }
-    first.current = result.ticket;
-    setOpen({ secret: secret.trim(), kind });
-    setSecret('');
+    onOpen(typed, result.ticket, kind);
   };
 
   return (
     <main id="main" className="login-main">
       <section className="panel narrow login">
         <h1>Open a console</h1>
-        <p className="muted">Enter the access code you were given.</p>
+        <p className="muted">Enter the access code you were given, or open the link that came with it.</p>
         <form className="stack" onSubmit={submit}>
           <div className="field">
             <label htmlFor="secret">Access code</label>

@@ -1,6 +1,10 @@
 // A serial console in xterm.js: bytes from the websocket are written to the terminal, typed
 // keys are sent as bytes. The terminal lives as long as the page, across reconnections.
-import { forwardRef, useEffect, useImperativeHandle, useRef } from 'react';
+//
+// A guest prints on its serial console only when something happens, so a console opened on an
+// idle guest stays blank, which looks broken. When nothing arrives soon after connecting, a hint
+// says what to do; the first byte takes it away.
+import { forwardRef, useEffect, useImperativeHandle, useRef, useState } from 'react';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
@@ -15,6 +19,9 @@ export interface SerialHandle {
 
 const encoder = new TextEncoder();
 
+/** How long a connection may stay silent before the hint shows. */
+export const SILENCE_HINT_MS = 1_500;
+
 export const SerialView = forwardRef<SerialHandle, { modifiers: Modifiers; onModifiersUsed(): void }>(function SerialView(
   { modifiers, onModifiersUsed },
   ref,
@@ -24,6 +31,7 @@ export const SerialView = forwardRef<SerialHandle, { modifiers: Modifiers; onMod
   const socket = useRef<WebSocket | null>(null);
   const latched = useRef({ modifiers, onModifiersUsed });
   latched.current = { modifiers, onModifiersUsed };
+  const [silent, setSilent] = useState<'can type' | 'view only' | null>(null);
 
   useEffect(() => {
     const term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000, fontSize: 15 });
@@ -55,14 +63,29 @@ export const SerialView = forwardRef<SerialHandle, { modifiers: Modifiers; onMod
       const term = terminal.current!;
       term.options.disableStdin = viewOnly;
       socket.current = next;
+      let heard = false;
+      let silence: ReturnType<typeof setTimeout> | undefined;
+      const awaitOutput = () => {
+        silence = setTimeout(() => setSilent(viewOnly ? 'view only' : 'can type'), SILENCE_HINT_MS);
+      };
       const onMessage = (event: MessageEvent) => {
+        if (!heard) {
+          heard = true;
+          clearTimeout(silence);
+          setSilent(null);
+        }
         if (event.data instanceof ArrayBuffer) term.write(new Uint8Array(event.data));
         else if (typeof event.data === 'string') term.write(event.data);
       };
       next.addEventListener('message', onMessage);
+      if (next.readyState === WebSocket.OPEN) awaitOutput();
+      else next.addEventListener('open', awaitOutput);
       return {
         detach() {
           next.removeEventListener('message', onMessage);
+          next.removeEventListener('open', awaitOutput);
+          clearTimeout(silence);
+          setSilent(null);
           if (socket.current === next) socket.current = null;
         },
       };
@@ -77,5 +100,14 @@ export const SerialView = forwardRef<SerialHandle, { modifiers: Modifiers; onMod
     },
   }));
 
-  return <div className="terminal" ref={container} data-testid="serial-terminal" />;
+  return (
+    <>
+      <div className="terminal" ref={container} data-testid="serial-terminal" />
+      {silent ? (
+        <p className="serial-hint" role="status" data-testid="serial-hint">
+          {silent === 'can type' ? 'Nothing printed yet — press Enter to get a prompt' : 'Nothing printed yet'}
+        </p>
+      ) : null}
+    </>
+  );
 });

@@ -9,7 +9,7 @@ import type { TicketResult } from './useConsoleConnection';
 
 export default function VmConsolePage() {
   const { id = '' } = useParams();
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
   const kind = params.get('kind') === 'serial' ? 'serial' : 'vnc';
   const viewOnly = params.get('viewOnly') === '1';
   const requestTicket = useCallback(async (): Promise<TicketResult> => {
@@ -22,6 +22,7 @@ export default function VmConsolePage() {
       key={`${id}-${kind}-${viewOnly}`}
       kind={kind}
       requestTicket={requestTicket}
+      onSwitchKind={(next) => setParams({ kind: next, ...(viewOnly ? { viewOnly: '1' } : {}) }, { replace: true })}
       back={
         <Link className="back" to={`/vms/${id}`}>
           ← Back

@@ -6,6 +6,8 @@ export type Retry = 'auto' | 'manual' | 'never';
 export interface Ending {
   message: string;
   retry: Retry;
+  /** The access itself is over (revoked, expired, not valid): its code opens nothing any more. */
+  accessOver?: true;
 }
 
 export function describeClose(code: number, reason: string): Ending {
@@ -14,9 +16,9 @@ export function describeClose(code: number, reason: string): Ending {
     case 4000:
       return { message: `The console ended${why ? `: ${why}` : ''}.`, retry: 'manual' };
     case 4001:
-      return { message: `Access was revoked${why ? `: ${why}` : ''}.`, retry: 'never' };
+      return { message: `Access was revoked${why ? `: ${why}` : ''}.`, retry: 'never', accessOver: true };
     case 4002:
-      return { message: 'The access expired.', retry: 'never' };
+      return { message: 'The access expired.', retry: 'never', accessOver: true };
     case 4003:
       return { message: 'The console was closed after a while without activity.', retry: 'manual' };
     case 4004:
@@ -45,8 +47,11 @@ export function describeTicketProblem(code: string, message: string): Ending {
       return { message, retry: 'manual' };
     case 'RATE_LIMITED':
       return { message, retry: 'manual' };
+    case 'UNAUTHENTICATED':
+      // A session that ended, or an access code that is wrong, revoked or expired.
+      return { message, retry: 'never', accessOver: true };
     default:
-      // UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_INPUT: trying again will not help.
+      // FORBIDDEN, NOT_FOUND, BAD_INPUT: trying again will not help.
       return { message, retry: 'never' };
   }
 }

@@ -1,9 +1,10 @@
-// A VM's access credentials: issue (with an optional expiry; the secret is shown once), revoke,
-// and see when each was last used.
+// A VM's access credentials: issue (with an optional expiry; the secret is shown once, alone and
+// in a link that opens the console), revoke, and see when each was last used.
 import { useState, type FormEvent } from 'react';
 import { client } from '../api/client';
 import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
 import { IssueCredentialMutation, RevokeCredentialMutation } from '../api/operations';
+import { shareLink } from '../console/accessCode';
 import { Confirm } from '../components/Confirm';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
@@ -72,7 +73,17 @@ export function CredentialsPanel({ vmId, credentials, canIssue, canRevoke, onCha
       <p className="muted">
         A credential opens this VM&apos;s console at <code>/connect</code> without an account.
       </p>
-      {secret ? <SecretOnce label={`Access code for ${secret.name}`} secret={secret.secret} onDone={() => setSecret(null)} /> : null}
+      {secret ? (
+        <SecretOnce
+          label={`Access code for ${secret.name}`}
+          secret={secret.secret}
+          link={{
+            url: shareLink(window.location.origin, secret.secret),
+            note: 'The link opens the console directly. The code is in the part after #, which browsers never send to the server.',
+          }}
+          onDone={() => setSecret(null)}
+        />
+      ) : null}
       {credentials.length ? (
         <table className="vm-table compact">
           <thead>

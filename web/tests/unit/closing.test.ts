@@ -6,9 +6,10 @@ describe('how a console ends', () => {
     expect(describeClose(4001, 'the credential was revoked')).toEqual({
       message: 'Access was revoked: the credential was revoked.',
       retry: 'never',
+      accessOver: true,
     });
-    expect(describeClose(4002, '').retry).toBe('never');
-    expect(describeClose(4006, 'unknown message').retry).toBe('never');
+    expect(describeClose(4002, '')).toMatchObject({ retry: 'never', accessOver: true });
+    expect(describeClose(4006, 'unknown message')).toEqual({ message: 'The console refused what this viewer sent: unknown message.', retry: 'never' });
   });
 
   it('offers a button when the VM side ended it', () => {
@@ -25,8 +26,8 @@ describe('how a console ends', () => {
   });
 
   it('stops when the server will not give a ticket', () => {
-    expect(describeTicketProblem('UNAUTHENTICATED', 'bad code')).toEqual({ message: 'bad code', retry: 'never' });
-    expect(describeTicketProblem('FORBIDDEN', 'no').retry).toBe('never');
+    expect(describeTicketProblem('UNAUTHENTICATED', 'bad code')).toEqual({ message: 'bad code', retry: 'never', accessOver: true });
+    expect(describeTicketProblem('FORBIDDEN', 'no')).toEqual({ message: 'no', retry: 'never' });
     expect(describeTicketProblem('CONFLICT', 'the VM is not running').retry).toBe('manual');
   });
 
