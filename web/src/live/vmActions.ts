@@ -48,14 +48,18 @@ interface SnapshotRule {
   refusal(state: VmState): string | null;
 }
 
+/** Off and asked for nothing: a crashed VM is too, and so is a failed one that has snapshots. */
+const AT_REST: readonly VmState[] = ['STOPPED', 'CRASHED', 'FAILED'];
+
 // As the server rules: taking needs the VM running (a snapshot with memory) or at rest stopped
-// (disk only); reverting needs it stopped — a failed VM is stopped too; deleting any time.
-// Whatever the state, snapshot work under way (`busy`) makes every other wait.
+// (disk only) — not offered when failed, which may mean its disk was never made; reverting
+// needs it at rest stopped; deleting any time. Whatever the state, snapshot work under way
+// (`busy`) makes every other wait.
 const SNAPSHOT_RULES: Record<SnapshotAction, SnapshotRule> = {
   take: {
     policy: 'vms:snapshots:create',
     refusal: (state) =>
-      state === 'RUNNING' || state === 'STOPPED'
+      state === 'RUNNING' || state === 'STOPPED' || state === 'CRASHED'
         ? null
         : state === 'PAUSED'
           ? 'Resume the VM to take a snapshot'
@@ -63,7 +67,7 @@ const SNAPSHOT_RULES: Record<SnapshotAction, SnapshotRule> = {
   },
   revert: {
     policy: 'vms:snapshots:revert',
-    refusal: (state) => (state === 'STOPPED' || state === 'FAILED' ? null : 'Stop the VM to revert it to a snapshot'),
+    refusal: (state) => (AT_REST.includes(state) ? null : 'Stop the VM to revert it to a snapshot'),
   },
   delete: { policy: 'vms:snapshots:delete', refusal: () => null },
 };

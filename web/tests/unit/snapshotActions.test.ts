@@ -9,6 +9,7 @@ describe('snapshot actions', () => {
   it('reverts only a stopped VM, saying what would allow it otherwise', () => {
     expect(snapshotAction(vm('STOPPED'), 'revert').blocked).toBeNull();
     expect(snapshotAction(vm('FAILED'), 'revert').blocked).toBeNull();
+    expect(snapshotAction(vm('CRASHED'), 'revert').blocked).toBeNull();
     for (const state of ['RUNNING', 'PAUSED', 'STARTING', 'STOPPING'] as const) {
       expect(snapshotAction(vm(state), 'revert').blocked).toBe('Stop the VM to revert it to a snapshot');
     }
@@ -17,6 +18,7 @@ describe('snapshot actions', () => {
   it('takes a snapshot of a running or stopped VM', () => {
     expect(snapshotAction(vm('RUNNING'), 'take').blocked).toBeNull();
     expect(snapshotAction(vm('STOPPED'), 'take').blocked).toBeNull();
+    expect(snapshotAction(vm('CRASHED'), 'take').blocked).toBeNull();
     expect(snapshotAction(vm('PAUSED'), 'take').blocked).toBe('Resume the VM to take a snapshot');
     expect(snapshotAction(vm('STARTING'), 'take').blocked).toMatch(/running or stopped/);
   });
