@@ -1,7 +1,8 @@
 // One urql client for the whole app: queries and mutations over HTTP (`POST /graphql`),
-// subscriptions over graphql-ws (`/graphql/ws`) with the token in `connection_init`. There is no
-// normalized cache on purpose: live screens keep their own state from subscriptions, and a
-// document cache would refetch whole lists after every mutation.
+// subscriptions over graphql-ws (`/graphql/ws`). Both are authenticated by the session cookie
+// login sets (HttpOnly: no script here ever holds the token). There is no normalized cache on
+// purpose: live screens keep their own state from subscriptions, and a document cache would
+// refetch whole lists after every mutation.
 import {
   Client,
   fetchExchange,
@@ -16,13 +17,12 @@ import { pipe, tap } from 'wonka';
 import { backoffMs } from '../console/closing';
 import { problemOf } from './errors';
 import { MeQuery } from './operations';
-import { getToken } from './token';
 
 export type LinkStatus = 'connecting' | 'live' | 'reconnecting';
 
 type Listener<T> = (value: T) => void;
 
-/** Told when the server says the token is no longer good (logout elsewhere, revoked, expired). */
+/** Told when the server says the session is no longer good (logout elsewhere, revoked, expired). */
 const unauthenticatedListeners = new Set<Listener<void>>();
 export function onUnauthenticated(listener: Listener<void>): () => void {
   unauthenticatedListeners.add(listener);
@@ -54,13 +54,13 @@ function wsUrl(): string {
   return url.toString();
 }
 
-/** Watches every result for UNAUTHENTICATED while a token is held. */
+/** Watches every result for UNAUTHENTICATED: the session listening decides whether one was held. */
 const unauthenticatedExchange: Exchange = ({ forward }) => (ops$) =>
   pipe(
     forward(ops$),
     tap((result) => {
       const refused = result.error?.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
-      if (refused && getToken()) for (const listener of unauthenticatedListeners) listener();
+      if (refused) for (const listener of unauthenticatedListeners) listener();
     }),
   );
 
@@ -79,10 +79,6 @@ function liveLink(): WsClient {
     keepAlive: 20_000,
     retryAttempts: Infinity,
     shouldRetry: () => true,
-    connectionParams: () => {
-      const token = getToken();
-      return token ? { authorization: `Bearer ${token}` } : {};
-    },
     on: {
       connecting: () => setLinkStatus(lost ? 'reconnecting' : 'connecting'),
       connected: () => {
@@ -98,30 +94,28 @@ function liveLink(): WsClient {
         // 1002: the server refused `connection_init`, and graphql-ws gives up. Usually the
         // session ended (logout elsewhere, password change, disabled): asking `me` over HTTP
         // tells, and an UNAUTHENTICATED answer ends the session here too.
-        if (code === 1002 && getToken()) {
-          void client.query(MeQuery, {}).toPromise();
-        }
+        if (code === 1002) void client.query(MeQuery, {}).toPromise();
       },
     },
   });
   return ws;
 }
 
-/** Closes the live link (after logout): the next subscription opens one with the new token. */
+/** Closes the live link (after logout or login): the next subscription opens one with the new session. */
 export function resetLiveLink(): void {
   ws?.dispose();
   ws = null;
 }
 
 /**
- * For the credential console: no session token and no session handling, so a wrong access
+ * For the credential console: no session cookie and no session handling, so a wrong access
  * code typed in a tab that is also logged in does not end that tab's session.
  */
 export const publicClient = new Client({
   url: '/graphql',
   requestPolicy: 'network-only',
   preferGetMethod: false,
-  fetchOptions: { headers: { accept: 'application/graphql-response+json, application/json;q=0.9' }, cache: 'no-store' },
+  fetchOptions: { headers: { accept: 'application/graphql-response+json, application/json;q=0.9' }, credentials: 'omit', cache: 'no-store' },
   exchanges: [fetchExchange],
 });
 
@@ -129,15 +123,10 @@ export const client = new Client({
   url: '/graphql',
   requestPolicy: 'network-only',
   preferGetMethod: false,
-  fetchOptions: () => {
-    const token = getToken();
-    return {
-      headers: {
-        accept: 'application/graphql-response+json, application/json;q=0.9',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      cache: 'no-store',
-    };
+  fetchOptions: {
+    headers: { accept: 'application/graphql-response+json, application/json;q=0.9' },
+    credentials: 'same-origin',
+    cache: 'no-store',
   },
   exchanges: [
     unauthenticatedExchange,

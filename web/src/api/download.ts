@@ -1,7 +1,7 @@
-// Exports (audit log, usage) need the bearer token, which a plain link cannot send: they are
-// fetched and handed to the browser as a file.
+// Exports (audit log, usage) are fetched (with the session cookie) and handed to the browser as
+// a file, rather than opened by a plain link, so a refusal is told on the screen instead of
+// replacing the page.
 import { UNREACHABLE } from './errors';
-import { getToken } from './token';
 
 /** The name the server gave the file (`Content-Disposition: attachment; filename="…"`), if any. */
 export function attachmentName(disposition: string | null): string | null {
@@ -14,10 +14,9 @@ export function attachmentName(disposition: string | null): string | null {
  * any, or the same words as any other request when the server can't be reached.
  */
 export async function download(url: string, name: string): Promise<string | null> {
-  const token = getToken();
   let response: Response;
   try {
-    response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    response = await fetch(url, { credentials: 'same-origin' });
   } catch {
     return UNREACHABLE.message;
   }

@@ -34,7 +34,6 @@ export const VmFields = graphql(`
 export const LoginMutation = graphql(`
   mutation Login($username: String!, $password: String!) {
     login(username: $username, password: $password) {
-      token
       account {
         ...AccountFields
       }
@@ -444,10 +443,19 @@ export const AccountsQuery = graphql(`
   }
 `);
 
-export const PoliciesQuery = graphql(`
-  query Policies {
-    policies
-    vmPolicies
+export const PolicyCatalogueQuery = graphql(`
+  query PolicyCatalogue {
+    policyCatalogue {
+      name
+      description
+      vmScoped
+    }
+    rolePresets {
+      name
+      label
+      description
+      policies
+    }
   }
 `);
 
@@ -468,6 +476,14 @@ export const GrantPolicyMutation = graphql(`
   }
 `);
 
+export const GrantPoliciesMutation = graphql(`
+  mutation GrantPolicies($accountId: ID!, $policies: [String!]!, $vmId: ID) {
+    grantPolicies(accountId: $accountId, policies: $policies, vmId: $vmId) {
+      id
+    }
+  }
+`);
+
 export const RevokePolicyMutation = graphql(`
   mutation RevokePolicy($accountId: ID!, $policy: String!, $vmId: ID) {
     revokePolicy(accountId: $accountId, policy: $policy, vmId: $vmId)
@@ -477,6 +493,14 @@ export const RevokePolicyMutation = graphql(`
 export const DisableAccountMutation = graphql(`
   mutation DisableAccount($id: ID!) {
     disableAccount(id: $id)
+  }
+`);
+
+export const EnableAccountMutation = graphql(`
+  mutation EnableAccount($id: ID!) {
+    enableAccount(id: $id) {
+      id
+    }
   }
 `);
 

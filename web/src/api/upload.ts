@@ -1,8 +1,7 @@
 // Uploading a disk image: plain HTTP (`POST /images/upload`, the file as the body) with the
-// bearer token, through XMLHttpRequest because fetch cannot tell how much of a request body was
+// session cookie, through XMLHttpRequest because fetch cannot tell how much of a request body was
 // sent. The server answers once the file is stored and verified.
 import { UNREACHABLE, type ApiProblem, type ErrorCode } from './errors';
-import { getToken } from './token';
 
 export interface UploadFields {
   name: string;
@@ -79,8 +78,6 @@ export function uploadImage(file: Blob, fields: UploadFields, onProgress: (progr
   const xhr = new XMLHttpRequest();
   const done = new Promise<UploadOutcome>((resolve) => {
     xhr.open('POST', uploadUrl(fields));
-    const token = getToken();
-    if (token) xhr.setRequestHeader('authorization', `Bearer ${token}`);
     xhr.setRequestHeader('content-type', 'application/octet-stream');
     xhr.setRequestHeader('accept', 'application/json');
     xhr.upload.onprogress = (event) => {

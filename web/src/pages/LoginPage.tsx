@@ -42,7 +42,8 @@ export function LoginPage() {
       setPassword('');
       return;
     }
-    start(result.data.login.token, result.data.login.account);
+    // The server has set the session cookie; the token is not even asked for.
+    start(result.data.login.account);
   };
 
   return (

@@ -376,6 +376,16 @@ export async function logIn(page, username, password) {
   await page.click('button[type=submit]');
 }
 
+/**
+ * The session token of the browser `page` belongs to, from its HttpOnly cookie (which page
+ * scripts can't read): for API calls made as the logged-in account.
+ */
+export async function sessionToken(page) {
+  const cookie = (await page.context().cookies(base)).find((c) => c.name === 'distribox_session');
+  assert.ok(cookie?.value, 'the browser holds a session cookie');
+  return cookie.value;
+}
+
 export function terminalText(page) {
   return page.evaluate(() => document.querySelector('.xterm-rows')?.innerText ?? '');
 }
