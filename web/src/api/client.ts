@@ -54,7 +54,7 @@ function wsUrl(): string {
   return url.toString();
 }
 
-/** Watches every result for UNAUTHENTICATED: the session listening decides whether one was held. */
+/** Tells every UNAUTHENTICATED answer; the session ignores those that come while logged out. */
 const unauthenticatedExchange: Exchange = ({ forward }) => (ops$) =>
   pipe(
     forward(ops$),
@@ -79,6 +79,8 @@ function liveLink(): WsClient {
     keepAlive: 20_000,
     retryAttempts: Infinity,
     shouldRetry: () => true,
+    // No `connectionParams`: the upgrade request carries the session cookie, which is all the
+    // server needs to accept a `connection_init` without a payload.
     on: {
       connecting: () => setLinkStatus(lost ? 'reconnecting' : 'connecting'),
       connected: () => {
