@@ -28,6 +28,8 @@ export const VmFields = graphql(`
     ownerName
     allowed
     addresses
+    note
+    tags
   }
 `);
 
@@ -88,6 +90,27 @@ export const VmsPageQuery = graphql(`
       edges {
         node {
           ...VmFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const VmLiveUsageQuery = graphql(`
+  query VmLiveUsage($first: Int!, $after: String) {
+    vms(first: $first, after: $after) {
+      edges {
+        node {
+          id
+          liveUsage {
+            cpuPercent
+            memoryUsedMib
+            sampledAt
+          }
         }
       }
       pageInfo {
@@ -345,6 +368,22 @@ export const DeleteVmMutation = graphql(`
 export const RenameVmMutation = graphql(`
   mutation RenameVm($id: ID!, $name: String!) {
     renameVm(id: $id, name: $name) {
+      ...VmFields
+    }
+  }
+`);
+
+export const ResizeVmMutation = graphql(`
+  mutation ResizeVm($id: ID!, $vcpus: Int!, $memoryMib: Int!, $diskGib: Int!) {
+    resizeVm(id: $id, vcpus: $vcpus, memoryMib: $memoryMib, diskGib: $diskGib) {
+      ...VmFields
+    }
+  }
+`);
+
+export const SetVmLabelsMutation = graphql(`
+  mutation SetVmLabels($id: ID!, $note: String, $tags: [String!]!) {
+    setVmLabels(id: $id, note: $note, tags: $tags) {
       ...VmFields
     }
   }

@@ -3,7 +3,7 @@
 import { useCallback } from 'react';
 import type { TypedDocumentNode } from 'urql';
 import { client } from '../api/client';
-import { describe, problemOf } from '../api/errors';
+import { describe, problemOf, type ApiProblem } from '../api/errors';
 import {
   DeleteVmMutation,
   ForceStopVmMutation,
@@ -27,24 +27,31 @@ const VM_MUTATIONS: Record<Exclude<VmAction, 'delete'>, TypedDocumentNode<Record
   resume: ResumeVmMutation,
 };
 
+/** What the server said to an action: the VM as it now is (none for a deletion), or why not. */
+export type ActionOutcome = { ok: true; vm: Vm | null } | { ok: false; problem: ApiProblem };
+
+/** Asks the server for `action` on one VM; never throws. */
+export async function sendVmAction(action: VmAction, id: string): Promise<ActionOutcome> {
+  const result =
+    action === 'delete'
+      ? await client.mutation(DeleteVmMutation, { id }).toPromise()
+      : await client.mutation(VM_MUTATIONS[action], { id }).toPromise();
+  if (result.error) return { ok: false, problem: problemOf(result.error) };
+  const answered = action === 'delete' ? null : Object.values(result.data ?? {})[0];
+  return { ok: true, vm: answered && typeof answered === 'object' ? (answered as Vm) : null };
+}
+
 export function useVmAction(onVm?: (vm: Vm) => void, onDeleted?: (id: string) => void) {
   const notify = useNotify();
   return useCallback(
     async (action: VmAction, vm: { id: string; name: string }): Promise<boolean> => {
-      const variables = { id: vm.id };
-      const result =
-        action === 'delete'
-          ? await client.mutation(DeleteVmMutation, variables).toPromise()
-          : await client.mutation(VM_MUTATIONS[action], variables).toPromise();
-      if (result.error) {
-        notify(`${vm.name}: ${describe(problemOf(result.error))}`, 'error');
+      const outcome = await sendVmAction(action, vm.id);
+      if (!outcome.ok) {
+        notify(`${vm.name}: ${describe(outcome.problem)}`, 'error');
         return false;
       }
       if (action === 'delete') onDeleted?.(vm.id);
-      else {
-        const answered = Object.values(result.data ?? {})[0];
-        if (answered && typeof answered === 'object') onVm?.(answered as Vm);
-      }
+      else if (outcome.vm) onVm?.(outcome.vm);
       return true;
     },
     [notify, onVm, onDeleted],

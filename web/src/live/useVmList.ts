@@ -1,7 +1,7 @@
 // Keeps a VmList live: loads every page, then follows `vmEvents`. After the live link
 // reconnects it loads again, since events may have been missed meanwhile. No polling.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { CombinedError } from 'urql';
+import { CombinedError, type TypedDocumentNode } from 'urql';
 import { client, onReconnected, subscribeLive } from '../api/client';
 import { problemOf, type ApiProblem } from '../api/errors';
 import { VmEventsSubscription, VmQuery, VmsPageQuery } from '../api/operations';
@@ -11,14 +11,19 @@ const PAGE = 200;
 /** Events for the same VM within this window share one refetch. */
 const REFETCH_DELAY_MS = 30;
 
-async function loadAll(): Promise<Vm[]> {
-  const vms: Vm[] = [];
+interface VmPages<Node> {
+  vms: { edges: { node: Node }[]; pageInfo: { hasNextPage: boolean; endCursor?: string | null } };
+}
+
+/** Every node of a paged `vms` query; throws the first page's refusal. */
+export async function allVmPages<Node>(query: TypedDocumentNode<VmPages<Node>, { first: number; after: string | null }>): Promise<Node[]> {
+  const nodes: Node[] = [];
   let after: string | null = null;
   for (;;) {
-    const result = await client.query(VmsPageQuery, { first: PAGE, after }).toPromise();
+    const result = await client.query(query, { first: PAGE, after }).toPromise();
     if (result.error || !result.data) throw result.error ?? new CombinedError({ networkError: new Error('no data') });
-    vms.push(...result.data.vms.edges.map((edge) => edge.node));
-    if (!result.data.vms.pageInfo.hasNextPage) return vms;
+    nodes.push(...result.data.vms.edges.map((edge) => edge.node));
+    if (!result.data.vms.pageInfo.hasNextPage) return nodes;
     after = result.data.vms.pageInfo.endCursor ?? null;
   }
 }
@@ -65,7 +70,7 @@ export function useVmList(): LiveVms {
       clearTimeout(retry);
       touched.current = new Set();
       try {
-        const vms = await loadAll();
+        const vms = await allVmPages(VmsPageQuery);
         if (cancelled || mine !== loadNumber) return;
         const during = touched.current;
         touched.current = null;

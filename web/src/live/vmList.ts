@@ -104,11 +104,15 @@ function sameVm(a: Vm, b: Vm): boolean {
     a.busy === b.busy &&
     a.ownerName === b.ownerName &&
     a.keyboardLayout === b.keyboardLayout &&
-    a.allowed.length === b.allowed.length &&
-    a.allowed.every((policy, i) => policy === b.allowed[i]) &&
-    a.addresses.length === b.addresses.length &&
-    a.addresses.every((address, i) => address === b.addresses[i])
+    a.note === b.note &&
+    sameStrings(a.tags, b.tags) &&
+    sameStrings(a.allowed, b.allowed) &&
+    sameStrings(a.addresses, b.addresses)
   );
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
 /** The VMs in order, for rendering. */

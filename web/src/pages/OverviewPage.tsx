@@ -58,7 +58,7 @@ export function OverviewPage() {
         ) : vms.length === 0 ? (
           live.problem ? null : <p className="empty">No virtual machines yet.</p>
         ) : (
-          <VmTable vms={vms} onAction={onAction} />
+          <VmTable vms={vms} onAction={onAction} onVm={live.put} />
         )}
       </section>
       {asking && confirm ? (

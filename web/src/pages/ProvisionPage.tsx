@@ -11,9 +11,14 @@ import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
 import { FormError } from '../components/FormError';
 import { untilVmSettles } from '../live/vmProgress';
+import { DISK_GIB } from '../live/vmLimits';
 import { useSession } from '../session';
+import { VmSizeFields, type VmSize } from './VmSizeFields';
 
 type Login = 'password' | 'sshKey';
+
+/** The inputs this form shows: a refusal about any other goes to the summary line. */
+const FIELDS = ['name', 'image', 'vcpus', 'memoryMib', 'diskGib', 'keyboardLayout', 'user', 'password', 'sshKeys'];
 
 export function ProvisionPage() {
   const navigate = useNavigate();
@@ -22,9 +27,7 @@ export function ProvisionPage() {
   const [{ data, error: loadError }] = useQuery({ query: ImagesQuery });
   const [name, setName] = useState('');
   const [image, setImage] = useState('');
-  const [vcpus, setVcpus] = useState(1);
-  const [memoryMib, setMemoryMib] = useState(1024);
-  const [diskGib, setDiskGib] = useState(10);
+  const [size, setSize] = useState<VmSize>({ vcpus: 1, memoryMib: 1024, diskGib: 10 });
   const [keyboardLayout, setKeyboardLayout] = useState('en-us');
   const [user, setUser] = useState('');
   const [login, setLogin] = useState<Login>('password');
@@ -42,7 +45,7 @@ export function ProvisionPage() {
     if (!image && images.length) setImage(images[0].id);
   }, [image, images]);
   useEffect(() => {
-    if (chosen && diskGib < chosen.minDiskGib) setDiskGib(chosen.minDiskGib);
+    if (chosen) setSize((size) => (size.diskGib < chosen.minDiskGib ? { ...size, diskGib: chosen.minDiskGib } : size));
     // Only when the image changes: afterwards the number is the user's.
   }, [chosen?.id]); // eslint-disable-line
 
@@ -55,9 +58,7 @@ export function ProvisionPage() {
         input: {
           name,
           image,
-          vcpus,
-          memoryMib,
-          diskGib,
+          ...size,
           keyboardLayout,
           start,
           user: user.trim() || null,
@@ -102,8 +103,7 @@ export function ProvisionPage() {
     );
   }
 
-  const { fields, general } = splitByField(problem);
-  const number = (set: (n: number) => void) => (e: { target: { value: string } }) => set(Number(e.target.value));
+  const { fields, general } = splitByField(problem, FIELDS);
 
   return (
     <section className="panel narrow">
@@ -124,17 +124,13 @@ export function ProvisionPage() {
             </select>
           )}
         </Field>
-        <div className="grid-3">
-          <Field label="vCPUs" error={fields.vcpus}>
-            {(props) => <input {...props} name="vcpus" type="number" min={1} value={vcpus} onChange={number(setVcpus)} />}
-          </Field>
-          <Field label="Memory (MiB)" error={fields.memoryMib}>
-            {(props) => <input {...props} name="memoryMib" type="number" min={128} step={128} value={memoryMib} onChange={number(setMemoryMib)} />}
-          </Field>
-          <Field label="Disk (GiB)" error={fields.diskGib} help={chosen ? `At least ${chosen.minDiskGib} GiB for this image.` : undefined}>
-            {(props) => <input {...props} name="diskGib" type="number" min={1} value={diskGib} onChange={number(setDiskGib)} />}
-          </Field>
-        </div>
+        <VmSizeFields
+          size={size}
+          onChange={setSize}
+          errors={fields}
+          diskMin={chosen?.minDiskGib ?? DISK_GIB.min}
+          diskHelp={chosen ? `At least ${chosen.minDiskGib} GiB for this image.` : undefined}
+        />
         <Field label="Keyboard layout" error={fields.keyboardLayout}>
           {(props) => (
             <select {...props} name="keyboardLayout" value={keyboardLayout} onChange={(e) => setKeyboardLayout(e.target.value)}>

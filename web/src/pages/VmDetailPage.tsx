@@ -2,20 +2,25 @@
 // and its usage charts, whose code (uPlot with it) loads only when shown.
 import { lazy, Suspense, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
+import { useQuery } from 'urql';
 import { client } from '../api/client';
 import { describe, problemOf } from '../api/errors';
-import { CloneVmMutation, RenameVmMutation } from '../api/operations';
+import { CloneVmMutation, RenameVmMutation, VmQuery } from '../api/operations';
 import { Confirm } from '../components/Confirm';
 import { FormError } from '../components/FormError';
 import { GatedButton } from '../components/Gate';
 import { useNotify } from '../components/Notices';
 import { StateBadge } from '../components/StateBadge';
 import { formatMib, formatTime } from '../format';
-import { VM_ACTIONS, type VmAction } from '../live/vmActions';
+import type { VmState } from '../gql/graphql';
+import { SNAPSHOT_BUSY, VM_ACTIONS, type VmAction } from '../live/vmActions';
 import { VmActionButtons } from '../live/VmActionButtons';
 import { useVmAction } from '../live/useVmAction';
 import { useVmDetail } from '../live/useVmDetail';
+import { vmLabel } from '../live/vmLabel';
 import { useSession } from '../session';
+import { ResizeDialog } from './ResizeDialog';
+import { VmLabels } from './VmLabels';
 import { CredentialsPanel } from './CredentialsPanel';
 import { SnapshotsPanel } from './SnapshotsPanel';
 
@@ -77,12 +82,25 @@ function NameAction({ label, policy, allowed, initial, onSubmit }: { label: stri
   );
 }
 
+/** Resizing needs the VM off and asked for nothing (crashed and failed VMs are too); snapshot work makes it wait. */
+function resizeBlocked(vm: { state: VmState; busy: boolean }): string | null {
+  if (vm.busy) return SNAPSHOT_BUSY;
+  return ['STOPPED', 'CRASHED', 'FAILED'].includes(vm.state) ? null : 'Stop the VM to resize it';
+}
+
+/** The VM this one was cloned from, told apart from others of its name; its id alone if it is gone or hidden. */
+function ClonedFrom({ id }: { id: string }) {
+  const [{ data }] = useQuery({ query: VmQuery, variables: { id } });
+  return <Link to={`/vms/${id}`}>{data?.vm ? vmLabel(data.vm) : id}</Link>;
+}
+
 export function VmDetailPage() {
   const { id = '' } = useParams();
   const navigate = useNavigate();
   const notify = useNotify();
   const { can } = useSession();
   const [asking, setAsking] = useState<VmAction | null>(null);
+  const [resizing, setResizing] = useState(false);
   const { detail, history, creds, refresh } = useVmDetail(id);
   const run = useVmAction(undefined, () => navigate('/'));
   const vm = detail.data?.vm;
@@ -130,6 +148,9 @@ export function VmDetailPage() {
             <VmActionButtons vm={vm} onAction={(action) => (DANGEROUS.has(action) ? setAsking(action) : void run(action, vm))} />
             <NameAction label="Rename" policy="vms:rename" allowed={vm.allowed.includes('vms:rename')} initial={vm.name} onSubmit={(n) => renameOrClone('rename', n)} />
             <NameAction label="Clone" policy="vms:duplicate" allowed={vm.allowed.includes('vms:duplicate')} initial={`${vm.name}-copy`} onSubmit={(n) => renameOrClone('clone', n)} />
+            <GatedButton allowed={vm.allowed.includes('vms:resize')} policy="vms:resize" blocked={resizeBlocked(vm)} onClick={() => setResizing(true)}>
+              Resize
+            </GatedButton>
           </div>
         </div>
         {vm.failure ? <p className="failure">{vm.failure}</p> : null}
@@ -155,11 +176,12 @@ export function VmDetailPage() {
             <>
               <dt>Cloned from</dt>
               <dd>
-                <Link to={`/vms/${vm.clonedFromId}`}>{vm.clonedFromId}</Link>
+                <ClonedFrom id={vm.clonedFromId} />
               </dd>
             </>
           ) : null}
         </dl>
+        <VmLabels vm={vm} onSaved={refresh} />
       </section>
       <SnapshotsPanel vm={vm} />
       {vm.allowed.includes('vms:credentials:list') ? (
@@ -191,6 +213,17 @@ export function VmDetailPage() {
           </ol>
         )}
       </section>
+      {resizing ? (
+        <ResizeDialog
+          vm={vm}
+          onCancel={() => setResizing(false)}
+          onResized={(resized) => {
+            setResizing(false);
+            notify(`${resized.name} now has ${resized.vcpus} vCPUs, ${formatMib(resized.memoryMib)} of memory and a ${resized.diskGib} GiB disk.`);
+            refresh();
+          }}
+        />
+      ) : null}
       {asking ? (
         <Confirm
           title={`${asking === 'delete' ? 'Delete' : 'Force stop'} ${vm.name}?`}

@@ -19,6 +19,8 @@ export function vmFixture(id: string, over: Partial<Vm> = {}): Vm {
     ownerName: 'admin',
     allowed: ['vms:start'],
     addresses: [],
+    note: null,
+    tags: [],
     ...over,
   } as Vm;
 }
