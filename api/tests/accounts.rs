@@ -612,3 +612,140 @@ async fn sessions_end_when_idle_and_when_too_old() {
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(code(&whoami(&app, &busy).await).0, "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn a_disabled_account_can_be_enabled_again_and_logs_in() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let bob = account(&app, &admin, "bob", &["auth:me:get"]).await;
+    let old_session = login(&app, "bob").await;
+    let enable = "mutation($id: ID!) { enableAccount(id: $id) { username disabled } }";
+    let disable = "mutation($id: ID!) { disableAccount(id: $id) }";
+
+    // Enabling an account that is not disabled is refused.
+    assert_eq!(
+        code(&app.gql(Some(&admin), enable, json!({ "id": bob })).await),
+        ("CONFLICT", "the account is not disabled")
+    );
+    app.data(&admin, disable, json!({ "id": bob })).await;
+    assert_eq!(
+        code(&app.login_as("bob", "password-of-bob").await).0,
+        "UNAUTHENTICATED"
+    );
+    // Only with users:delete, which took the access away.
+    account(&app, &admin, "helpdesk", &["users:get"]).await;
+    let helpdesk = login(&app, "helpdesk").await;
+    assert_eq!(
+        code(&app.gql(Some(&helpdesk), enable, json!({ "id": bob })).await),
+        ("FORBIDDEN", "this needs the users:delete policy")
+    );
+
+    let enabled = app.data(&admin, enable, json!({ "id": bob })).await;
+    assert_eq!(
+        enabled["enableAccount"],
+        json!({ "username": "bob", "disabled": false })
+    );
+    let fresh = login(&app, "bob").await;
+    assert_eq!(whoami(&app, &fresh).await["data"]["me"]["username"], "bob");
+    // The sessions the disable ended stay ended.
+    assert_eq!(code(&whoami(&app, &old_session).await).0, "UNAUTHENTICATED");
+    let events = app.event_types(&bob).await;
+    assert!(events.iter().any(|e| e == "AccountEnabled"), "{events:?}");
+}
+
+#[tokio::test]
+async fn several_policies_are_granted_on_a_vm_at_once_or_none_are() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let carol = account(&app, &admin, "carol", &["auth:me:get"]).await;
+    let vm = app.create_vm(&admin, "shared", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grant = "mutation($a: ID!, $p: [String!]!, $v: ID) {
+        grantPolicies(accountId: $a, policies: $p, vmId: $v) { vmGrants { vmId granted } } }";
+
+    // One policy that can't be scoped to a VM refuses the whole grant.
+    let refused = app
+        .gql(
+            Some(&admin),
+            grant,
+            json!({ "a": carol, "p": ["vms:start", "users:create"], "v": vm }),
+        )
+        .await;
+    assert_eq!(code(&refused).0, "BAD_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["field"], "policies");
+    let granted = app
+        .data(
+            &admin,
+            grant,
+            json!({ "a": carol, "p": ["vms:getById", "vms:start", "vms:connect"], "v": vm }),
+        )
+        .await;
+    let grants = &granted["grantPolicies"]["vmGrants"];
+    assert_eq!(grants[0]["vmId"], vm.as_str(), "{grants}");
+    let mut policies: Vec<&str> = grants[0]["granted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    policies.sort();
+    assert_eq!(policies, ["vms:connect", "vms:getById", "vms:start"]);
+    let granted_events = app
+        .event_types(&carol)
+        .await
+        .into_iter()
+        .filter(|e| e == "PolicyGranted")
+        .count();
+    assert_eq!(granted_events, 3);
+}
+
+#[tokio::test]
+async fn policies_are_described_and_role_presets_expand_into_them() {
+    let app = spawn_app(Libvirt::TestDriver).await;
+    let admin = app.login().await;
+    let data = app
+        .data(
+            &admin,
+            "{ policyCatalogue { name description vmScoped } rolePresets { name label policies } }",
+            json!({}),
+        )
+        .await;
+    let catalogue = data["policyCatalogue"].as_array().unwrap();
+    let names: Vec<&str> = catalogue
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"vms:connect") && names.contains(&"distribox:admin"));
+    // Every policy says what it does, and no two say the same.
+    let descriptions: std::collections::BTreeSet<&str> = catalogue
+        .iter()
+        .map(|p| p["description"].as_str().unwrap())
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert_eq!(descriptions.len(), catalogue.len());
+    let connect = catalogue
+        .iter()
+        .find(|p| p["name"] == "vms:connect")
+        .unwrap();
+    assert_eq!(connect["vmScoped"], true);
+    let presets = data["rolePresets"].as_array().unwrap();
+    let preset_names: Vec<&str> = presets
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        preset_names,
+        ["viewer", "vm-owner", "operator", "auditor", "admin"]
+    );
+    // A preset's policies are accepted as they are.
+    let operator = presets.iter().find(|p| p["name"] == "operator").unwrap();
+    let created = create(
+        &app,
+        &admin,
+        json!({ "username": "op", "policies": operator["policies"] }),
+    )
+    .await;
+    assert!(created.get("errors").is_none(), "{created}");
+}

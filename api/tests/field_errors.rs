@@ -68,6 +68,18 @@ async fn create_vm_refusals_name_their_field() {
         assert_bad_field(&response, field);
         assert!(response["data"].is_null(), "{changes}: {response}");
     }
+    // More vCPUs than the host has CPUs: it would start, then crawl.
+    let host = app.data(&token, "{ host { cpus } }", json!({})).await;
+    let cpus = host["host"]["cpus"].as_i64().unwrap();
+    let response = create_vm_refusal(&app, &token, json!({ "vcpus": cpus + 1 })).await;
+    assert_bad_field(&response, "vcpus");
+    assert_eq!(
+        response["errors"][0]["message"],
+        format!("this host has {cpus} CPUs: a VM can have at most {cpus} vCPUs")
+    );
+    // As many as it has pass that check (the memory is what's refused here).
+    let fits = create_vm_refusal(&app, &token, json!({ "vcpus": cpus, "memoryMib": 32 })).await;
+    assert_bad_field(&fits, "memoryMib");
     // The message is unchanged.
     let response = create_vm_refusal(&app, &token, json!({ "memoryMib": 32 })).await;
     assert_eq!(

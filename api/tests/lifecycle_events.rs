@@ -302,3 +302,152 @@ async fn a_refused_action_fails_that_vm_and_holds_up_no_other() {
     app.wait_for_state(&token, &other, None, Duration::from_secs(30))
         .await;
 }
+
+/// How long VM `id` took to show `state` (polling), within `limit`.
+async fn time_to_state(
+    app: &support::TestApp,
+    token: &str,
+    id: &str,
+    state: &str,
+    limit: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if app.vm_state(token, id).await.as_deref() == Some(state) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{id} did not become {state}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn state_reason(app: &support::TestApp, token: &str, id: &str) -> Option<String> {
+    app.data(
+        token,
+        "query($id: ID!) { vm(id: $id) { stateReason } }",
+        json!({ "id": id }),
+    )
+    .await["vm"]["stateReason"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// A guest libvirt pauses on its own shows PAUSED with the reason — a `virsh suspend`, and a
+/// stop QEMU makes without saying why (what a KVM internal error looks like to libvirt,
+/// provoked here through QEMU's monitor) — and stays paused until someone resumes it.
+#[tokio::test]
+async fn pauses_behind_distribox_s_back_show_as_paused_with_their_reason() {
+    let app = spawn_app(Libvirt::System).await;
+    let token = app.login().await;
+    let id = app.create_vm(&token, "paused behind", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&token, &id, Some("RUNNING"), BOOT_TIMEOUT)
+        .await;
+    let domain = format!("distribox-{id}");
+
+    let suspend = virsh(&["suspend", &domain]);
+    assert!(suspend.status.success(), "{suspend:?}");
+    let took = time_to_state(&app, &token, &id, "PAUSED", Duration::from_secs(5)).await;
+    println!("virsh suspend → PAUSED in {took:?}");
+    let reason = state_reason(&app, &token, &id).await.unwrap();
+    assert!(reason.contains("outside Distribox"), "{reason}");
+    // Nothing resumes it by itself.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.vm_state(&token, &id).await.as_deref(), Some("PAUSED"));
+    assert_eq!(
+        String::from_utf8_lossy(&virsh(&["domstate", &domain]).stdout).trim(),
+        "paused"
+    );
+
+    // Resumed behind Distribox's back too: running, and nothing pauses it again.
+    assert!(virsh(&["resume", &domain]).status.success());
+    time_to_state(&app, &token, &id, "RUNNING", Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.vm_state(&token, &id).await.as_deref(), Some("RUNNING"));
+    assert_eq!(state_reason(&app, &token, &id).await, None);
+
+    // QEMU stops the guest without libvirt asking: the reason is a hypervisor error.
+    let stop = virsh(&["qemu-monitor-command", &domain, "--hmp", "stop"]);
+    assert!(stop.status.success(), "{stop:?}");
+    let took = time_to_state(&app, &token, &id, "PAUSED", Duration::from_secs(5)).await;
+    println!("QEMU stop → PAUSED in {took:?}");
+    let reason = state_reason(&app, &token, &id).await.unwrap();
+    assert!(reason.contains("internal error"), "{reason}");
+    let events = app.lifecycle_types(&id).await;
+    assert_eq!(
+        events.iter().filter(|e| *e == "VmPausedOutside").count(),
+        2,
+        "{events:?}"
+    );
+
+    // Resuming through Distribox clears the reason.
+    app.vm_ok(&token, "resumeVm", &id).await;
+    time_to_state(&app, &token, &id, "RUNNING", Duration::from_secs(10)).await;
+    assert_eq!(state_reason(&app, &token, &id).await, None);
+    app.vm_ok(&token, "forceStopVm", &id).await;
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    app.delete_vm(&token, &id).await;
+}
+
+/// A domain another Distribox installation made on the same libvirt (another data folder,
+/// another database) changes state: this installation records nothing, lists nothing as
+/// recoverable and leaves the domain as it is.
+#[tokio::test]
+async fn another_installation_s_domains_are_left_alone() {
+    let app = support::spawn_app_with(Libvirt::System, |c| c.reconcile_interval = 1).await;
+    let token = app.login().await;
+    let id = uuid::Uuid::new_v4();
+    let domain = format!("distribox-{id}");
+    let other_installation = uuid::Uuid::new_v4();
+    // A firmware-only guest: no disk to find, nothing to boot, but it runs.
+    let xml = format!(
+        "<domain type='qemu'><name>{domain}</name><uuid>{id}</uuid><memory unit='MiB'>32</memory>
+           <metadata><distribox:vm xmlns:distribox='https://distribox.dev/xmlns/vm/1'>
+             <distribox:id>{id}</distribox:id>
+             <distribox:installation>{other_installation}</distribox:installation>
+           </distribox:vm></metadata>
+           <os><type arch='x86_64' machine='q35'>hvm</type></os>
+           <devices><memballoon model='none'/></devices></domain>"
+    );
+    let file = app.data_dir.join("other-installation.xml");
+    std::fs::write(&file, xml).unwrap();
+    let defined = virsh(&["define", file.to_str().unwrap()]);
+    assert!(defined.status.success(), "{defined:?}");
+    let cleanup = scopeguard(&domain);
+    for step in [["start"], ["suspend"], ["resume"], ["destroy"], ["start"]] {
+        let done = virsh(&[step[0], &domain]);
+        assert!(done.status.success(), "virsh {}: {done:?}", step[0]);
+    }
+    // Two reconciliation passes and every lifecycle event have had their chance.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
+        .bind(id.to_string())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0);
+    let found = app
+        .data(&token, "{ recoverableVms { domainName } }", json!({}))
+        .await;
+    assert_eq!(found["recoverableVms"], json!([]));
+    assert_eq!(
+        String::from_utf8_lossy(&virsh(&["domstate", &domain]).stdout).trim(),
+        "running"
+    );
+    drop(cleanup);
+}
+
+/// Destroys and undefines a domain the test made, pass or fail.
+fn scopeguard(domain: &str) -> impl Drop + '_ {
+    struct Undefine<'a>(&'a str);
+    impl Drop for Undefine<'_> {
+        fn drop(&mut self) {
+            let _ = virsh(&["destroy", self.0]);
+            let _ = virsh(&["undefine", self.0]);
+        }
+    }
+    Undefine(domain)
+}
