@@ -26,29 +26,57 @@ pub struct HistoryRow {
     pub payload: Json<serde_json::Value>,
 }
 
+/// Whose console sessions a reader of a VM's history sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consoles {
+    /// Everyone's: auditors.
+    All,
+    /// Only the sessions opened by this principal (`account:<id>`): who else watches a VM is
+    /// the audit log's business.
+    Of(String),
+}
+
 /// Up to `first` of VM `vm`'s events with a sequence below `before` (all if `None`), newest
-/// first.
+/// first, with the console sessions `consoles` allows.
 ///
 /// Consoles are recorded by Distribox itself, so their actor is the principal in the event (the
-/// account or credential that opened the console), not the metadata's `system`.
+/// account or credential that opened the console; for a close, the one that opened it), not the
+/// metadata's `system`.
 pub async fn vm_history(
     pool: &PgPool,
     vm: Uuid,
     before: Option<i64>,
     first: i64,
+    consoles: &Consoles,
 ) -> Result<Vec<HistoryRow>, ApiError> {
+    let only = match consoles {
+        Consoles::All => None,
+        Consoles::Of(principal) => Some(principal.as_str()),
+    };
     Ok(sqlx::query_as(
         "SELECT e.global_position AS position, e.sequence, e.recorded_at AS at,
                 e.event_type AS event, e.payload,
                 coalesce(a.username, e.metadata->>'actor_name', w.who, 'system') AS actor
            FROM events e
-          CROSS JOIN LATERAL (SELECT coalesce(e.payload->'ConsoleOpened'->>'principal',
-                                              e.metadata->>'actor') AS who) w
+          CROSS JOIN LATERAL (
+                SELECT coalesce(
+                    e.payload->'ConsoleOpened'->>'principal',
+                    (SELECT o.payload->'ConsoleOpened'->>'principal' FROM events o
+                      WHERE e.event_type = 'ConsoleClosed'
+                        AND o.aggregate_type = e.aggregate_type
+                        AND o.aggregate_id = e.aggregate_id
+                        AND o.event_type = 'ConsoleOpened'
+                        AND o.payload->'ConsoleOpened'->>'session'
+                            = e.payload->'ConsoleClosed'->>'session'
+                      LIMIT 1),
+                    e.metadata->>'actor') AS who) w
            LEFT JOIN accounts a
                   ON a.id = CASE WHEN w.who ~ '^account:[0-9a-f-]{36}$'
                                  THEN substr(w.who, 9)::uuid END
           WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
             AND ($3::bigint IS NULL OR e.sequence < $3)
+            AND ($5::text IS NULL OR e.event_type NOT IN ('ConsoleOpened', 'ConsoleClosed')
+                 OR w.who = $5)
           ORDER BY e.sequence DESC
           LIMIT $4",
     )
@@ -56,6 +84,7 @@ pub async fn vm_history(
     .bind(vm.to_string())
     .bind(before)
     .bind(first)
+    .bind(only)
     .fetch_all(pool)
     .await?)
 }

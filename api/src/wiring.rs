@@ -56,13 +56,43 @@ impl ConsoleLog for BusReporter {
 /// Consoles come from libvirt.
 pub struct LibvirtConsoles(pub LibvirtHypervisor);
 
+/// What a serial console shows first of what the guest printed before it opened: about a
+/// screenful, so a console opened on a quiet guest isn't blank.
+const SERIAL_REPLAY_BYTES: u64 = 4 * 1024;
+
+/// `output`, preceded by `printed`.
+fn replay_first(
+    printed: Vec<u8>,
+    mut output: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        if sender.send(printed).await.is_err() {
+            return;
+        }
+        while let Some(bytes) = output.recv().await {
+            if sender.send(bytes).await.is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
 #[async_trait]
 impl ConsoleBackend for LibvirtConsoles {
     async fn open(&self, vm: Uuid, kind: ConsoleKind) -> Result<ConsoleStream, String> {
         match kind {
             ConsoleKind::Serial => {
+                // Read before the console opens: a few bytes printed in between are missed
+                // rather than shown twice.
+                let printed = self.0.serial_tail(vm, SERIAL_REPLAY_BYTES).await;
                 let serial = self.0.open_serial(vm).await.map_err(|e| e.to_string())?;
-                Ok(ConsoleStream::channels(serial.output, serial.input))
+                let output = match printed {
+                    Some(printed) if !printed.is_empty() => replay_first(printed, serial.output),
+                    _ => serial.output,
+                };
+                Ok(ConsoleStream::channels(output, serial.input))
             }
             ConsoleKind::Vnc => {
                 let socket = self.0.open_vnc(vm).await.map_err(|e| e.to_string())?;

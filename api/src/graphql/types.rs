@@ -111,7 +111,8 @@ impl Vm {
     }
 
     /// The VM's history, newest first: up to `first` (1–500) events, older than the one with
-    /// sequence `before` if given (page with the last entry's `sequence`).
+    /// sequence `before` if given (page with the last entry's `sequence`). Console sessions
+    /// are the caller's own unless the caller holds `audit:get`.
     #[graphql(guard = "Access::vm(Policy::VmsGetById)")]
     async fn events(
         &self,
@@ -126,8 +127,14 @@ impl Vm {
         if !request(ctx)?.sees_vm(id, Some(self.owner)) {
             return Err(ApiError::from(CommandError::hidden(Policy::VmsGetById)).into());
         }
+        let caller = request(ctx)?;
+        let consoles = if caller.authorize(Policy::AuditGet).is_ok() {
+            history::Consoles::All
+        } else {
+            history::Consoles::Of(caller.actor_label())
+        };
         let state = ctx.data::<AppState>()?;
-        let rows = history::vm_history(&state.pool, id, before, first).await?;
+        let rows = history::vm_history(&state.pool, id, before, first, &consoles).await?;
         Ok(rows.into_iter().map(VmHistoryEntry::from).collect())
     }
 

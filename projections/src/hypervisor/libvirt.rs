@@ -308,6 +308,35 @@ impl LibvirtHypervisor {
         self.vm_dir(id).join("serial.log")
     }
 
+    /// The end of what VM `id`'s serial console printed, watched or not: at most `max_bytes`,
+    /// from the start of a line. `None` when there is no log (a domain defined before logs
+    /// were kept) or it can't be read.
+    pub async fn serial_tail(&self, id: Uuid, max_bytes: u64) -> Option<Vec<u8>> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let path = self.serial_log_path(id);
+        let read = async {
+            let mut file = tokio::fs::File::open(&path).await?;
+            let len = file.metadata().await?.len();
+            let start = len.saturating_sub(max_bytes);
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+            let mut tail = Vec::with_capacity((len - start) as usize);
+            file.read_to_end(&mut tail).await?;
+            // A cut line (or escape sequence) at the start would garble the screen.
+            if start > 0 {
+                let first_line = tail.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+                tail.drain(..first_line);
+            }
+            Ok::<_, std::io::Error>(tail)
+        };
+        match read.await {
+            Ok(tail) => Some(tail),
+            Err(err) => {
+                tracing::debug!(vm = %id, error = %err, "no serial console log to replay");
+                None
+            }
+        }
+    }
+
     /// Where VM `id` keeps its disks.
     pub fn vm_dir(&self, id: Uuid) -> PathBuf {
         self.vms_dir.join(id.to_string())

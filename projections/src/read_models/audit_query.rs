@@ -59,9 +59,13 @@ impl AuditFilter {
     }
 }
 
-const COLUMNS: &str =
-    "SELECT chain_index, position, at, actor, actor_name, client_address, action, \
-                       vm_id, account_id, outcome, details, session_id FROM audit_log";
+/// `actor_name` is what the event recorded, else the account's current username: entries the
+/// system recorded for an account (its console sessions) name it too.
+const COLUMNS: &str = "SELECT chain_index, position, at, actor, \
+       coalesce(actor_name, (SELECT username FROM accounts \
+           WHERE id = CASE WHEN actor ~ '^account:[0-9a-f-]{36}$' \
+                           THEN substr(actor, 9)::uuid END)) AS actor_name, \
+       client_address, action, vm_id, account_id, outcome, details, session_id FROM audit_log";
 
 /// Up to `first` entries older than `before` (a chain index), newest first, and whether there
 /// are more.
