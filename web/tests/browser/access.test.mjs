@@ -3,7 +3,7 @@
 // wrong, managing accounts and changing a password.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_PASSWORD, STATE_CHANGE, api, graphql, logIn, snap, useDistribox, withPage } from './harness.mjs';
+import { ADMIN_PASSWORD, STATE_CHANGE, api, graphql, logIn, sessionToken, snap, useDistribox, withPage } from './harness.mjs';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -55,7 +55,7 @@ test('a wrong access code is told on the form and leaves the tab logged in', { t
     await snap(page, '15-connect-refused');
     await page.goto(`${distribox.base}/`);
     await page.waitForSelector('h1:has-text("Virtual machines")');
-    assert.notEqual(await page.evaluate(() => sessionStorage.getItem('distribox.token')), null, 'still logged in');
+    assert.ok(await sessionToken(page), 'still logged in');
   });
 });
 
@@ -91,7 +91,7 @@ test('an account without a policy does not see the feature, and a direct call is
     await snap(page, '10-limited-account');
 
     // The same calls made directly are refused, naming the policy.
-    const token = await page.evaluate(() => sessionStorage.getItem('distribox.token'));
+    const token = await sessionToken(page);
     const refusals = [
       ['mutation($id: ID!) { startVm(id: $id) { id } }', { id: createVm.id }, 'vms:start'],
       [
@@ -148,9 +148,9 @@ test('an account without a policy does not see the feature, and a direct call is
 
     const viewer = page.locator('tbody[data-account=viewer]');
     await viewer.locator('button:has-text("Manage")').click();
-    await viewer.locator('select').first().selectOption(createVm.id);
-    await viewer.locator('select').nth(1).selectOption('vms:start');
-    await viewer.locator('button:has-text("Grant")').click();
+    await viewer.locator('select[name=grantVm]').selectOption(createVm.id);
+    await viewer.locator('.vm-grant-form input[value="vms:start"]').check();
+    await viewer.locator('.vm-grant-form button:has-text("Grant")').click();
     await viewer.locator('.chip:has-text("vms:start")').waitFor();
     await snap(page, '13-accounts-grant');
   });

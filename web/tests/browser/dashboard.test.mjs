@@ -148,7 +148,8 @@ test('provision, run, consoles, credential, revocation', { timeout: 480_000 }, a
     await page.click('button[aria-haspopup=menu]');
     await page.click('button[role=menuitem]:has-text("Log out")');
     await page.waitForURL(/\/login/);
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('distribox.token')), null, 'logged out');
+    const cookies = await page.context().cookies(base);
+    assert.equal(cookies.find((c) => c.name === 'distribox_session'), undefined, 'logged out');
     await page.goto(`${base}/connect`);
     await page.fill('#secret', secret);
     await page.click('button:has-text("Open console")');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ADMIN_PASSWORD, STATE_CHANGE, UI_STEP, api, logIn, snap, useDistribox, withPage } from './harness.mjs';
+import { ADMIN_PASSWORD, STATE_CHANGE, UI_STEP, api, logIn, sessionToken, snap, useDistribox, withPage } from './harness.mjs';
 
 const distribox = useDistribox();
 const IMAGES = process.env.DISTRIBOX_TEST_IMAGES || '/var/tmp/distribox-test-images';
@@ -106,7 +106,7 @@ test('a qcow2 uploaded from the browser becomes a ready image', { timeout: 240_0
     const imageId = await row.getAttribute('data-image-id');
 
     // The API says the same.
-    const token = await page.evaluate(() => sessionStorage.getItem('distribox.token'));
+    const token = await sessionToken(page);
     const { image } = await api(
       'query($id: ID!) { image(id: $id) { name status sourceKind source format sizeBytes } }',
       { id: imageId },
@@ -140,7 +140,7 @@ test('an upload can be cancelled half-way', { timeout: 120_000 }, async () => {
     assert.ok(!seen.stages.includes('done'), `the upload did not finish (${JSON.stringify(seen)})`);
     await snap(page, '19-images-upload-cancelled');
     // The server records why the upload failed and keeps nothing of it.
-    const token = await page.evaluate(() => sessionStorage.getItem('distribox.token'));
+    const token = await sessionToken(page);
     const deadline = Date.now() + UI_STEP;
     let cancelled;
     for (;;) {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ADMIN_PASSWORD, GUEST_BOOT, STATE_CHANGE, UI_STEP, api, graphql, logIn, runInTerminal, snap, useDistribox, withPage } from './harness.mjs';
+import { ADMIN_PASSWORD, GUEST_BOOT, STATE_CHANGE, UI_STEP, api, graphql, logIn, runInTerminal, sessionToken, snap, useDistribox, withPage } from './harness.mjs';
 
 const distribox = useDistribox();
 const CSV_HEADER =
@@ -155,7 +155,7 @@ test('without usage:get there is no Usage screen, and the API names the policy',
     assert.equal(await page.locator('.usage-chart canvas').count(), 0, 'no charts');
     await snap(page, '21-usage-forbidden');
 
-    const token = await page.evaluate(() => sessionStorage.getItem('distribox.token'));
+    const token = await sessionToken(page);
     const body = await graphql(
       'query($from: DateTime!, $to: DateTime!) { usageReport(from: $from, to: $to) { totals { key } } }',
       { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date().toISOString() },
