@@ -203,3 +203,111 @@ async fn create_boot_talk_stop_delete() {
         ]
     );
 }
+
+/// What the guest printed while nobody watched is on the serial console as soon as it opens:
+/// virtlogd keeps the log, and the console replays its last screenful before going live.
+#[tokio::test]
+async fn a_serial_console_opens_on_what_the_guest_printed_unwatched() {
+    let app = spawn_app_with(Libvirt::System, |_| {}).await;
+    let token = app.login().await;
+    let id = app.running_vm(&token, "printed unwatched").await;
+    let log = app.data_dir.join("vms").join(&id).join("serial.log");
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("distribox-test-guest ready")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the guest's boot never reached {log:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let url = app.open_console(&token, &id).await;
+    let mut console = Console::connect(&app, &url).await;
+    // Nothing typed: only the replay can show the boot message.
+    console.read_for(Duration::from_secs(2)).await;
+    assert!(
+        console.seen.contains("distribox-test-guest ready"),
+        "console opened on: {:?}",
+        console.seen
+    );
+    console.close().await;
+    app.vm_ok(&token, "forceStopVm", &id).await;
+    app.wait_for_state(&token, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    app.delete_vm(&token, &id).await;
+}
+
+/// Someone granted one VM sees their own console sessions in its history, not who else
+/// watched it; an auditor sees everyone's, each named.
+#[tokio::test]
+async fn a_vm_s_history_shows_other_people_s_console_sessions_only_to_auditors() {
+    let app = spawn_app_with(Libvirt::System, |_| {}).await;
+    let admin = app.login().await;
+    let id = app.running_vm(&admin, "watched").await;
+    let (guest_id, guest) = app.account(&admin, "guest", &["auth:me:get"]).await;
+    app.data(
+        &admin,
+        "mutation($a: ID!, $v: ID!) { grantPolicies(accountId: $a, vmId: $v,
+            policies: [\"vms:getById\", \"vms:connect\"]) { id } }",
+        json!({ "a": guest_id, "v": id }),
+    )
+    .await;
+    for token in [&admin, &guest] {
+        let url = app.open_console(token, &id).await;
+        let mut console = Console::connect(&app, &url).await;
+        console.read_for(Duration::from_millis(300)).await;
+        console.close().await;
+    }
+    let history = "query($id: ID!) { vm(id: $id) { events(first: 100) { event actor } } }";
+    let consoles = |response: Value| -> Vec<(String, String)> {
+        response["vm"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"].as_str().unwrap().starts_with("Console"))
+            .map(|e| {
+                let field = |k: &str| e[k].as_str().unwrap().to_owned();
+                (field("event"), field("actor"))
+            })
+            .collect()
+    };
+    // Sessions are recorded as they close: wait until both are.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let everyone = loop {
+        let seen = consoles(app.data(&admin, history, json!({ "id": id })).await);
+        if seen.len() == 4 {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "console sessions: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let actors: std::collections::BTreeSet<&str> =
+        everyone.iter().map(|(_, actor)| actor.as_str()).collect();
+    assert_eq!(actors, ["admin", "guest"].into(), "{everyone:?}");
+    let own = consoles(app.data(&guest, history, json!({ "id": id })).await);
+    assert_eq!(own.len(), 2, "{own:?}");
+    assert!(own.iter().all(|(_, actor)| actor == "guest"), "{own:?}");
+    // The audit log names the people behind the sessions the system recorded, too.
+    let audit = app
+        .data(
+            &admin,
+            "query($vm: ID!) { auditLog(vmId: $vm, first: 100) { edges { node { action actor actorName } } } }",
+            json!({ "vm": id }),
+        )
+        .await;
+    let named: std::collections::BTreeSet<String> = audit["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| &edge["node"])
+        .filter(|node| node["action"].as_str().unwrap().starts_with("Console"))
+        .map(|node| node["actorName"].as_str().unwrap_or("unnamed").to_owned())
+        .collect();
+    assert_eq!(named, ["admin".to_owned(), "guest".to_owned()].into());
+    app.vm_ok(&admin, "forceStopVm", &id).await;
+    app.wait_for_state(&admin, &id, Some("STOPPED"), Duration::from_secs(30))
+        .await;
+    app.delete_vm(&admin, &id).await;
+}

@@ -26,7 +26,8 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// `account:<id>`, `credential:<id>`, `system` or `anonymous`.
     pub actor: String,
-    /// The account's username when the event recorded one.
+    /// The account's username: as the event recorded it, else (for what the system recorded
+    /// on an account's behalf, such as its console sessions) as the account is named now.
     pub actor_name: Option<String>,
     pub client_address: Option<String>,
     /// The event's type, e.g. `VmStarted`, `AccessDenied`.

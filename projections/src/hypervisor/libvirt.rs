@@ -215,6 +215,15 @@ pub(super) fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>,
     }
 }
 
+/// Creates `path` if missing, as a file Distribox (and its group) may read.
+fn ensure_readable_log(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    crate::permissions::restrict_file(path)
+}
+
 pub(super) fn is_missing(err: &virt::error::Error) -> bool {
     err.code().is_known_and(|c| c == ErrorNumber::NoDomain)
 }
@@ -490,6 +499,11 @@ impl LibvirtHypervisor {
             disk::grow(&disk_path, machine.disk_gib).await?;
         }
         let serial_log = self.serial_log_path(machine.id);
+        // virtlogd makes a missing log root's alone (0600) but keeps an existing file's owner
+        // and mode: made here, Distribox can read it back when it runs as its own user.
+        if let Err(err) = ensure_readable_log(&serial_log) {
+            tracing::debug!(vm = %machine.id, error = %err, "cannot prepare the serial console log");
+        }
         let xml = domain_xml::build(
             machine,
             &Placement {

@@ -60,12 +60,18 @@ impl AuditFilter {
 }
 
 /// `actor_name` is what the event recorded, else the account's current username: entries the
-/// system recorded for an account (its console sessions) name it too.
+/// system recorded for an account name it too — a console session's opening by its principal,
+/// its close by whoever opened it.
 const COLUMNS: &str = "SELECT chain_index, position, at, actor, \
        coalesce(actor_name, (SELECT username FROM accounts \
-           WHERE id = CASE WHEN actor ~ '^account:[0-9a-f-]{36}$' \
-                           THEN substr(actor, 9)::uuid END)) AS actor_name, \
-       client_address, action, vm_id, account_id, outcome, details, session_id FROM audit_log";
+           WHERE id = CASE WHEN w.who ~ '^account:[0-9a-f-]{36}$' \
+                           THEN substr(w.who, 9)::uuid END)) AS actor_name, \
+       client_address, action, vm_id, account_id, outcome, details, session_id \
+       FROM audit_log \
+       CROSS JOIN LATERAL (SELECT CASE WHEN action = 'ConsoleClosed' THEN \
+           (SELECT o.actor FROM audit_log o WHERE o.session_id = audit_log.session_id \
+               AND o.action = 'ConsoleOpened' LIMIT 1) \
+           ELSE actor END AS who) w";
 
 /// Up to `first` entries older than `before` (a chain index), newest first, and whether there
 /// are more.
