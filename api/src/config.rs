@@ -1,4 +1,5 @@
-//! Configuration from flags or `DISTRIBOX_*` environment variables (DESIGN.md §5).
+//! Configuration from flags or `DISTRIBOX_*` environment variables (their names, listed in the
+//! README, never change).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! The policy catalogue (DESIGN.md §4). Policy names are part of the public interface: they are
+//! The policy catalogue. Policy names are part of the public interface: they are
 //! stored in events, shown in the dashboard and accepted by the API, so they never change.
 
 use std::collections::{BTreeMap, BTreeSet};

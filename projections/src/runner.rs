@@ -1,4 +1,5 @@
-//! The durable catch-up runner every projection uses (DESIGN.md §2).
+//! The durable catch-up runner every projection uses: it reads the event log in commit order,
+//! so no event is skipped or applied twice.
 //!
 //! It reads only events whose transaction is older than every transaction still in flight, in
 //! `(tx_id, global_position)` order, so an event that commits late is never skipped; and it moves

@@ -1,5 +1,5 @@
-//! The GraphQL schema (names fixed by DESIGN.md §5). Every field states the access it needs in a
-//! guard next to its definition.
+//! The GraphQL schema. Its names are a public interface clients depend on: add, never rename.
+//! Every field states the access it needs in a guard next to its definition.
 
 mod access;
 mod audit;
