@@ -1,4 +1,4 @@
-//! DESIGN.md §8: createVm → RUNNING within 1.2× of `virsh define && virsh start` of the same XML.
+//! Target: createVm → RUNNING within 1.2× of `virsh define && virsh start` of the same XML.
 //!
 //! Measured side by side in one run on the real `qemu:///system` (domain type `qemu`, TCG),
 //! alternating the two so drift and noise hit both alike:

@@ -1,4 +1,4 @@
-//! DESIGN.md §8: projection lag p99 < 50 ms under a steady command load; and what the usage
+//! Target: projection lag p99 < 50 ms under a steady command load; and what the usage
 //! sampler costs the API.
 //!
 //! **Lag.** A real Distribox (all its projections, libvirt's `test:///default`) takes

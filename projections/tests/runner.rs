@@ -1,4 +1,4 @@
-//! The catch-up runner against a real PostgreSQL (DESIGN.md §2): it never reads past a
+//! The catch-up runner against a real PostgreSQL: it never reads past a
 //! transaction still in flight, applies every event exactly once in `(tx_id, global_position)`
 //! order, rolls a failed batch back with its checkpoint, resumes from the checkpoint after a
 //! restart, and wakes on `NOTIFY` rather than waiting for its poll.
