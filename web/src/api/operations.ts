@@ -21,6 +21,7 @@ export const VmFields = graphql(`
     memoryMib
     diskGib
     failure
+    stateReason
     createdAt
     keyboardLayout
     busy
@@ -70,6 +71,8 @@ export const HostQuery = graphql(`
         available
         unavailableSince
         error
+        domainType
+        warning
       }
       cpus
       memoryTotalMib

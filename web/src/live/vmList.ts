@@ -89,7 +89,8 @@ export function applyEvent(list: VmList, event: VmEventMessage): { list: VmList;
   }
   if (before.state === event.state) return { list, refetch: event.vmId };
   const byId = new Map(list.byId);
-  byId.set(event.vmId, { ...before, state: event.state });
+  // The reason explained the old state; the refetch brings the new one's.
+  byId.set(event.vmId, { ...before, state: event.state, stateReason: null });
   return { list: { ...list, byId }, refetch: event.vmId };
 }
 
@@ -101,6 +102,7 @@ function sameVm(a: Vm, b: Vm): boolean {
     a.memoryMib === b.memoryMib &&
     a.diskGib === b.diskGib &&
     a.failure === b.failure &&
+    a.stateReason === b.stateReason &&
     a.busy === b.busy &&
     a.ownerName === b.ownerName &&
     a.keyboardLayout === b.keyboardLayout &&

@@ -12,7 +12,7 @@ import { useNotify } from '../components/Notices';
 import { formatTime, utcFromLocalInput } from '../format';
 import type { AuditEntryFieldsFragment } from '../gql/graphql';
 import { useVmList } from '../live/useVmList';
-import { vmLabel } from '../live/vmLabel';
+import { shortId, vmLabel } from '../live/vmLabel';
 import { detailFields, textParts, type ValuePart } from './auditDetails';
 
 type Entry = AuditEntryFieldsFragment;
@@ -119,7 +119,7 @@ async function loadRecording(session: string): Promise<Recording | { problem: st
 }
 
 /** A console session's transcript in a modal dialog: over the page, wherever the list was scrolled to. */
-function ReplayDialog({ session, vmName, onClose }: { session: string; vmName: string | null; onClose(): void }) {
+function ReplayDialog({ session, vm, onClose }: { session: string; vm: string | null; onClose(): void }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [loaded, setLoaded] = useState<Recording | { problem: string } | null>(null);
   useEffect(() => {
@@ -141,7 +141,7 @@ function ReplayDialog({ session, vmName, onClose }: { session: string; vmName: s
       <div className="page-head">
         <h2 id="replay-title">
           Console session {session.slice(0, 8)}
-          {vmName ? ` on ${vmName}` : ''}
+          {vm ? ` on ${vm}` : ''}
         </h2>
         <button type="button" className="button small" onClick={onClose} autoFocus>
           Close
@@ -164,12 +164,12 @@ function ReplayDialog({ session, vmName, onClose }: { session: string; vmName: s
   );
 }
 
-/** What the entry concerns: a VM (by name while it exists), an account, or nothing. */
-function Target({ entry, vmName }: { entry: Entry; vmName: string | undefined }) {
+/** What the entry concerns: a VM (by its label while it exists), an account, or nothing. */
+function Target({ entry, vm }: { entry: Entry; vm: string | undefined }) {
   if (entry.vmId) {
     return (
       <Link to={`/vms/${entry.vmId}`} title={entry.vmId}>
-        {vmName ?? entry.vmId.slice(0, 8)}
+        {vm ?? shortId(entry.vmId)}
       </Link>
     );
   }
@@ -189,9 +189,8 @@ export function AuditPage() {
   const [replay, setReplay] = useState<{ session: string; vmId: string | null } | null>(null);
   const [exportProblem, setExportProblem] = useState<string | null>(null);
   const vms = useVmList();
-  const vmName = useMemo(() => new Map([...vms.list.byId.values()].map((vm) => [vm.id, vm.name])), [vms.list]);
-  // VMs may share a name: the filter tells them apart by owner and id.
-  const vmChoices = useMemo(() => [...vms.list.byId.values()].map((vm) => ({ id: vm.id, label: vmLabel(vm) })), [vms.list]);
+  // VMs may share a name: the filter, the Target column and the replay tell them apart by owner and id.
+  const vmLabels = useMemo(() => new Map([...vms.list.byId.values()].map((vm) => [vm.id, vmLabel(vm)])), [vms.list]);
 
   const load = async (after: string | null) => {
     setLoading(true);
@@ -254,9 +253,9 @@ export function AuditPage() {
             VM{' '}
             <select name="vmId" value={draft.vmId} onChange={set('vmId')}>
               <option value="">Any</option>
-              {vmChoices.map((vm) => (
-                <option key={vm.id} value={vm.id}>
-                  {vm.label}
+              {[...vmLabels].map(([id, label]) => (
+                <option key={id} value={id}>
+                  {label}
                 </option>
               ))}
             </select>
@@ -310,7 +309,7 @@ export function AuditPage() {
                   <td data-label="From">{entry.clientAddress ?? '—'}</td>
                   <td data-label="Action">{entry.action}</td>
                   <td data-label="Target">
-                    <Target entry={entry} vmName={entry.vmId ? vmName.get(entry.vmId) : undefined} />
+                    <Target entry={entry} vm={entry.vmId ? vmLabels.get(entry.vmId) : undefined} />
                   </td>
                   <td data-label="Outcome">
                     <span className="badge" data-state={entry.outcome === 'ok' ? 'RUNNING' : 'FAILED'}>
@@ -337,7 +336,7 @@ export function AuditPage() {
           </button>
         ) : null}
       </section>
-      {replay ? <ReplayDialog session={replay.session} vmName={replay.vmId ? (vmName.get(replay.vmId) ?? null) : null} onClose={() => setReplay(null)} /> : null}
+      {replay ? <ReplayDialog session={replay.session} vm={replay.vmId ? (vmLabels.get(replay.vmId) ?? null) : null} onClose={() => setReplay(null)} /> : null}
     </>
   );
 }

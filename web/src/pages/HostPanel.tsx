@@ -1,6 +1,7 @@
 // Host resources: what the machine has, what VMs were given, and whether libvirt answers.
 import { useQuery } from 'urql';
 import { HostQuery } from '../api/operations';
+import { Callout } from '../components/Callout';
 import { formatGib, formatMib, percent } from '../format';
 import { useVisibleInterval } from '../live/useVisibleInterval';
 
@@ -22,6 +23,23 @@ function Meter({ label, used, total, detail }: { label: string; used: number; to
   );
 }
 
+/** How guests run: with KVM, or emulated in software, which is many times slower. */
+function Virtualisation({ domainType, warning }: { domainType: string; warning?: string | null }) {
+  return (
+    <>
+      <p className="host-virtualisation" data-domain-type={domainType}>
+        Guests run with{' '}
+        <strong>{domainType === 'kvm' ? 'KVM (hardware virtualisation)' : domainType === 'qemu' ? 'software emulation (QEMU/TCG), slow' : domainType}</strong>
+      </p>
+      {warning ? (
+        <Callout severity="warning" testId="hypervisor-warning">
+          {warning}
+        </Callout>
+      ) : null}
+    </>
+  );
+}
+
 export function HostPanel() {
   const [{ data, error }, refetch] = useQuery({ query: HostQuery });
   useVisibleInterval(REFRESH_MS, () => refetch({ requestPolicy: 'network-only' }));
@@ -33,6 +51,7 @@ export function HostPanel() {
   return (
     <section className="panel host" aria-labelledby="host-title">
       <h2 id="host-title">Host</h2>
+      <Virtualisation domainType={host.hypervisor.domainType} warning={host.hypervisor.warning} />
       {!host.hypervisor.available ? (
         <p className="form-error" role="alert">
           libvirt is not answering{host.hypervisor.error ? `: ${host.hypervisor.error}` : ''}. Commands are recorded and carried

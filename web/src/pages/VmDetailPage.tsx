@@ -11,6 +11,7 @@ import { FormError } from '../components/FormError';
 import { GatedButton } from '../components/Gate';
 import { useNotify } from '../components/Notices';
 import { StateBadge } from '../components/StateBadge';
+import { StateReason } from '../components/StateReason';
 import { formatMib, formatTime } from '../format';
 import type { VmState } from '../gql/graphql';
 import { SNAPSHOT_BUSY, VM_ACTIONS, type VmAction } from '../live/vmActions';
@@ -153,7 +154,9 @@ export function VmDetailPage() {
             </GatedButton>
           </div>
         </div>
-        {vm.failure ? <p className="failure">{vm.failure}</p> : null}
+        <StateReason state={vm.state} reason={vm.stateReason} />
+        {/* A failed VM's reason is its failure: said once. */}
+        {vm.failure && vm.failure !== vm.stateReason ? <p className="failure">{vm.failure}</p> : null}
         <ConsoleButtons id={vm.id} running={vm.state === 'RUNNING'} canConnect={vm.allowed.includes('vms:connect')} />
         <dl className="specs">
           <dt>Image</dt>

@@ -143,6 +143,9 @@ test('provision, run, consoles, credential, revocation', { timeout: 480_000 }, a
     await page.locator('tr[data-action=ConsoleOpened] button:has-text("Replay")').last().click();
     await page.waitForFunction(() => document.querySelector('[data-testid=transcript]')?.textContent.includes('42'));
     await snap(page, '07b-audit-replay');
+    // The replay is a modal dialog: the page behind it is inert until it is closed.
+    await page.locator('dialog[open][data-testid=replay] button:has-text("Close")').click();
+    await page.locator('dialog[data-testid=replay]').waitFor({ state: 'detached' });
 
     // Log out; a visitor opens the graphical console with the credential alone.
     await page.click('button[aria-haspopup=menu]');

@@ -12,6 +12,7 @@ export function vmFixture(id: string, over: Partial<Vm> = {}): Vm {
     memoryMib: 512,
     diskGib: 4,
     failure: null,
+    stateReason: null,
     createdAt: '2026-11-01T00:00:00Z',
     keyboardLayout: 'en-us',
     busy: false,

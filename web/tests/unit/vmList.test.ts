@@ -20,6 +20,14 @@ describe('the live VM list', () => {
     expect(list.byId.get('1')?.state).toBe('STOPPED'); // the old value is untouched
   });
 
+  it('drops the old state\'s reason at once, and takes a new reason even when the state stays', () => {
+    const list = loaded([vm('1', { state: 'PAUSED', stateReason: 'paused outside Distribox' })]);
+    const resumed = applyEvent(list, { vmId: '1', state: 'RUNNING', event: 'VmResumed', at: '' }).list;
+    expect(resumed.byId.get('1')?.stateReason).toBeNull();
+    const faulted = upsert(list, vm('1', { state: 'PAUSED', stateReason: 'paused by libvirt after a disk I/O error' }));
+    expect(faulted.byId.get('1')?.stateReason).toBe('paused by libvirt after a disk I/O error');
+  });
+
   it('asks for a VM it has not seen, and forgets a deleted one for good', () => {
     const list = loaded([vm('1')]);
     expect(applyEvent(list, { vmId: '9', state: 'PENDING', event: 'VmCreated', at: '' }).refetch).toBe('9');
