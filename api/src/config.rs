@@ -49,8 +49,8 @@ pub struct Config {
     #[arg(long, env = "DISTRIBOX_DOMAIN_TYPE")]
     pub domain_type: Option<DomainType>,
 
-    /// Extra origins (comma-separated, e.g. `https://lab.example.org`) allowed to open
-    /// websockets besides Distribox's own.
+    /// Extra origins (comma-separated, e.g. `https://lab.example.org`) whose pages may open
+    /// websockets and use the browser's session cookie, besides Distribox's own.
     #[arg(long, env = "DISTRIBOX_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
@@ -69,7 +69,8 @@ pub struct Config {
 
     /// Addresses of reverse proxies in front of Distribox (comma-separated IPs). Requests from
     /// them are attributed to the client their `X-Forwarded-For` names — for the audit log and
-    /// for login throttling, which would otherwise count every user as the proxy.
+    /// for login throttling, which would otherwise count every user as the proxy — and their
+    /// `X-Forwarded-Proto: https` makes the session cookie `Secure`.
     #[arg(long, env = "DISTRIBOX_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 

@@ -66,8 +66,10 @@ pub async fn vm_history(
                         AND o.aggregate_type = e.aggregate_type
                         AND o.aggregate_id = e.aggregate_id
                         AND o.event_type = 'ConsoleOpened'
+                        AND o.sequence < e.sequence
                         AND o.payload->'ConsoleOpened'->>'session'
                             = e.payload->'ConsoleClosed'->>'session'
+                      ORDER BY o.sequence DESC
                       LIMIT 1),
                     e.metadata->>'actor') AS who) w
            LEFT JOIN accounts a

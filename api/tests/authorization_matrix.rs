@@ -49,6 +49,7 @@ const OPERATIONS: &[Operation] = &[
         also: &["vms:getById"],
     },
     op("Vm.events", "vms:getById", "query($vm: ID!) { vm(id: $vm) { events { event } } }"),
+    op("Vm.liveUsage", "vms:getById", "query($vm: ID!) { vm(id: $vm) { liveUsage { cpuPercent } } }"),
     op("host", "host:get", "{ host { hypervisor { available } } }"),
     op("vmScreenshot", "vms:screenshot", "query($vm: ID!) { vmScreenshot(id: $vm) }"),
     op("recoverableVms", "vms:recover", "{ recoverableVms { domainName } }"),

@@ -125,8 +125,11 @@ async fn the_cookie_is_secure_behind_an_https_proxy() {
         c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
-    let (set_cookie, _) = login(&app, &[("x-forwarded-proto", "https")]).await;
+    let (set_cookie, token) = login(&app, &[("x-forwarded-proto", "https")]).await;
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap();
+    assert_eq!(cookie, format!("__Host-distribox_session={token}"));
+    assert_eq!(me_with_cookie(&app, cookie, None).await, "admin");
 }
 
 #[tokio::test]

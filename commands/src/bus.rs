@@ -78,13 +78,13 @@ impl CommandBus {
         }
     }
 
-    /// Tells `observer` about every command executed.
     /// Refuses VMs with more vCPUs than the host has `cpus`.
     pub fn with_host_cpus(mut self, cpus: u32) -> Self {
         self.host_cpus = Some(cpus);
         self
     }
 
+    /// Tells `observer` about every command executed.
     pub fn with_observer(mut self, observer: CommandObserver) -> Self {
         self.observer = Some(observer);
         self

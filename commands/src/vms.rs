@@ -92,6 +92,8 @@ impl CommandBus {
     ) -> Result<(Uuid, Committed), CommandError> {
         let owner = owner(ctx)?;
         let id = Uuid::new_v4();
+        // Before the password's costly hashing: a refusal should be cheap.
+        self.check_vcpus(input.vcpus)?;
         let password_hash = match input.password {
             Some(password) if !GUEST_PASSWORD_CHARS.contains(&password.chars().count()) => {
                 return Err(CommandError::bad_field(
@@ -231,11 +233,14 @@ impl CommandBus {
 
     /// A VM with more vCPUs than the host has CPUs starts and then crawls: refused up front.
     fn check_host_fits(&self, command: &VmCommand) -> Result<(), CommandError> {
-        let vcpus = match command {
-            VmCommand::Create(create) => create.vcpus,
-            VmCommand::Resize { vcpus, .. } => *vcpus,
-            _ => return Ok(()),
-        };
+        match command {
+            VmCommand::Create(create) => self.check_vcpus(create.vcpus),
+            VmCommand::Resize { vcpus, .. } => self.check_vcpus(*vcpus),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_vcpus(&self, vcpus: u32) -> Result<(), CommandError> {
         match self.host_cpus {
             Some(cpus) if vcpus > cpus => Err(CommandError::bad_field(
                 "vcpus",

@@ -59,7 +59,7 @@ policies! {
     VmsGet => "vms:get", "List every VM (without it, only your own and those granted to you)";
     VmsGetById => "vms:getById", "Open a VM's page: its details and history";
     VmsCreate => "vms:create", "Create VMs (you own what you create)";
-    VmsStart => "vms:start", "Start and resume a VM";
+    VmsStart => "vms:start", "Start a VM";
     VmsStop => "vms:stop", "Shut down and force stop a VM";
     VmsReboot => "vms:reboot", "Reboot a VM";
     VmsPause => "vms:pause", "Pause and resume a VM";

@@ -172,9 +172,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         setAccount(next);
       },
       async logout() {
-        // The server ends the session and clears the cookie; this tab and the others forget
-        // the account even if the server could not be reached.
-        await client.mutation(LogoutMutation, {}).toPromise();
+        // The server ends the session and clears the cookie. Until it has, the cookie still
+        // logs this browser in, so a logout the server never heard of is said, not pretended.
+        const result = await client.mutation(LogoutMutation, {}).toPromise();
+        const ended =
+          result.data?.logout === true ||
+          result.error?.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
+        if (!ended) throw new Error('Could not log out: the server did not answer. Try again.');
         end(null);
       },
       ended: end,

@@ -47,6 +47,22 @@ impl VmState {
     }
 }
 
+/// What paused a VM without Distribox asking.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "distribox_domain::vm::PauseReason")]
+pub enum PauseReason {
+    /// Someone outside Distribox (`virsh suspend`).
+    Outside,
+    /// A disk read or write failed (a full or failing host disk, usually).
+    IoError,
+    Watchdog,
+    /// The guest panicked.
+    Crashed,
+    /// QEMU stopped the guest without a reason libvirt knows: a KVM internal error.
+    HypervisorError,
+    Other,
+}
+
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Vm {
@@ -62,6 +78,8 @@ pub struct Vm {
     /// Why the VM is in its state when that isn't self-evident: what paused it (a disk error,
     /// a KVM internal error, `virsh suspend`), why it crashed or failed.
     pub state_reason: Option<String>,
+    /// While PAUSED by something other than Distribox: what paused it.
+    pub pause_reason: Option<PauseReason>,
     /// Free text people wrote on the VM.
     pub note: Option<String>,
     /// Lower-case labels to find and group VMs by, sorted.
@@ -155,9 +173,15 @@ impl Vm {
         }
     }
 
-    /// CPU and memory use at the latest usage sample, while the VM runs.
+    /// CPU and memory use at the latest usage sample, while the VM runs. Whoever may see the
+    /// VM sees how busy it is now; usage over time and across VMs (`vmUsage`, `usageReport`)
+    /// needs `usage:get`.
+    #[graphql(guard = "Access::vm(Policy::VmsGetById)")]
     async fn live_usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VmLiveUsage>> {
-        if self.state != VmState::Running {
+        let id = self.uuid()?;
+        // A VM reached otherwise (returned by a mutation the caller holds globally) shows no
+        // use, as `vm(id)` would show no VM.
+        if self.state != VmState::Running || !request(ctx)?.sees_vm(id, Some(self.owner)) {
             return Ok(None);
         }
         let state = ctx.data::<AppState>()?;
@@ -165,7 +189,7 @@ impl Vm {
         let max_age =
             chrono::Duration::from_std(state.usage.interval * 3).unwrap_or(chrono::Duration::MAX);
         let vcpus = u32::try_from(self.vcpus).unwrap_or(1);
-        let found = series::vm_live_use(&state.pool, self.uuid()?, vcpus, max_age)
+        let found = series::vm_live_use(&state.pool, id, vcpus, max_age)
             .await
             .map_err(ApiError::from)?;
         Ok(found.map(|live| VmLiveUsage {
@@ -320,6 +344,7 @@ impl Vm {
             disk_gib: input.disk_gib as i64,
             failure: None,
             state_reason: None,
+            pause_reason: None,
             note: None,
             tags: Vec::new(),
             created_at: Utc::now(),
@@ -349,6 +374,11 @@ impl From<VmRow> for Vm {
             disk_gib: row.disk_gib,
             failure: row.failure,
             state_reason: row.aggregate.state_reason(),
+            pause_reason: row
+                .aggregate
+                .paused_by
+                .filter(|_| row.aggregate.state() == DomainVmState::Paused)
+                .map(PauseReason::from),
             note: row.aggregate.labels.note.clone(),
             tags: row.aggregate.labels.tags.clone(),
             created_at: row.created_at,

@@ -1,6 +1,6 @@
 //! `/graphql/ws`: subscriptions over graphql-transport-ws. The bearer token comes in the
-//! `connection_init` payload (`{"authorization": "Bearer …"}`); a foreign `Origin` is refused
-//! before the upgrade.
+//! `connection_init` payload (`{"authorization": "Bearer …"}`), or else the browser's session
+//! cookie on the upgrade request counts; a foreign `Origin` is refused before the upgrade.
 
 use std::net::SocketAddr;
 
@@ -41,7 +41,15 @@ pub async fn handle(
             let revocations = state.app.revocations.clone();
             let serve = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
-                    let authorization = payload.get("authorization").and_then(|a| a.as_str());
+                    // GraphiQL sends the headers a person typed, spelled as typed.
+                    let authorization = payload
+                        .as_object()
+                        .and_then(|fields| {
+                            fields
+                                .iter()
+                                .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+                        })
+                        .and_then(|(_, value)| value.as_str());
                     let ctx = caller::context(&state.app, &headers, addr, authorization)
                         .await
                         .map_err(ApiError::from)?;

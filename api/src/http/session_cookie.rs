@@ -8,19 +8,32 @@ use std::net::IpAddr;
 use axum::http::{header, HeaderMap, HeaderValue};
 use cookie::{Cookie, SameSite};
 
-/// The cookie's name. Its value is the same opaque token `login` returns.
+/// The cookie's name over plain HTTP. Its value is the same opaque token `login` returns.
 pub const NAME: &str = "distribox_session";
+/// Its name over HTTPS: browsers accept a `__Host-` cookie only from the host itself (Secure,
+/// no `Domain`), so a sibling subdomain can't plant one to pin a victim to its own session.
+pub const SECURE_NAME: &str = "__Host-distribox_session";
 
-/// The session token the browser sent in its `Cookie` header, if any.
+/// The session token the browser sent in its `Cookie` header, if any: the `__Host-` cookie
+/// when there is one, else the plain one. Two cookies of the same name mean someone planted
+/// one; neither is trusted.
 pub fn token(headers: &HeaderMap) -> Option<String> {
-    headers
+    let cookies: Vec<Cookie<'_>> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == NAME && !cookie.value().is_empty())
-        .map(|cookie| cookie.value().to_owned())
+        .filter(|cookie| !cookie.value().is_empty())
+        .collect();
+    let named =
+        |name: &str| -> Vec<&Cookie<'_>> { cookies.iter().filter(|c| c.name() == name).collect() };
+    let (secure, plain) = (named(SECURE_NAME), named(NAME));
+    let chosen = if secure.is_empty() { plain } else { secure };
+    match chosen.as_slice() {
+        [only] => Some(only.value().to_owned()),
+        _ => None,
+    }
 }
 
 /// How the browser reached Distribox, which decides whether the cookie may be `Secure`.
@@ -46,12 +59,20 @@ impl Transport {
     /// `Set-Cookie` starting a browser session with `token`. No expiry: the server ends the
     /// session (idle and absolute lifetimes), and the browser forgets it when it closes.
     pub fn start(self, token: &str) -> HeaderValue {
-        self.header(Cookie::build((NAME, token.to_owned())))
+        self.header(Cookie::build((self.name(), token.to_owned())))
     }
 
     /// `Set-Cookie` making the browser forget the session, in every tab.
     pub fn end(self) -> HeaderValue {
-        self.header(Cookie::build((NAME, "")).max_age(cookie::time::Duration::ZERO))
+        self.header(Cookie::build((self.name(), "")).max_age(cookie::time::Duration::ZERO))
+    }
+
+    fn name(self) -> &'static str {
+        if self.https {
+            SECURE_NAME
+        } else {
+            NAME
+        }
     }
 
     fn header(self, cookie: cookie::CookieBuilder<'static>) -> HeaderValue {
@@ -88,6 +109,29 @@ mod tests {
     }
 
     #[test]
+    fn the_host_only_cookie_wins_and_duplicates_are_trusted_by_nobody() {
+        assert_eq!(
+            token(&cookies(
+                "distribox_session=plain; __Host-distribox_session=host"
+            )),
+            Some("host".to_owned())
+        );
+        // A sibling subdomain's planted cookie beside the real one.
+        assert_eq!(
+            token(&cookies(
+                "distribox_session=planted; distribox_session=real"
+            )),
+            None
+        );
+        assert_eq!(
+            token(&cookies(
+                "__Host-distribox_session=a; __Host-distribox_session=b"
+            )),
+            None
+        );
+    }
+
+    #[test]
     fn cookies_are_http_only_strict_and_secure_only_behind_https() {
         let plain = Transport { https: false }.start("tok");
         let plain = plain.to_str().unwrap();
@@ -97,7 +141,12 @@ mod tests {
         }
         assert!(!plain.contains("Secure"));
         let secure = Transport { https: true }.start("tok");
-        assert!(secure.to_str().unwrap().contains("Secure"));
+        let secure = secure.to_str().unwrap();
+        assert!(
+            secure.starts_with("__Host-distribox_session=tok"),
+            "{secure}"
+        );
+        assert!(secure.contains("Secure") && secure.contains("Path=/"));
         assert!(Transport { https: false }
             .end()
             .to_str()

@@ -561,9 +561,12 @@ impl Vm {
             VmCommand::ReportPaused if self.observed == Observed::Running => {
                 vec![VmEvent::VmPaused]
             }
-            // libvirt tells every pause, Distribox's own too: that one was asked for.
-            VmCommand::ReportPausedOutside { .. }
-                if self.observed == Observed::Running && self.desired == Desired::Paused =>
+            // libvirt tells every pause, Distribox's own too: that one was asked for, unless a
+            // fault beat the request to it.
+            VmCommand::ReportPausedOutside { reason }
+                if self.observed == Observed::Running
+                    && self.desired == Desired::Paused
+                    && !reason.is_fault() =>
             {
                 vec![VmEvent::VmPaused]
             }
@@ -607,8 +610,6 @@ impl Vm {
 }
 
 impl Vm {
-    /// The hypervisor put the VM in this state without being asked for it, and that is now
-    /// what is wanted too.
     /// The guest runs again: what paused it no longer holds, nor does a fault it caused.
     fn clear_pause(&mut self) {
         if self.paused_by.take().is_some_and(PauseReason::is_fault) {
@@ -616,7 +617,10 @@ impl Vm {
         }
     }
 
+    /// The hypervisor put the VM in this state without being asked for it, and that is now
+    /// what is wanted too.
     fn settle(&mut self, running: bool) {
+        self.crashed = false;
         (self.desired, self.observed) = if running {
             (Desired::Running, Observed::Running)
         } else {
@@ -719,6 +723,7 @@ impl Aggregate for Vm {
             VmEvent::VmStartRequested => {
                 self.desired = Desired::Running;
                 self.failure = None;
+                self.crashed = false;
             }
             VmEvent::VmStarted => {
                 self.observed = Observed::Running;
@@ -758,10 +763,13 @@ impl Aggregate for Vm {
             VmEvent::VmRebooted => self.reboot_pending = false,
             VmEvent::VmPauseRequested => self.desired = Desired::Paused,
             VmEvent::VmPaused => self.observed = Observed::Paused,
-            // Wanted paused now, so nothing resumes it behind the back of whoever looks.
+            // Wanted paused now, so nothing resumes it behind the back of whoever looks; a stop
+            // or delete already asked for still goes ahead.
             VmEvent::VmPausedOutside { reason } => {
                 self.observed = Observed::Paused;
-                self.desired = Desired::Paused;
+                if self.desired == Desired::Running {
+                    self.desired = Desired::Paused;
+                }
                 self.paused_by = Some(reason);
                 if reason.is_fault() {
                     self.failure = Some(reason.describe().to_owned());
@@ -773,7 +781,7 @@ impl Aggregate for Vm {
                 self.observed = Observed::Running;
                 // A pause libvirt made is over once anything resumes the guest, so nothing
                 // pauses it again; a pause someone asked Distribox for is theirs to end.
-                if self.paused_by.is_some() {
+                if self.paused_by.is_some() && self.desired == Desired::Paused {
                     self.desired = Desired::Running;
                 }
                 self.clear_pause();

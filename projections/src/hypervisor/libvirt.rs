@@ -215,11 +215,21 @@ pub(super) fn owned_domain(conn: &Connect, name: &str) -> Result<Option<Domain>,
     }
 }
 
-/// Creates `path` if missing, as a file Distribox (and its group) may read.
-fn ensure_readable_log(path: &Path) -> std::io::Result<()> {
+/// Creates `path` if missing, as a file Distribox (and its group) may read. One Distribox
+/// can't read (virtlogd's after a rotation) is replaced when `replace_unreadable` (the domain is
+/// off, so nobody writes it). Never through a symlink.
+fn ensure_readable_log(path: &Path, replace_unreadable: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let unreadable = std::fs::File::open(path)
+        .is_err_and(|err| err.kind() == std::io::ErrorKind::PermissionDenied);
+    if unreadable && replace_unreadable {
+        std::fs::remove_file(path)?;
+    }
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(crate::permissions::FILE_MODE)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
     crate::permissions::restrict_file(path)
 }
@@ -269,35 +279,6 @@ impl LibvirtHypervisor {
     /// The installation this hypervisor marks its domains with.
     pub fn installation(&self) -> Option<Uuid> {
         self.installation
-    }
-
-    /// Whether VM `id`'s domain says another Distribox installation made it. Domains made
-    /// before installations were marked, and domains that are gone, are not.
-    pub async fn made_elsewhere(&self, id: Uuid) -> bool {
-        let Some(ours) = self.installation else {
-            return false;
-        };
-        let name = domain_name(id);
-        let marked = self
-            .with_conn(move |conn| {
-                let dom = match conn.lookup_domain_by_name(&name) {
-                    Ok(dom) => dom,
-                    Err(err) if is_missing(&err) => return Ok(None),
-                    Err(err) => return Err(err.into()),
-                };
-                let kind = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
-                Ok(dom
-                    .metadata(kind, Some(domain_xml::METADATA_NS), 0)
-                    .ok()
-                    .and_then(|metadata| domain_xml::metadata_field(&metadata, "installation")))
-            })
-            .await;
-        match marked {
-            Ok(Some(theirs)) => theirs.parse::<Uuid>().map_or(true, |theirs| theirs != ours),
-            Ok(None) => false,
-            // Can't tell: let the log decide whether it knows the VM.
-            Err(_) => false,
-        }
     }
 
     pub fn starts(&self) -> StartLedger {
@@ -495,13 +476,15 @@ impl LibvirtHypervisor {
             None => None,
         };
         let disk_path = self.disk_path(machine.id);
-        if !self.is_running(machine.id).await? {
+        let running = self.is_running(machine.id).await?;
+        if !running {
             disk::grow(&disk_path, machine.disk_gib).await?;
         }
         let serial_log = self.serial_log_path(machine.id);
-        // virtlogd makes a missing log root's alone (0600) but keeps an existing file's owner
-        // and mode: made here, Distribox can read it back when it runs as its own user.
-        if let Err(err) = ensure_readable_log(&serial_log) {
+        // virtlogd makes a missing log root's alone (0600), also when it rotates a full one,
+        // but keeps an existing file's owner and mode: made here, Distribox can read it back
+        // when it runs as its own user.
+        if let Err(err) = ensure_readable_log(&serial_log, !running) {
             tracing::debug!(vm = %machine.id, error = %err, "cannot prepare the serial console log");
         }
         let xml = domain_xml::build(

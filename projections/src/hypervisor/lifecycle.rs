@@ -17,6 +17,7 @@ use uuid::Uuid;
 use virt::connect::Connect;
 use virt::sys;
 
+use super::domain_xml::{metadata_field, METADATA_NS};
 use super::libvirt::{HypervisorHealth, LibvirtHypervisor};
 use super::pause::pause_reason;
 use super::projector::{OutcomeReporter, ReportError};
@@ -26,6 +27,9 @@ use super::projector::{OutcomeReporter, ReportError};
 pub struct DomainChange {
     pub domain: String,
     pub change: Change,
+    /// The installation the domain's metadata names, if any (read with the event, on the
+    /// watcher's own connection).
+    pub installation: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +107,32 @@ unsafe extern "C" fn on_lifecycle(
     let domain = unsafe { CStr::from_ptr(name) }
         .to_string_lossy()
         .into_owned();
-    let _ = sender.send(DomainChange { domain, change });
+    // SAFETY: as above; the domain is valid during the callback.
+    let installation = unsafe { installation_of(dom) };
+    let _ = sender.send(DomainChange {
+        domain,
+        change,
+        installation,
+    });
     0
+}
+
+/// The installation `dom`'s Distribox metadata names.
+///
+/// # Safety
+/// `dom` must be a valid domain pointer (as during a callback).
+unsafe fn installation_of(dom: sys::virDomainPtr) -> Option<String> {
+    // SAFETY: the extra reference taken here is the one the `Domain` value releases on drop,
+    // so libvirt's own reference, which the callback borrows, is untouched.
+    let dom = unsafe {
+        if sys::virDomainRef(dom) < 0 {
+            return None;
+        }
+        virt::domain::Domain::from_ptr(dom)
+    };
+    let kind = sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
+    let metadata = dom.metadata(kind, Some(METADATA_NS), 0).ok()?;
+    metadata_field(&metadata, "installation")
 }
 
 /// Why `dom` is paused now; `None` when it no longer is, or libvirt will resume it itself.
@@ -237,7 +265,13 @@ pub async fn report_changes(
     hypervisor: LibvirtHypervisor,
 ) {
     let starts = hypervisor.starts();
-    while let Some(DomainChange { domain, change }) = changes.recv().await {
+    let ours = hypervisor.installation().map(|id| id.to_string());
+    while let Some(DomainChange {
+        domain,
+        change,
+        installation,
+    }) = changes.recv().await
+    {
         let Some(id) = domain
             .strip_prefix("distribox-")
             .and_then(|id| id.parse::<Uuid>().ok())
@@ -251,7 +285,7 @@ pub async fn report_changes(
             Change::Paused(reason) => VmCommand::ReportPausedOutside { reason },
             Change::Resumed => VmCommand::ReportResumed,
         };
-        if hypervisor.made_elsewhere(id).await {
+        if made_elsewhere(installation.as_deref(), ours.as_deref()) {
             tracing::trace!(domain, "another installation's domain changed");
             continue;
         }
@@ -263,6 +297,12 @@ pub async fn report_changes(
         }
         report(&reporter, id, command).await;
     }
+}
+
+/// Whether a domain marked `theirs` was made by another installation than `ours`. Domains made
+/// before installations were marked carry none and are judged by the log.
+fn made_elsewhere(theirs: Option<&str>, ours: Option<&str>) -> bool {
+    matches!((theirs, ours), (Some(theirs), Some(ours)) if theirs != ours)
 }
 
 const REPORT_ATTEMPTS: u32 = 6;
@@ -296,6 +336,14 @@ async fn report(reporter: &impl OutcomeReporter, id: Uuid, command: VmCommand) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_domains_marked_by_another_installation_are_someone_else_s() {
+        assert!(made_elsewhere(Some("b"), Some("a")));
+        assert!(!made_elsewhere(Some("a"), Some("a")));
+        assert!(!made_elsewhere(None, Some("a")));
+        assert!(!made_elsewhere(Some("b"), None));
+    }
 
     #[test]
     fn stop_details_map_to_reasons() {

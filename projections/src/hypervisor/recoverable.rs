@@ -146,9 +146,3 @@ pub async fn recoverable(
     domains.sort_by(|a, b| a.domain.cmp(&b.domain));
     Ok(domains)
 }
-
-/// The text of the `image` element in Distribox's metadata element, if any.
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

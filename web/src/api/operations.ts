@@ -22,6 +22,7 @@ export const VmFields = graphql(`
     diskGib
     failure
     stateReason
+    pauseReason
     createdAt
     keyboardLayout
     busy

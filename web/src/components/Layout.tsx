@@ -5,6 +5,7 @@ import { NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { onLinkStatus, type LinkStatus } from '../api/client';
 import { useSession } from '../session';
 import { ChangePasswordDialog } from './ChangePasswordDialog';
+import { useNotify } from './Notices';
 
 const STATUS_TEXT: Record<LinkStatus, string> = {
   connecting: 'Connecting…',
@@ -26,6 +27,7 @@ function LiveStatus() {
 function AccountMenu() {
   const { account, can, logout } = useSession();
   const navigate = useNavigate();
+  const notify = useNotify();
   const [open, setOpen] = useState(false);
   const [changing, setChanging] = useState(false);
   const menu = useRef<HTMLDivElement>(null);
@@ -69,8 +71,12 @@ function AccountMenu() {
             role="menuitem"
             onClick={async () => {
               setOpen(false);
-              await logout();
-              navigate('/login', { replace: true });
+              try {
+                await logout();
+                navigate('/login', { replace: true });
+              } catch (err) {
+                notify((err as Error).message, 'error');
+              }
             }}
           >
             Log out

@@ -90,7 +90,7 @@ export function applyEvent(list: VmList, event: VmEventMessage): { list: VmList;
   if (before.state === event.state) return { list, refetch: event.vmId };
   const byId = new Map(list.byId);
   // The reason explained the old state; the refetch brings the new one's.
-  byId.set(event.vmId, { ...before, state: event.state, stateReason: null });
+  byId.set(event.vmId, { ...before, state: event.state, stateReason: null, pauseReason: null });
   return { list: { ...list, byId }, refetch: event.vmId };
 }
 
@@ -103,6 +103,7 @@ function sameVm(a: Vm, b: Vm): boolean {
     a.diskGib === b.diskGib &&
     a.failure === b.failure &&
     a.stateReason === b.stateReason &&
+    a.pauseReason === b.pauseReason &&
     a.busy === b.busy &&
     a.ownerName === b.ownerName &&
     a.keyboardLayout === b.keyboardLayout &&

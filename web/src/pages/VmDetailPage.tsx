@@ -154,7 +154,7 @@ export function VmDetailPage() {
             </GatedButton>
           </div>
         </div>
-        <StateReason state={vm.state} reason={vm.stateReason} />
+        <StateReason state={vm.state} reason={vm.stateReason} pauseReason={vm.pauseReason} />
         {/* A failed VM's reason is its failure: said once. */}
         {vm.failure && vm.failure !== vm.stateReason ? <p className="failure">{vm.failure}</p> : null}
         <ConsoleButtons id={vm.id} running={vm.state === 'RUNNING'} canConnect={vm.allowed.includes('vms:connect')} />

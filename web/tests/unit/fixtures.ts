@@ -13,6 +13,7 @@ export function vmFixture(id: string, over: Partial<Vm> = {}): Vm {
     diskGib: 4,
     failure: null,
     stateReason: null,
+    pauseReason: null,
     createdAt: '2026-11-01T00:00:00Z',
     keyboardLayout: 'en-us',
     busy: false,

@@ -93,7 +93,11 @@ function vmPage(over: Parameters<typeof vmFixture>[1]) {
 
 describe('the VM page', () => {
   it('says why a VM was paused outside Distribox, as information', () => {
-    vmPage({ state: 'PAUSED', stateReason: 'paused outside Distribox (for example with virsh suspend)' });
+    vmPage({
+      state: 'PAUSED',
+      stateReason: 'paused outside Distribox (for example with virsh suspend)',
+      pauseReason: 'OUTSIDE',
+    });
     const reason = screen.getByTestId('state-reason');
     expect(reason).toHaveTextContent('Paused outside Distribox (for example with virsh suspend)');
     expect(reason).toHaveAttribute('data-severity', 'info');
@@ -123,8 +127,9 @@ describe('the state badge', () => {
   });
 
   it('tells an outside pause from a fault', () => {
-    expect(reasonSeverity('PAUSED', 'paused outside Distribox (for example with virsh suspend)')).toBe('info');
-    expect(reasonSeverity('PAUSED', 'paused by libvirt after a disk I/O error: check the host\'s free disk space')).toBe('warning');
-    expect(reasonSeverity('CRASHED', 'the guest crashed')).toBe('warning');
+    expect(reasonSeverity('PAUSED', 'OUTSIDE')).toBe('info');
+    expect(reasonSeverity('PAUSED', 'IO_ERROR')).toBe('warning');
+    expect(reasonSeverity('PAUSED', 'HYPERVISOR_ERROR')).toBe('warning');
+    expect(reasonSeverity('CRASHED', null)).toBe('warning');
   });
 });

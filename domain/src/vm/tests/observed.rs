@@ -143,3 +143,53 @@ fn labels_are_set_and_unchanged_labels_record_nothing() {
         })
         .then_expect_error(DomainError::not_found("VM not found"));
 }
+
+#[test]
+fn a_stop_or_delete_asked_for_survives_a_pause_that_races_it() {
+    for request in [VmEvent::VmForceStopRequested, VmEvent::VmDeleteRequested] {
+        let mut events = running();
+        events.extend([
+            request.clone(),
+            VmEvent::VmPausedOutside {
+                reason: PauseReason::IoError,
+            },
+        ]);
+        let vm = folded(events.clone());
+        assert_ne!(vm.desired, Desired::Paused, "{request:?}");
+        // And a resume behind Distribox's back doesn't bring the VM back either.
+        events.push(VmEvent::VmResumed);
+        assert_ne!(folded(events).desired, Desired::Running, "{request:?}");
+    }
+}
+
+#[test]
+fn a_fault_that_beats_a_requested_pause_keeps_its_reason() {
+    let mut events = running();
+    events.push(VmEvent::VmPauseRequested);
+    vm().given(events)
+        .when(paused_outside(PauseReason::IoError))
+        .then_expect_events(vec![VmEvent::VmPausedOutside {
+            reason: PauseReason::IoError,
+        }]);
+}
+
+#[test]
+fn reverting_or_starting_a_crashed_vm_ends_the_crash() {
+    let mut events = running();
+    events.push(VmEvent::VmStopped {
+        reason: StopReason::Crashed,
+    });
+    let mut started = events.clone();
+    started.extend([
+        VmEvent::VmStartRequested,
+        VmEvent::VmStartFailed {
+            reason: "no memory".to_owned(),
+        },
+    ]);
+    assert_eq!(folded(started).state(), VmState::Failed);
+    events.push(VmEvent::VmSnapshotReverted {
+        id: uuid::Uuid::nil(),
+        running: false,
+    });
+    assert_eq!(folded(events).state(), VmState::Stopped);
+}
