@@ -84,6 +84,18 @@ unsafe extern "C" fn on_lifecycle(
     detail: c_int,
     opaque: *mut c_void,
 ) -> c_int {
+    // SAFETY: the domain and its name are valid during the callback.
+    let name = unsafe { sys::virDomainGetName(dom) };
+    if name.is_null() {
+        return 0;
+    }
+    let domain = unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned();
+    // Other domains cost no further libvirt call.
+    if !domain.starts_with("distribox-") {
+        return 0;
+    }
     let change = match event as sys::virDomainEventType {
         sys::VIR_DOMAIN_EVENT_STOPPED => Change::Stopped(stop_reason(detail)),
         sys::VIR_DOMAIN_EVENT_STARTED => Change::Started,
@@ -98,16 +110,9 @@ unsafe extern "C" fn on_lifecycle(
         _ => return 0,
     };
     // SAFETY: libvirt passes back the pointer registered in `watch_connection`, which stays
-    // alive until `free_sender` runs; the domain and its name are valid during the callback.
+    // alive until `free_sender` runs.
     let sender = unsafe { &*(opaque as *const mpsc::UnboundedSender<DomainChange>) };
-    let name = unsafe { sys::virDomainGetName(dom) };
-    if name.is_null() {
-        return 0;
-    }
-    let domain = unsafe { CStr::from_ptr(name) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: as above; the domain is valid during the callback.
+    // SAFETY: the domain is valid during the callback.
     let installation = unsafe { installation_of(dom) };
     let _ = sender.send(DomainChange {
         domain,

@@ -139,7 +139,8 @@ export const VmRow = memo(function VmRow({ vm, usage, selected, onSelect, onActi
         {vm.failure ? <div className="failure">{vm.failure}</div> : null}
       </th>
       <td data-label="State">
-        <StateBadge state={vm.state} busy={vm.busy} reason={vm.stateReason} />
+        {/* A reason the failure line beside the name already says isn't repeated. */}
+        <StateBadge state={vm.state} busy={vm.busy} reason={vm.stateReason === vm.failure ? null : vm.stateReason} />
       </td>
       <td data-label="Owner">{vm.ownerName ?? '—'}</td>
       <td data-label="Image">{vm.image}</td>
