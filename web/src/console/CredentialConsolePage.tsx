@@ -26,14 +26,17 @@ function refusalOf(problem: ApiProblem): string {
 
 export default function CredentialConsolePage() {
   const [params, setParams] = useSearchParams();
-  const kind: ConsoleKind = params.get('kind') === 'serial' ? 'serial' : 'vnc';
+  // The address keeps the kind for a reload; the state changes together with the code in one
+  // render, so a console never mounts as one kind while holding a ticket for the other.
+  const [kind, setKind] = useState<ConsoleKind>(() => (params.get('kind') === 'serial' ? 'serial' : 'vnc'));
   // Taken while rendering, so the code leaves the address bar before anything else happens.
   const [code, setCode] = useState(() => takeAccessCode());
   const [refusal, setRefusal] = useState<string | null>(null);
   // Revoked or expired while open: the console stays to say so, the code is already forgotten.
   const [spent, setSpent] = useState(false);
-  // The ticket the form got is used for the first connection; reconnections ask again.
-  const first = useRef<Ticket | null>(null);
+  // The ticket the form got is used for the first connection of its kind; reconnections ask
+  // again.
+  const first = useRef<{ ticket: Ticket; kind: ConsoleKind } | null>(null);
 
   const forget = useCallback((why: string | null) => {
     forgetCode(sessionStorage);
@@ -43,9 +46,9 @@ export default function CredentialConsolePage() {
   }, []);
 
   const requestTicket = useCallback(async (): Promise<TicketResult> => {
-    const ticket = first.current;
+    const formTicket = first.current;
     first.current = null;
-    if (ticket) return { ticket };
+    if (formTicket?.kind === kind) return { ticket: formTicket.ticket };
     const result = await ticketFor(code!, kind);
     // A code from a link, or revoked since: back to the form, which says why.
     if ('problem' in result && result.problem.code === 'UNAUTHENTICATED') forget(refusalOf(result.problem));
@@ -58,7 +61,10 @@ export default function CredentialConsolePage() {
     setSpent(true);
   }, []);
 
-  const switchKind = (next: ConsoleKind) => setParams({ kind: next }, { replace: true });
+  const switchKind = (next: ConsoleKind) => {
+    setKind(next);
+    setParams({ kind: next }, { replace: true });
+  };
 
   if (code) {
     return (
@@ -82,7 +88,7 @@ export default function CredentialConsolePage() {
       initialKind={kind}
       initialError={refusal}
       onOpen={(secret, ticket, chosen) => {
-        first.current = ticket;
+        first.current = { ticket, kind: chosen };
         rememberCode(sessionStorage, secret);
         setRefusal(null);
         setSpent(false);

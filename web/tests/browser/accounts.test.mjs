@@ -25,7 +25,7 @@ test('an account made from the Operator preset holds its policies, and can be di
     await page.locator('.field:has(select[name=role]) .help:has-text("Runs every VM")').waitFor();
     const form = page.locator('section[aria-labelledby=new-account-title]');
     assert.equal(await form.locator('.policy-option:has(input[value="vms:start"]) input').isChecked(), true);
-    assert.match(await form.locator('.policy-option:has(input[value="vms:start"])').innerText(), /Start and resume a VM/);
+    assert.match(await form.locator('.policy-option:has(input[value="vms:start"])').innerText(), /Start a VM/);
     assert.equal(await form.locator('.policy-option:has(input[value="users:create"]) input').isChecked(), false);
     await snap(page, '40-accounts-operator-preset');
     await page.click('button:has-text("Create account")');

@@ -315,8 +315,10 @@ export async function withPage(body) {
   context.setDefaultTimeout(UI_STEP);
   const page = await context.newPage();
   const problems = [];
-  // Console errors expected during one step only (see `tolerating` below).
-  const tolerated = [];
+  // Console errors expected during one step only (see `tolerating` below), after the one that
+  // is never the app's doing: libvirt adds and removes a tap interface whenever a guest starts
+  // or stops, and Chromium takes that for a change of network and fails requests in flight.
+  const tolerated = [/net::ERR_NETWORK_CHANGED/];
   const host = new URL(base).host;
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
@@ -346,11 +348,12 @@ export async function withPage(body) {
     await body(page, {
       /** Runs `step`, during which console errors matching `patterns` are expected. */
       async tolerating(patterns, step) {
+        const at = tolerated.length;
         tolerated.push(...patterns);
         try {
           return await step();
         } finally {
-          tolerated.splice(0, patterns.length);
+          tolerated.splice(at, patterns.length);
         }
       },
     });
