@@ -70,9 +70,17 @@ fn replay_first(
         if sender.send(printed).await.is_err() {
             return;
         }
-        while let Some(bytes) = output.recv().await {
-            if sender.send(bytes).await.is_err() {
-                return;
+        // Dropped as soon as nobody reads any more, even from a guest that prints nothing,
+        // so the console behind it closes as it would without the replay.
+        loop {
+            tokio::select! {
+                () = sender.closed() => return,
+                bytes = output.recv() => {
+                    let Some(bytes) = bytes else { return };
+                    if sender.send(bytes).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     });

@@ -72,8 +72,8 @@ pub async fn context(
 }
 
 /// The caller of a plain HTTP endpoint (an export, `/metrics`), who must hold `policy`: 401
-/// without a valid bearer token or session cookie, 403 without the policy. A refusal is recorded in the audit
-/// log under `operation`, as refused GraphQL requests are.
+/// without a valid bearer token or session cookie, 403 without the policy. A refusal is
+/// recorded in the audit log under `operation`, as refused GraphQL requests are.
 pub async fn require(
     state: &AppState,
     headers: &HeaderMap,

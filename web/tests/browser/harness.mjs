@@ -372,8 +372,17 @@ export async function withPage(body) {
 }
 
 export async function logIn(page, username, password) {
-  await page.goto(`${base}/`);
-  await page.waitForURL(/\/login/);
+  // A guest starting meanwhile (libvirt adding its tap interface) can make Chromium drop the
+  // app's script mid-load, leaving a blank page: load it once more then.
+  for (let attempt = 1; ; attempt++) {
+    await page.goto(`${base}/`);
+    try {
+      await page.waitForURL(/\/login/);
+      break;
+    } catch (error) {
+      if (attempt === 2) throw error;
+    }
+  }
   await page.fill('#username', username);
   await page.fill('#password', password);
   await page.click('button[type=submit]');
