@@ -180,6 +180,22 @@ async fn vm_operation_refusals_name_their_field() {
         .await;
     assert_bad_field(&response, "name");
 
+    let labels = "mutation($id: ID!, $note: String, $tags: [String!]!) {
+        setVmLabels(id: $id, note: $note, tags: $tags) { id } }";
+    let long_note = "n".repeat(501);
+    let many_tags: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+    for (variables, field) in [
+        (json!({ "id": id, "note": long_note, "tags": [] }), "note"),
+        (json!({ "id": id, "tags": ["no spaces"] }), "tags"),
+        (json!({ "id": id, "tags": many_tags }), "tags"),
+    ] {
+        let response = app.gql(Some(&token), labels, variables).await;
+        assert_bad_field(&response, field);
+    }
+    // Refused labels record nothing.
+    let events = app.event_types(id).await;
+    assert!(!events.iter().any(|e| e == "VmLabelsSet"), "{events:?}");
+
     let snapshot =
         "mutation($vm: ID!, $name: String!) { takeSnapshot(vmId: $vm, name: $name) { id } }";
     let response = app

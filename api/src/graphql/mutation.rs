@@ -45,6 +45,22 @@ impl MutationRoot {
         Ok(row.ok_or_else(|| ApiError::not_found("VM"))?.into())
     }
 
+    /// Account `id` as the read model shows it once `committed` is in it.
+    async fn account_after(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        committed: &Committed,
+    ) -> Result<Account> {
+        let state = ctx.data::<AppState>()?;
+        let account = state
+            .reads
+            .account_at_least(id, committed.version, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account"))?;
+        Ok(account.into())
+    }
+
     /// Disables (or deletes) an account and waits until its sessions are dead.
     async fn end_account_access(&self, ctx: &Context<'_>, id: &ID, delete: bool) -> Result<bool> {
         let id = parse_id(id, "account")?;
@@ -236,12 +252,7 @@ impl MutationRoot {
             .set_account_policies(request(ctx)?, id, policies)
             .await
             .map_err(ApiError::from)?;
-        let account = state
-            .reads
-            .account_at_least(id, committed.version, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found("account"))?;
-        Ok(account.into())
+        self.account_after(ctx, id, &committed).await
     }
 
     /// Grants a policy to an account: globally, or with `vmId` on that VM only.
@@ -275,12 +286,7 @@ impl MutationRoot {
             .grant_policies(request(ctx)?, account, policies, vm)
             .await
             .map_err(ApiError::from)?;
-        let found = state
-            .reads
-            .account_at_least(account, committed.version, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found("account"))?;
-        Ok(found.into())
+        self.account_after(ctx, account, &committed).await
     }
 
     /// Takes a policy away from an account: globally, or with `vmId` on that VM only (which
@@ -313,12 +319,7 @@ impl MutationRoot {
             .enable_account(request(ctx)?, id)
             .await
             .map_err(ApiError::from)?;
-        let account = state
-            .reads
-            .account_at_least(id, committed.version, false)
-            .await?
-            .ok_or_else(|| ApiError::not_found("account"))?;
-        Ok(account.into())
+        self.account_after(ctx, id, &committed).await
     }
 
     /// Deletes an account for good; its username is never reused.

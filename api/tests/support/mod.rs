@@ -555,6 +555,10 @@ impl Console {
     pub async fn wait_for_shell(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let mut next_prompt = Instant::now();
+        // A fresh sum each time: the console opens on what the guest printed before, which
+        // may hold the answer to an earlier call.
+        let n = uuid::Uuid::new_v4().as_u128() % 90_000 + 10_000;
+        let (question, answer) = (format!("echo $(({n}*7))\n"), (n * 7).to_string());
         loop {
             assert!(
                 Instant::now() < deadline,
@@ -562,7 +566,7 @@ impl Console {
                 self.seen
             );
             if Instant::now() >= next_prompt {
-                self.type_text("echo $((6*7))\n").await;
+                self.type_text(&question).await;
                 next_prompt = Instant::now() + Duration::from_secs(2);
             }
             match tokio::time::timeout(Duration::from_millis(500), self.ws.next()).await {
@@ -579,8 +583,8 @@ impl Console {
                     self.seen
                 ),
             }
-            // `42` on a line of its own: the command echo contains `6*7`, never `42`.
-            if self.seen.lines().any(|line| line.trim() == "42") {
+            // The answer on a line of its own: the command's echo holds the sum, never its result.
+            if self.seen.lines().any(|line| line.trim() == answer) {
                 return;
             }
         }

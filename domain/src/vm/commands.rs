@@ -127,6 +127,53 @@ pub enum VmCommand {
     },
 }
 
+impl VmCommand {
+    /// Whether this is the hypervisor telling what it observed (sent by Distribox itself),
+    /// rather than someone asking for something. Exhaustive: a new command must be placed.
+    pub fn is_report(&self) -> bool {
+        match self {
+            VmCommand::ReportProvisioned
+            | VmCommand::ReportProvisionFailed { .. }
+            | VmCommand::ReportStarted
+            | VmCommand::ReportStartedOutside
+            | VmCommand::ReportStartFailed { .. }
+            | VmCommand::ReportStopped { .. }
+            | VmCommand::ReportShutdownTimedOut { .. }
+            | VmCommand::ReportRebooted
+            | VmCommand::ReportPaused
+            | VmCommand::ReportPausedOutside { .. }
+            | VmCommand::ReportResumed
+            | VmCommand::ReportDeleted
+            | VmCommand::ReportActionFailed { .. }
+            | VmCommand::ReportSnapshotTaken { .. }
+            | VmCommand::ReportSnapshotFailed { .. }
+            | VmCommand::ReportSnapshotReverted { .. }
+            | VmCommand::ReportSnapshotRevertFailed { .. }
+            | VmCommand::ReportSnapshotDeleted { .. } => true,
+            VmCommand::Create(_)
+            | VmCommand::Start
+            | VmCommand::ForceStop
+            | VmCommand::Shutdown
+            | VmCommand::Reboot
+            | VmCommand::Pause
+            | VmCommand::Resume
+            | VmCommand::Rename { .. }
+            | VmCommand::SetLabels { .. }
+            | VmCommand::Resize { .. }
+            | VmCommand::Clone(_)
+            | VmCommand::Adopt(_)
+            | VmCommand::TakeSnapshot { .. }
+            | VmCommand::RevertSnapshot { .. }
+            | VmCommand::DeleteSnapshot { .. }
+            | VmCommand::IssueCredential { .. }
+            | VmCommand::RevokeCredential { .. }
+            | VmCommand::Delete { .. }
+            | VmCommand::RecordConsoleOpened { .. }
+            | VmCommand::RecordConsoleClosed { .. } => false,
+        }
+    }
+}
+
 /// Unvalidated creation input; the aggregate validates it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateVm {

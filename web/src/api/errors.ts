@@ -28,6 +28,14 @@ export const UNREACHABLE: ApiProblem = {
   message: 'Cannot reach the server. Check your connection and try again.',
 };
 
+/** An answer with neither data nor an error: the server broke its side of the protocol. */
+export const NO_ANSWER: ApiProblem = { code: 'INTERNAL', message: 'The server sent no answer.' };
+
+/** What went wrong with a result that has no data: its error, or that nothing came back. */
+export function problemOfResult(error: CombinedError | undefined): ApiProblem {
+  return error ? problemOf(error) : NO_ANSWER;
+}
+
 export function problemOf(error: CombinedError): ApiProblem {
   const first = error.graphQLErrors[0];
   if (first) {

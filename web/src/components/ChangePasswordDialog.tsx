@@ -1,25 +1,21 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { client } from '../api/client';
 import { problemOf, splitByField, type ApiProblem } from '../api/errors';
 import { ChangePasswordMutation } from '../api/operations';
 import { Field } from './Field';
 import { useSession } from '../session';
 import { FormError } from './FormError';
+import { useModal } from './useModal';
 
 /** Changing the password ends every session of the account, this one too: log in again. */
 export function ChangePasswordDialog({ onClose }: { onClose(): void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModal();
   const { ended } = useSession();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [repeat, setRepeat] = useState('');
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (next !== repeat) {

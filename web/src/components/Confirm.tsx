@@ -1,5 +1,6 @@
 // A confirmation in a <dialog>, never window.confirm (which blocks the page and the live link).
-import { useEffect, useRef, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { useModal } from './useModal';
 
 export interface ConfirmProps {
   title: string;
@@ -11,12 +12,7 @@ export interface ConfirmProps {
 }
 
 export function Confirm({ title, message, confirmLabel, danger = true, onConfirm, onCancel }: ConfirmProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
+  const dialog = useModal();
   return (
     <dialog ref={dialog} aria-labelledby="confirm-title" onCancel={onCancel}>
       <form method="dialog" className="stack" onSubmit={(e) => e.preventDefault()}>

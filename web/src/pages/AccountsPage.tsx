@@ -3,7 +3,7 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { useQuery } from 'urql';
 import { client } from '../api/client';
-import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { describe, problemOf, splitByField, type ApiProblem, problemOfResult } from '../api/errors';
 import {
   AccountsQuery,
   CreateAccountMutation,
@@ -92,7 +92,7 @@ function CreateAccountForm({ catalogue, presets, onCreated }: { catalogue: reado
       .toPromise();
     setCreating(false);
     if (result.error || !result.data) {
-      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      setProblem(problemOfResult(result.error));
       return;
     }
     const created = result.data.createAccount;

@@ -1,7 +1,7 @@
 // The audit log: who did what to which VM, with what outcome — filtered, paged (newest first),
 // followed live, exported as CSV or JSON lines, each entry's details as labelled fields, and a
 // console session's replay from its entry, in a dialog over the page where the click was.
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { client, subscribeLive } from '../api/client';
 import { download } from '../api/download';
@@ -14,6 +14,7 @@ import type { AuditEntryFieldsFragment } from '../gql/graphql';
 import { useVmList } from '../live/useVmList';
 import { shortId, vmLabel } from '../live/vmLabel';
 import { detailFields, textParts, type ValuePart } from './auditDetails';
+import { useModal } from '../components/useModal';
 
 type Entry = AuditEntryFieldsFragment;
 
@@ -120,13 +121,8 @@ async function loadRecording(session: string): Promise<Recording | { problem: st
 
 /** A console session's transcript in a modal dialog: over the page, wherever the list was scrolled to. */
 function ReplayDialog({ session, vm, onClose }: { session: string; vm: string | null; onClose(): void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModal();
   const [loaded, setLoaded] = useState<Recording | { problem: string } | null>(null);
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
   useEffect(() => {
     let cancelled = false;
     void loadRecording(session).then((result) => {

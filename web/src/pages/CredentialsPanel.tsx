@@ -2,7 +2,7 @@
 // in a link that opens the console), revoke, and see when each was last used.
 import { useState, type FormEvent } from 'react';
 import { client } from '../api/client';
-import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { describe, problemOf, splitByField, type ApiProblem, problemOfResult } from '../api/errors';
 import { IssueCredentialMutation, RevokeCredentialMutation } from '../api/operations';
 import { shareLink } from '../console/accessCode';
 import { Confirm } from '../components/Confirm';
@@ -50,7 +50,7 @@ export function CredentialsPanel({ vmId, credentials, canIssue, canRevoke, onCha
       .toPromise();
     setIssuing(false);
     if (result.error || !result.data) {
-      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      setProblem(problemOfResult(result.error));
       return;
     }
     setSecret({ name: result.data.issueVmCredential.credential.name, secret: result.data.issueVmCredential.secret });

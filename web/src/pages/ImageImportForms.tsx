@@ -2,7 +2,7 @@
 // or upload a disk image file from this computer with a progress bar and a Cancel button.
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { client } from '../api/client';
-import { problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { splitByField, type ApiProblem, problemOfResult } from '../api/errors';
 import { ImportImageMutation, MeQuery } from '../api/operations';
 import { nameFromFile } from '../api/upload';
 import { Field } from '../components/Field';
@@ -114,7 +114,7 @@ export function ImportUrlForm({ families, onImported }: { families: readonly str
       .toPromise();
     setBusy(false);
     if (result.error || !result.data) {
-      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      setProblem(problemOfResult(result.error));
       return;
     }
     notify(`Importing ${result.data.importImage.name}…`);

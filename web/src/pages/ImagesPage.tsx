@@ -4,7 +4,7 @@
 import { memo, useEffect, useMemo, useState } from 'react';
 import { useQuery } from 'urql';
 import { client } from '../api/client';
-import { describe, problemOf, type ApiProblem } from '../api/errors';
+import { describe, problemOf, type ApiProblem, NO_ANSWER, problemOfResult } from '../api/errors';
 import { DeleteImageMutation, ImageCatalogueQuery, ImportImageMutation, ReinstateImageMutation, RetireImageMutation, RetryImageImportMutation } from '../api/operations';
 import { Confirm } from '../components/Confirm';
 import { FormError } from '../components/FormError';
@@ -71,7 +71,7 @@ async function runAction(action: RowAction, id: string): Promise<ApiProblem | nu
           ? await client.mutation(ReinstateImageMutation, { id }).toPromise()
           : await client.mutation(DeleteImageMutation, { id }).toPromise();
   if (result.error) return problemOf(result.error);
-  return result.data ? null : { code: 'INTERNAL', message: 'The server sent no answer.' };
+  return result.data ? null : NO_ANSWER;
 }
 
 const ImageRow = memo(function ImageRow({ image, progress, onChanged }: { image: Image; progress: ImageProgress | undefined; onChanged(): void }) {
@@ -245,7 +245,7 @@ function Catalogue({ images, onImported }: { images: readonly Image[]; onImporte
       })
       .toPromise();
     setAdding(null);
-    if (result.error || !result.data) notify(result.error ? describe(problemOf(result.error)) : 'The server sent no answer.', 'error');
+    if (result.error || !result.data) notify(describe(problemOfResult(result.error)), 'error');
     else {
       setJustAdded((urls) => new Set(urls).add(entry.url));
       notify(`Importing ${result.data.importImage.name}…`);

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { Link, Navigate, useSearchParams } from 'react-router-dom';
 import { client } from '../api/client';
-import { describe, problemOf } from '../api/errors';
+import { describe, problemOfResult } from '../api/errors';
 import { LoginMutation } from '../api/operations';
 import { useSession } from '../session';
 import { FormError } from '../components/FormError';
@@ -38,7 +38,7 @@ export function LoginPage() {
     const result = await client.mutation(LoginMutation, { username, password }).toPromise();
     setBusy(false);
     if (result.error || !result.data) {
-      setError(result.error ? describe(problemOf(result.error)) : 'The server sent no answer.');
+      setError(describe(problemOfResult(result.error)));
       setPassword('');
       return;
     }

@@ -5,7 +5,7 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useQuery } from 'urql';
 import { client } from '../api/client';
-import { describe, problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { describe, problemOf, splitByField, type ApiProblem, problemOfResult } from '../api/errors';
 import { CreateVmMutation, ImagesQuery } from '../api/operations';
 import { Field } from '../components/Field';
 import { useNotify } from '../components/Notices';
@@ -69,7 +69,7 @@ export function ProvisionPage() {
       .toPromise();
     setBusy(false);
     if (result.error || !result.data) {
-      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      setProblem(problemOfResult(result.error));
       return;
     }
     notify(`${result.data.createVm.name} is being created.`, 'info', { key: `vm:${result.data.createVm.id}`, until: untilVmSettles(result.data.createVm.id) });

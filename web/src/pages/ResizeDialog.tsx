@@ -1,14 +1,15 @@
 // Resizing a stopped VM: new vCPUs and memory, and a disk at least as large (a disk with
 // snapshots cannot grow). The server's refusal shows on the field it is about.
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { client } from '../api/client';
-import { problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { splitByField, type ApiProblem, problemOfResult } from '../api/errors';
 import { ResizeVmMutation } from '../api/operations';
 import { FormError } from '../components/FormError';
 import { formatGib } from '../format';
 import { DISK_GIB } from '../live/vmLimits';
 import type { Vm } from '../live/vmList';
 import { VmSizeFields, type VmSize } from './VmSizeFields';
+import { useModal } from '../components/useModal';
 
 const FIELDS = ['vcpus', 'memoryMib', 'diskGib'];
 
@@ -19,15 +20,10 @@ export interface ResizeDialogProps {
 }
 
 export function ResizeDialog({ vm, onResized, onCancel }: ResizeDialogProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModal();
   const [size, setSize] = useState<VmSize>({ vcpus: vm.vcpus, memoryMib: vm.memoryMib, diskGib: vm.diskGib });
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -36,7 +32,7 @@ export function ResizeDialog({ vm, onResized, onCancel }: ResizeDialogProps) {
     const result = await client.mutation(ResizeVmMutation, { id: vm.id, ...size }).toPromise();
     setBusy(false);
     if (result.error || !result.data) {
-      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      setProblem(problemOfResult(result.error));
       return;
     }
     onResized(result.data.resizeVm);

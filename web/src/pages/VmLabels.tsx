@@ -2,7 +2,7 @@
 // as one line, separated by spaces or commas; the server lower-cases, sorts and checks them.
 import { useState, type FormEvent } from 'react';
 import { client } from '../api/client';
-import { problemOf, splitByField, type ApiProblem } from '../api/errors';
+import { splitByField, type ApiProblem, problemOfResult } from '../api/errors';
 import { SetVmLabelsMutation } from '../api/operations';
 import { Field } from '../components/Field';
 import { FormError } from '../components/FormError';
@@ -42,7 +42,7 @@ function LabelsForm({ vm, onSaved, onCancel }: { vm: Vm; onSaved(vm: Vm): void; 
     const result = await client.mutation(SetVmLabelsMutation, { id: vm.id, note: note.trim() || null, tags: parseTags(tags) }).toPromise();
     setBusy(false);
     if (result.error || !result.data) {
-      setProblem(result.error ? problemOf(result.error) : { code: 'INTERNAL', message: 'The server sent no answer.' });
+      setProblem(problemOfResult(result.error));
       return;
     }
     onSaved(result.data.setVmLabels);

@@ -15,7 +15,7 @@ import {
   snap,
   terminalText,
   useDistribox,
-  vncDrawnShare,
+  vncDrawn,
   withPage,
 } from './harness.mjs';
 
@@ -25,14 +25,6 @@ let vmId = null; // the running VM all tests share
 
 const consoleReady = (page, kind, timeout) =>
   page.waitForSelector(`.console-view[data-kind=${kind}][data-phase=connected]`, { timeout });
-
-/** Waits until noVNC's canvas shows the guest's screen. */
-async function vncDrawn(page) {
-  await page.waitForSelector('.vnc-screen canvas');
-  const deadline = Date.now() + 30_000;
-  while ((await vncDrawnShare(page)) < 0.005 && Date.now() < deadline) await sleep(250);
-  assert.ok((await vncDrawnShare(page)) >= 0.005, "the VNC canvas shows the guest's screen");
-}
 
 /** A credential for the VM, issued through the API: its link. */
 async function issuedLink(name) {

@@ -15,7 +15,7 @@ import {
   snap,
   terminalText,
   useDistribox,
-  vncDrawnShare,
+  vncDrawn,
   withPage,
 } from './harness.mjs';
 
@@ -29,15 +29,6 @@ const RELAY_CLOSED = [/Failed when connecting|Connection closed|WebSocket/i];
 const status = (page) => page.locator('[data-testid=console-status]');
 const connected = (page, timeout) =>
   page.waitForSelector('[data-testid=console-status]:has-text("Connected")', { timeout });
-
-/** Waits until noVNC's canvas shows the guest's screen. */
-async function vncDrawn(page) {
-  await page.waitForSelector('.vnc-screen canvas');
-  const deadline = Date.now() + 30_000;
-  let drawn = 0;
-  while ((drawn = await vncDrawnShare(page)) < 0.005 && Date.now() < deadline) await sleep(250);
-  assert.ok(drawn >= 0.005, `the VNC canvas shows the guest's screen (${(drawn * 100).toFixed(2)} % drawn)`);
-}
 
 /** The server goes away for a moment: the console says so, then comes back by itself. */
 async function survivesRestart(page, tolerating) {

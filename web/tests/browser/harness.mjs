@@ -414,11 +414,15 @@ export async function snap(page, name) {
  */
 export async function runInTerminal(page, command, expected, timeout = GUEST_BOOT) {
   await page.waitForSelector('.xterm-helper-textarea', { state: 'attached' });
-  const answered = () =>
+  const times = () =>
     page.evaluate(
-      (want) => (document.querySelector('.xterm-rows')?.innerText ?? '').split('\n').some((line) => line.trim() === want),
+      (want) => (document.querySelector('.xterm-rows')?.innerText ?? '').split('\n').filter((line) => line.trim() === want).length,
       expected,
     );
+  // The console opens on what the guest printed before, which may already hold the line: only
+  // a new one is an answer.
+  const before = await times();
+  const answered = async () => (await times()) > before;
   const deadline = Date.now() + timeout;
   let found = false;
   while (!found && Date.now() < deadline) {
@@ -431,8 +435,17 @@ export async function runInTerminal(page, command, expected, timeout = GUEST_BOO
   assert.ok(found, `no line "${expected}" in the terminal within ${timeout / 1000} s; it shows:\n${await terminalText(page)}`);
 }
 
+/** Waits until noVNC's canvas shows the guest's screen (at least 0.5 % not background). */
+export async function vncDrawn(page) {
+  await page.waitForSelector('.vnc-screen canvas');
+  const deadline = Date.now() + 30_000;
+  let drawn = 0;
+  while ((drawn = await vncDrawnShare(page)) < 0.005 && Date.now() < deadline) await sleep(250);
+  assert.ok(drawn >= 0.005, `the VNC canvas shows the guest's screen (${(drawn * 100).toFixed(2)} % drawn)`);
+}
+
 /** The share of the noVNC canvas's pixels that differ from its most common colour (0–1). */
-export function vncDrawnShare(page) {
+function vncDrawnShare(page) {
   return page.evaluate(() => {
     const canvas = document.querySelector('.vnc-screen canvas');
     if (!canvas || !canvas.width || !canvas.height) return 0;
